@@ -1,0 +1,144 @@
+#include "dev/dev.h"
+
+#include "dev/pcap.h"
+#include "wire/ethernet.h"
+
+namespace ustack {
+
+NetDevice& DevCore::register_netdevice(std::unique_ptr<NetDevice> dev) {
+  dev->ifindex_ = static_cast<int>(devs_.size()) + 1;
+  dev->core_ = this;
+  dev->set_up(true);
+  devs_.push_back(std::move(dev));
+  return *devs_.back();
+}
+
+NetDevice* DevCore::dev_get_by_index(int ifindex) const {
+  if (ifindex < 1 || static_cast<size_t>(ifindex) > devs_.size()) return nullptr;
+  return devs_[ifindex - 1].get();
+}
+
+NetDevice* DevCore::dev_get_by_name(std::string_view name) const {
+  for (auto& d : devs_)
+    if (d->name() == name) return d.get();
+  return nullptr;
+}
+
+void DevCore::dev_add_pack(uint16_t ethertype, PacketHandler h) { ptypes_.emplace_back(ethertype, std::move(h)); }
+
+Status DevCore::dev_queue_xmit(SkbPtr skb) {
+  NetDevice* dev = dev_get_by_index(skb->ifindex);
+  NET_ASSERT(dev != nullptr);
+  if (!dev->is_up()) {
+    ++dev->stats.tx_dropped;
+    kfree_skb(net_, std::move(skb), DropReason::DEV_DOWN);
+    return make_error(Errc::kNetDown);
+  }
+  if (net_.trace.on()) {
+    net_.trace.emit("dev_queue_xmit", "dev=%s qdisc=%s qlen=%zu len=%zu", dev->name().c_str(),
+                    dev->qdisc().kind(), dev->qdisc().qlen(), skb->len());
+  }
+  if (SkbPtr dropped = dev->qdisc().enqueue(std::move(skb))) {
+    ++dev->stats.tx_dropped;
+    kfree_skb(net_, std::move(dropped), DropReason::QDISC_DROP);
+    return make_error(Errc::kNoBufs);
+  }
+  qdisc_run(*dev);
+  return {};
+}
+
+void DevCore::qdisc_run(NetDevice& dev) {
+  while (SkbPtr skb = dev.qdisc().dequeue()) {
+    // dev_hard_start_xmit: taps see the frame first, then the driver.
+    if (dev.capture()) dev.capture()->write(skb->bytes(), net_.now());
+    size_t len = skb->len();
+    if (net_.trace.on()) {
+      net_.trace.emit("dev_hard_start_xmit", "dev=%s driver=%s len=%zu", dev.name().c_str(), dev.driver(), len);
+    }
+    if (dev.ndo_start_xmit(skb) == XmitResult::kBusy) {
+      dev.qdisc().requeue(std::move(skb));
+      return;
+    }
+    ++dev.stats.tx_packets;
+    dev.stats.tx_bytes += len;
+  }
+}
+
+void DevCore::netif_rx(SkbPtr skb, NetDevice& dev) {
+  if (backlog_.size() >= backlog_limit_) {
+    ++dev.stats.rx_dropped;
+    kfree_skb(net_, std::move(skb), DropReason::QDISC_DROP);
+    return;
+  }
+  skb->ifindex = dev.ifindex();
+  backlog_.push_back(std::move(skb));
+}
+
+size_t DevCore::net_rx_action(size_t budget) {
+  size_t n = 0;
+  while (n < budget && !backlog_.empty()) {
+    SkbPtr skb = backlog_.pop_front();
+    NetDevice* dev = dev_get_by_index(skb->ifindex);
+    netif_receive_skb(std::move(skb), *dev);
+    ++n;
+  }
+  return n;
+}
+
+void DevCore::netif_receive_skb(SkbPtr skb, NetDevice& dev) {
+  ++dev.stats.rx_packets;
+  dev.stats.rx_bytes += skb->len();
+  if (dev.capture()) dev.capture()->write(skb->bytes(), net_.now());
+  skb->ifindex = dev.ifindex();
+  if (!dev.is_up()) {
+    kfree_skb(net_, std::move(skb), DropReason::DEV_DOWN);
+    return;
+  }
+  // eth_type_trans: classify by destination MAC, note the EtherType, pull the link header.
+  auto eth = wire::EthHdr::parse(skb->bytes());
+  if (!eth) {
+    ++dev.stats.rx_errors;
+    kfree_skb(net_, std::move(skb), DropReason::MAC_HEADER);
+    return;
+  }
+  skb->reset_mac_header();
+  if (eth->dst.is_broadcast()) {
+    skb->pkt_type = PacketType::kBroadcast;
+  } else if (eth->dst.is_multicast()) {
+    skb->pkt_type = PacketType::kMulticast;
+  } else if (eth->dst != dev.dev_addr() && !(dev.flags() & kIffLoopback)) {
+    skb->pkt_type = PacketType::kOtherHost;
+  } else {
+    skb->pkt_type = PacketType::kHost;
+  }
+  skb->protocol = eth->ethertype;
+  (void)skb->pull(wire::kEthHeaderLen);  // parse() checked the length
+  skb->reset_network_header();
+  if (net_.trace.on()) {
+    net_.trace.emit("netif_receive_skb", "dev=%s %s > %s type=0x%04x len=%zu", dev.name().c_str(),
+                    eth->src.to_string().c_str(), eth->dst.to_string().c_str(), eth->ethertype, skb->len());
+  }
+  for (auto& [type, handler] : ptypes_) {
+    if (type == eth->ethertype) {
+      handler(std::move(skb), dev);
+      return;
+    }
+  }
+  kfree_skb(net_, std::move(skb), DropReason::UNHANDLED_PROTO);
+}
+
+bool DevCore::poll(size_t budget) {
+  bool did = false;
+  for (auto& d : devs_) did |= d->poll(budget) > 0;
+  did |= net_rx_action(budget) > 0;
+  for (auto& d : devs_) {
+    if (d->qdisc().qlen() > 0 && !d->tx_blocked()) {
+      size_t before = d->qdisc().qlen();
+      qdisc_run(*d);
+      did |= d->qdisc().qlen() != before;
+    }
+  }
+  return did;
+}
+
+}  // namespace ustack

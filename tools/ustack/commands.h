@@ -1,0 +1,8 @@
+#pragma once
+
+namespace ustack::cli {
+
+int cmd_ping(int argc, char** argv);
+int cmd_serve(int argc, char** argv);
+
+}  // namespace ustack::cli
