@@ -71,9 +71,14 @@ class MacAddr {
   std::array<uint8_t, 6> b_{};
 };
 
+inline constexpr uint16_t kAfUnspec = 0;
+inline constexpr uint16_t kAfInet = 2;
+
+// struct sockaddr_in in host order. family kAfUnspec given to connect() disconnects, as in Linux.
 struct SockAddrIn {
   Ipv4Addr addr;
   uint16_t port = 0;  // host order
+  uint16_t family = kAfInet;
   constexpr auto operator<=>(const SockAddrIn&) const = default;
   std::string to_string() const;
 };

@@ -26,6 +26,7 @@ enum class Errc : int {
   kNoSpc = ENOSPC,
   kPipe = EPIPE,
   kRange = ERANGE,
+  kDom = EDOM,
   kNotSock = ENOTSOCK,
   kDestAddrReq = EDESTADDRREQ,
   kMsgSize = EMSGSIZE,

@@ -19,7 +19,7 @@ inline Unexpected make_error(Errc e) { return Unexpected{e}; }
 template <class T>
 class [[nodiscard]] Result {
  public:
-  Result(T v) : v_(std::in_place_index<0>, std::move(v)) {}  // NOLINT: implicit, as std::expected
+  Result(T v) : v_(std::in_place_index<0>, std::move(v)) {}      // NOLINT: implicit, as std::expected
   Result(Unexpected u) : v_(std::in_place_index<1>, u.error) {}  // NOLINT
   bool has_value() const { return v_.index() == 0; }
   explicit operator bool() const { return has_value(); }

@@ -120,10 +120,10 @@ class SkBuff {
   void clear_cb() { std::memset(cb_, 0, kCbSize); }
 
   // Metadata, as in struct sk_buff.
-  int ifindex = 0;               // device received on / sent through
-  uint16_t protocol = 0;         // ethertype, host order
+  int ifindex = 0;        // device received on / sent through
+  uint16_t protocol = 0;  // ethertype, host order
   PacketType pkt_type = PacketType::kHost;
-  uint8_t priority = 1;          // qdisc band: 0 high, 1 normal, 2 bulk
+  uint8_t priority = 1;  // qdisc band: 0 high, 1 normal, 2 bulk
   CsumState ip_summed = CsumState::kNone;
 
  private:
@@ -181,6 +181,16 @@ class SkbQueue {
   // Insert before `pos` (nullptr: at the back).
   void insert_before(SkBuff* pos, SkbPtr skb);
   SkbPtr pop_front();
+  // Append to the tail skb's data, keeping the byte count right (tcp_sendmsg filling a segment).
+  std::span<std::byte> put_tail(size_t n) {
+    bytes_ += n;
+    return tail_->put(n);
+  }
+  // Drop n bytes from the front of the head skb's data (a partial read or a partial ACK).
+  void pull_front(size_t n) {
+    NET_ASSERT(head_ && head_->pull(n));
+    bytes_ -= n;
+  }
   SkbPtr unlink(SkBuff* skb);
   void purge();
 

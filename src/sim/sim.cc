@@ -5,7 +5,12 @@ namespace ustack {
 Stack& Sim::add_stack(std::string name) {
   StackConfig cfg{std::move(name), seed_ * 1000003 + stacks_.size() + 1};
   stacks_.push_back(std::make_unique<Stack>(clock_, cfg));
-  return *stacks_.back();
+  Stack& s = *stacks_.back();
+  // A blocking socket call on any stack runs the whole simulation until it can return.
+  s.set_waiter([this](const std::function<bool()>& cond, Duration timeout) {
+    return run_until(cond, timeout == Duration::max() ? Duration(std::chrono::hours(24 * 365)) : timeout);
+  });
+  return s;
 }
 
 MemWire& Sim::add_wire(Impairments imp) {

@@ -11,10 +11,13 @@
 
 #include "core/net.h"
 #include "dev/dev.h"
+#include "inet/af_inet.h"
 #include "ipv4/arp.h"
 #include "ipv4/icmp.h"
 #include "ipv4/ip.h"
 #include "ipv4/ip_fragment.h"
+#include "socket/socket.h"
+#include "tcp/tcp.h"
 #include "udp/udp.h"
 
 namespace ustack {
@@ -38,6 +41,11 @@ class Stack {
   Arp& arp() { return ipv4_->arp(); }
   Icmp& icmp() { return ipv4_->icmp(); }
   Udp& udp() { return *udp_; }
+  Tcp& tcp() { return *tcp_; }
+  // The BSD socket calls on this stack.
+  SocketApi& sockets() { return *sockets_; }
+  // How blocking socket calls wait; the stack's driver (Sim, EventLoop) installs its own.
+  void set_waiter(Waiter w) { sockets_->set_waiter(std::move(w)); }
   NetDevice& loopback() { return *lo_; }
 
   // register_netdevice.
@@ -63,6 +71,9 @@ class Stack {
   NetDevice* lo_ = nullptr;
   std::unique_ptr<Ipv4> ipv4_;
   std::unique_ptr<Udp> udp_;
+  std::unique_ptr<Tcp> tcp_;
+  InetSw inetsw_;
+  std::unique_ptr<SocketApi> sockets_;
 };
 
 }  // namespace ustack

@@ -22,8 +22,77 @@ Udp::Udp(Ipv4& ip) : ip_(ip) {
                                                  [this](const IcmpErrInfo& e) { udp_err(e); }});
 }
 
+UdpSock::UdpSock(Udp& udp) : Sock(udp.ip().net(), udp), udp_(udp) {
+  sk_rcvbuf = 212992;  // net.core.rmem_default
+  sk_sndbuf = 212992;
+}
+
 UdpSock::~UdpSock() {
   if (bound_) udp_.unhash(*this);
+}
+
+Udp::~Udp() = default;
+
+Sock* Udp::create() {
+  auto s = std::unique_ptr<UdpSock>(new UdpSock(*this));
+  UdpSock* raw = s.get();
+  owned_.emplace(raw, std::move(s));
+  return raw;
+}
+
+void Udp::close(Sock& sk) {
+  auto it = owned_.find(static_cast<UdpSock*>(&sk));
+  if (it != owned_.end()) owned_.erase(it);
+}
+
+Result<size_t> Udp::sendmsg(Sock& sk, std::span<const std::byte> data, int,
+                            const std::optional<SockAddrIn>& to) {
+  auto& us = static_cast<UdpSock&>(sk);
+  if (us.sk_shutdown & kSendShutdown) return make_error(Errc::kPipe);
+  return us.sendto(data, to);
+}
+
+Result<size_t> Udp::recvmsg(Sock& sk, std::span<std::byte> buf, int flags, SockAddrIn* from) {
+  auto& us = static_cast<UdpSock&>(sk);
+  if ((flags & kMsgPeek) && !us.rx_.empty()) {
+    SkBuff* skb = us.rx_.front();
+    size_t n = std::min(buf.size(), skb->len());
+    std::memcpy(buf.data(), skb->data(), n);
+    if (from) *from = SockAddrIn{Ipv4Addr{skb->cb<UdpCb>().saddr}, skb->cb<UdpCb>().sport};
+    return n;
+  }
+  auto r = us.recvfrom(buf, from);
+  if (!r && r.error() == Errc::kAgain && (us.sk_shutdown & kRcvShutdown)) return size_t{0};
+  return r;
+}
+
+Status Udp::shutdown(Sock& sk, int how) {
+  if (how < 0 || how > 2) return make_error(Errc::kInval);
+  sk.sk_shutdown |= static_cast<uint8_t>(how + 1);
+  sk.data_ready();
+  return {};
+}
+
+Status Udp::setsockopt(Sock& sk, int level, int name, std::span<const std::byte> val) {
+  auto& us = static_cast<UdpSock&>(sk);
+  int v = 0;
+  if (val.size() >= sizeof v) std::memcpy(&v, val.data(), sizeof v);
+  if (level == 0 && name == 10) {  // IP_MTU_DISCOVER: IP_PMTUDISC_DONT 0, WANT 1, DO 2
+    if (v < 0 || v > 2) return make_error(Errc::kInval);
+    us.pmtudisc_ = v == 0 ? PmtuDisc::kDont : v == 1 ? PmtuDisc::kWant : PmtuDisc::kDo;
+    return {};
+  }
+  return make_error(Errc::kNoProtoOpt);
+}
+
+uint16_t Udp::poll(const Sock& sk) const {
+  const auto& us = static_cast<const UdpSock&>(sk);
+  uint16_t mask = kPollOut | kPollWrNorm;
+  if (!us.rx_.empty()) mask |= kPollIn | kPollRdNorm;
+  if (us.sk_err != Errc::kOk) mask |= kPollErr;
+  if (us.sk_shutdown & kRcvShutdown) mask |= kPollIn | kPollRdNorm | kPollRdHup;
+  if (us.sk_shutdown == kShutdownMask) mask |= kPollHup;
+  return mask;
 }
 
 Status Udp::hash(UdpSock& s, SockAddrIn local) {
@@ -52,6 +121,8 @@ Status Udp::hash(UdpSock& s, SockAddrIn local) {
     return make_error(Errc::kAddrInUse);
   }
   s.local_ = local;
+  s.inet_rcv_saddr = s.inet_saddr = local.addr;
+  s.inet_num = local.port;
   s.bound_ = true;
   ports_[local.port].push_back(&s);
   return {};
@@ -73,19 +144,26 @@ Status UdpSock::bind(SockAddrIn local) {
 }
 
 Status UdpSock::connect(SockAddrIn peer) {
-  if (peer.addr.is_any() && peer.port == 0) {
+  if ((peer.addr.is_any() && peer.port == 0) || peer.family == kAfUnspec) {
     connected_ = false;
+    inet_daddr = Ipv4Addr::any();
+    inet_dport = 0;
+    sk_state = TcpState::kClose;
     return {};
   }
   if (peer.port == 0) return make_error(Errc::kInval);
   auto dst = udp_.ip_.ip_route_output(peer.addr, local_.addr);
   if (!dst) return make_error(dst.error());
-  if ((*dst)->type == RouteType::kBroadcast && !broadcast_) return make_error(Errc::kAccess);
+  if ((*dst)->type == RouteType::kBroadcast && !sk_broadcast) return make_error(Errc::kAccess);
   if (!bound_) {
     if (Status s = udp_.hash(*this, SockAddrIn{Ipv4Addr::any(), 0}); !s) return s;
   }
   peer_ = peer;
   connected_ = true;
+  inet_daddr = peer.addr;
+  inet_dport = peer.port;
+  if (inet_saddr.is_any()) inet_saddr = (*dst)->saddr;
+  sk_state = TcpState::kEstablished;
   return {};
 }
 
@@ -102,7 +180,7 @@ Result<size_t> UdpSock::sendto(std::span<const std::byte> data, std::optional<So
   Ipv4Addr src = local_.addr.is_broadcast() ? Ipv4Addr::any() : local_.addr;
   auto dst = ip.ip_route_output(dest.addr, src);
   if (!dst) return make_error(dst.error());
-  if ((*dst)->type == RouteType::kBroadcast && !broadcast_) return make_error(Errc::kAccess);
+  if ((*dst)->type == RouteType::kBroadcast && !sk_broadcast) return make_error(Errc::kAccess);
   Ipv4Addr saddr = src.is_any() ? (*dst)->saddr : src;
 
   size_t ulen = kUdpHeaderLen + data.size();
@@ -111,9 +189,10 @@ Result<size_t> UdpSock::sendto(std::span<const std::byte> data, std::optional<So
   UdpHdr uh{local_.port, dest.port, static_cast<uint16_t>(ulen), 0};
   uh.emit(p);
   if (!data.empty()) std::memcpy(p + kUdpHeaderLen, data.data(), data.size());
-  uint16_t check = csum_fold(csum_pseudo(saddr, dest.addr, kIpProtoUdp, uint32_t(ulen), csum_partial(p, ulen, 0)));
+  uint16_t check =
+      csum_fold(csum_pseudo(saddr, dest.addr, kIpProtoUdp, uint32_t(ulen), csum_partial(p, ulen, 0)));
   store_be16(p + 6, check == 0 ? 0xffff : check);  // RFC 768: a computed zero is sent as all ones
-  IpFlow flow{saddr, dest.addr, kIpProtoUdp, 0, ttl_, pmtudisc_};
+  IpFlow flow{saddr, dest.addr, kIpProtoUdp, tos, uc_ttl, pmtudisc_};
   Status s = ip.ip_queue_xmit(std::move(skb), flow, *dst);
   if (!s) {
     if (s.error() == Errc::kNoBufs) net.mib.inc(Mib::UdpSndbufErrors);
@@ -124,7 +203,7 @@ Result<size_t> UdpSock::sendto(std::span<const std::byte> data, std::optional<So
 }
 
 Result<size_t> UdpSock::recvfrom(std::span<std::byte> buf, SockAddrIn* from) {
-  if (err_ != Errc::kOk) return make_error(std::exchange(err_, Errc::kOk));
+  if (sk_err != Errc::kOk) return make_error(sock_error());
   SkbPtr skb = rx_.pop_front();
   if (!skb) return make_error(Errc::kAgain);
   size_t n = std::min(buf.size(), skb->len());
@@ -183,7 +262,7 @@ void Udp::udp_rcv(SkbPtr skb) {
     kfree_skb(net, std::move(skb), DropReason::NO_SOCKET);
     return;
   }
-  if (s->rx_.bytes() + skb->len() > s->rcvbuf_) {
+  if (s->rx_.bytes() + skb->len() > s->sk_rcvbuf) {
     net.mib.inc(Mib::UdpRcvbufErrors);
     net.mib.inc(Mib::UdpInErrors);
     kfree_skb(net, std::move(skb), DropReason::SOCKET_RCVBUFF);
@@ -193,7 +272,7 @@ void Udp::udp_rcv(SkbPtr skb) {
   skb->cb<UdpCb>() = UdpCb{saddr.to_u32(), uh->source};
   net.mib.inc(Mib::UdpInDatagrams);
   s->rx_.push_back(std::move(skb));
-  if (s->data_ready_) s->data_ready_();
+  s->data_ready();
 }
 
 void Udp::udp_err(const IcmpErrInfo& e) {
@@ -213,8 +292,9 @@ void Udp::udp_err(const IcmpErrInfo& e) {
   // Without IP_RECVERR, Linux reports only hard errors, and only to connected sockets: an unconnected
   // socket cannot tell which of its datagrams failed.
   if (!hard || !s->connected_) return;
-  s->err_ = err;
-  if (s->data_ready_) s->data_ready_();
+  s->sk_err = err;
+  s->data_ready();
+  s->error_report();
 }
 
 }  // namespace ustack

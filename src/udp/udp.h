@@ -1,5 +1,6 @@
-// UDP (RFC 768; Linux net/ipv4/udp.c) with a minimal socket handle: bind, connect, sendto, recvfrom,
-// readiness and SO_ERROR. The full socket layer (struct socket over struct sock) wraps this later.
+// UDP (RFC 768; Linux net/ipv4/udp.c). UdpSock is the protocol's sock (struct udp_sock); Udp is
+// udp_prot. Sockets come either from the socket layer (socket(AF_INET, SOCK_DGRAM, 0)) or, for code
+// inside the stack, straight from Udp::socket() as an owned handle.
 #pragma once
 
 #include <functional>
@@ -10,14 +11,15 @@
 #include <vector>
 
 #include "ipv4/ip.h"
+#include "sock/sock.h"
 
 namespace ustack {
 
 class Udp;
 
-class UdpSock {
+class UdpSock : public Sock {
  public:
-  ~UdpSock();
+  ~UdpSock() override;
   UdpSock(const UdpSock&) = delete;
   UdpSock& operator=(const UdpSock&) = delete;
 
@@ -33,43 +35,59 @@ class UdpSock {
   // (ICMP port unreachable on a connected socket) is returned first, once.
   Result<size_t> recvfrom(std::span<std::byte> buf, SockAddrIn* from = nullptr);
 
-  bool readable() const { return !rx_.empty() || err_ != Errc::kOk; }
+  bool readable() const { return !rx_.empty() || sk_err != Errc::kOk; }
   size_t queued_datagrams() const { return rx_.size(); }
-  // SO_ERROR: read and clear.
-  Errc sock_error() { return std::exchange(err_, Errc::kOk); }
   SockAddrIn local() const { return local_; }
   std::optional<SockAddrIn> peer() const { return connected_ ? std::optional(peer_) : std::nullopt; }
-  void set_rcvbuf(size_t bytes) { rcvbuf_ = bytes; }
-  void set_broadcast(bool on) { broadcast_ = on; }
+  void set_rcvbuf(size_t bytes) { sk_rcvbuf = bytes; }
+  void set_broadcast(bool on) { sk_broadcast = on; }
   void set_pmtudisc(PmtuDisc m) { pmtudisc_ = m; }
-  void set_ttl(uint8_t ttl) { ttl_ = ttl; }
-  // sk_data_ready / sk_error_report.
-  void set_data_ready(std::function<void()> f) { data_ready_ = std::move(f); }
+  void set_ttl(uint8_t ttl) { uc_ttl = ttl; }
+  // sk_data_ready (also run for errors, as sk_error_report).
+  void set_data_ready(std::function<void()> f) { sk_data_ready = std::move(f); }
 
  private:
   friend class Udp;
-  explicit UdpSock(Udp& udp) : udp_(udp) {}
+  explicit UdpSock(Udp& udp);
   Udp& udp_;
   SockAddrIn local_;
   SockAddrIn peer_;
   bool connected_ = false;
   bool bound_ = false;
-  bool broadcast_ = false;
   PmtuDisc pmtudisc_ = PmtuDisc::kWant;
-  uint8_t ttl_ = 0;
   SkbQueue rx_;
-  size_t rcvbuf_ = 212992;  // net.core.rmem_default
-  Errc err_ = Errc::kOk;
-  std::function<void()> data_ready_;
 };
 
-class Udp {
+class Udp final : public Proto {
  public:
   explicit Udp(Ipv4& ip);
+  ~Udp() override;
   std::unique_ptr<UdpSock> socket() { return std::unique_ptr<UdpSock>(new UdpSock(*this)); }
+
+  // --- struct proto (udp_prot) ---
+  const char* name() const override { return "UDP"; }
+  Sock* create() override;
+  Status bind(Sock& sk, SockAddrIn addr) override { return static_cast<UdpSock&>(sk).bind(addr); }
+  Status connect(Sock& sk, SockAddrIn addr) override { return static_cast<UdpSock&>(sk).connect(addr); }
+  Status disconnect(Sock& sk) override { return static_cast<UdpSock&>(sk).connect(SockAddrIn{}); }
+  Status listen(Sock&, int) override { return make_error(Errc::kOpNotSupp); }
+  Result<Sock*> accept(Sock&) override { return make_error(Errc::kOpNotSupp); }
+  Result<size_t> sendmsg(Sock& sk, std::span<const std::byte> data, int flags,
+                         const std::optional<SockAddrIn>& to) override;
+  Result<size_t> recvmsg(Sock& sk, std::span<std::byte> buf, int flags, SockAddrIn* from) override;
+  Status shutdown(Sock& sk, int how) override;
+  void close(Sock& sk) override;
+  Status setsockopt(Sock& sk, int level, int name, std::span<const std::byte> val) override;
+  Result<size_t> getsockopt(Sock&, int, int, std::span<std::byte>) override {
+    return make_error(Errc::kNoProtoOpt);
+  }
+  uint16_t poll(const Sock& sk) const override;
   Ipv4& ip() { return ip_; }
   // net.ipv4.ip_local_port_range.
-  void set_local_port_range(uint16_t lo, uint16_t hi) { port_lo_ = lo; port_hi_ = hi; }
+  void set_local_port_range(uint16_t lo, uint16_t hi) {
+    port_lo_ = lo;
+    port_hi_ = hi;
+  }
 
  private:
   friend class UdpSock;
@@ -81,6 +99,7 @@ class Udp {
   void unhash(UdpSock& s);
 
   Ipv4& ip_;
+  std::unordered_map<UdpSock*, std::unique_ptr<UdpSock>> owned_;  // created through the socket layer
   std::unordered_map<uint16_t, std::vector<UdpSock*>> ports_;
   uint16_t port_lo_ = 32768, port_hi_ = 60999;
 };

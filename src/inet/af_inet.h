@@ -1,0 +1,84 @@
+// The user side of a socket (Linux struct socket and net/ipv4/af_inet.c): the socket state SS_* apart
+// from the protocol state, the protocol switch (inetsw) that inet_create consults, and the stream and
+// datagram operations (inet_stream_ops, inet_dgram_ops) that the BSD calls dispatch to.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+
+#include "sock/sock.h"
+#include "ustack/result.h"
+
+namespace ustack {
+
+enum class SocketState : uint8_t { kFree, kUnconnected, kConnecting, kConnected, kDisconnecting };
+const char* socket_state_name(SocketState s);
+
+inline constexpr int kSockStream = 1;
+inline constexpr int kSockDgram = 2;
+inline constexpr int kIpProtoTcpNum = 6;
+inline constexpr int kIpProtoUdpNum = 17;
+
+// How a blocking call waits: run the stack until `cond()` holds or `timeout` passes; true if it held.
+// The stack's driver provides it (a Sim runs virtual time, an EventLoop real time).
+using Waiter = std::function<bool(const std::function<bool()>& cond, Duration timeout)>;
+
+struct ProtoOps;
+
+// struct socket.
+class Socket {
+ public:
+  SocketState state = SocketState::kUnconnected;
+  int type = 0;
+  bool nonblock = false;  // O_NONBLOCK
+  const ProtoOps* ops = nullptr;
+  Sock* sk = nullptr;
+  // Called on every sock callback (state change, data ready, write space, error): for event loops.
+  std::function<void()> on_event;
+};
+
+// struct proto_ops: the per-type operations; blocking waits go through `wait`.
+struct ProtoOps {
+  const char* name;
+  Status (*connect)(Socket& sock, const SockAddrIn& addr, bool nonblock, const Waiter& wait);
+  Result<std::unique_ptr<Socket>> (*accept)(Socket& sock, bool nonblock, const Waiter& wait);
+  Status (*listen)(Socket& sock, int backlog);
+  Result<size_t> (*sendmsg)(Socket& sock, std::span<const std::byte> data, int flags,
+                            const std::optional<SockAddrIn>& to, const Waiter& wait);
+  Result<size_t> (*recvmsg)(Socket& sock, std::span<std::byte> buf, int flags, SockAddrIn* from,
+                            const Waiter& wait);
+  Status (*shutdown)(Socket& sock, int how);
+  uint16_t (*poll)(const Socket& sock);
+};
+
+extern const ProtoOps inet_stream_ops;
+extern const ProtoOps inet_dgram_ops;
+
+// struct inet_protosw: one entry of the protocol switch.
+struct InetProtosw {
+  int type;
+  int protocol;
+  Proto* prot;
+  const ProtoOps* ops;
+};
+
+class InetSw {
+ public:
+  void inet_register_protosw(InetProtosw p) { entries_.push_back(p); }
+  // The entry for (type, protocol); protocol 0 picks the type's default. nullptr: no such protocol.
+  const InetProtosw* lookup(int type, int protocol) const;
+
+ private:
+  std::vector<InetProtosw> entries_;
+};
+
+// inet_create + sock_init_data: a socket over a fresh sock of the chosen protocol.
+Result<std::unique_ptr<Socket>> inet_create(const InetSw& sw, int type, int protocol);
+// inet_release: close the sock; the socket is finished.
+void inet_release(Socket& sock);
+// Point the sock's callbacks at the socket (sock_def_wakeup and friends).
+void sock_graft(Socket& sock, Sock& sk);
+
+}  // namespace ustack

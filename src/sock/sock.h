@@ -1,0 +1,173 @@
+// Sock: the protocol side of a socket (Linux struct sock with struct inet_sock folded in), and Proto,
+// the protocol's operations (struct proto: tcp_prot, udp_prot). The user side, struct socket with its
+// SS_* state and proto_ops, is in src/inet/af_inet.h; the split is the kernel's: a Sock can outlive its
+// socket (an orphaned TCP connection finishing its close).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <span>
+
+#include "core/net.h"
+#include "ipv4/route.h"
+#include "ustack/addr.h"
+#include "ustack/result.h"
+
+namespace ustack {
+
+// TCP states with Linux's numbering (include/net/tcp_states.h); UDP uses kEstablished and kClose too.
+enum class TcpState : uint8_t {
+  kEstablished = 1,
+  kSynSent,
+  kSynRecv,
+  kFinWait1,
+  kFinWait2,
+  kTimeWait,
+  kClose,
+  kCloseWait,
+  kLastAck,
+  kListen,
+  kClosing,
+};
+const char* tcp_state_name(TcpState s);
+
+enum ShutdownBits : uint8_t { kRcvShutdown = 1, kSendShutdown = 2, kShutdownMask = 3 };
+
+// poll(2) event bits, with Linux's values.
+enum PollEvents : uint16_t {
+  kPollIn = 0x001,
+  kPollPri = 0x002,
+  kPollOut = 0x004,
+  kPollErr = 0x008,
+  kPollHup = 0x010,
+  kPollNval = 0x020,
+  kPollRdNorm = 0x040,
+  kPollWrNorm = 0x100,
+  kPollRdHup = 0x2000,
+};
+
+// Message flags for send and receive, Linux's values.
+enum MsgFlags : int { kMsgPeek = 0x2, kMsgDontWait = 0x40, kMsgWaitAll = 0x100, kMsgNoSignal = 0x4000 };
+
+// Socket option levels and names we take (Linux values).
+inline constexpr int kSolSocket = 1;
+inline constexpr int kSolTcp = 6;
+inline constexpr int kSolIp = 0;
+enum SockOpt : int {
+  kSoReuseAddr = 2,
+  kSoError = 4,
+  kSoBroadcast = 6,
+  kSoSndBuf = 7,
+  kSoRcvBuf = 8,
+  kSoKeepAlive = 9,
+  kSoLinger = 13,
+  kSoRcvTimeo = 20,
+  kSoSndTimeo = 21,
+};
+enum TcpOpt : int {
+  kTcpNoDelay = 1,
+  kTcpMaxSeg = 2,
+  kTcpKeepIdle = 4,
+  kTcpKeepIntvl = 5,
+  kTcpKeepCnt = 6,
+  kTcpInfo = 11,
+  kTcpQuickAck = 12,
+  kTcpCongestion = 13,
+};
+enum IpOpt : int { kIpTos = 1, kIpTtl = 2, kIpMtuDiscover = 10 };
+struct Linger {
+  int l_onoff;
+  int l_linger;
+};
+struct Timeval {
+  int64_t tv_sec;
+  int64_t tv_usec;
+};
+
+class Sock;
+class Socket;
+
+// struct proto: what a transport protocol does for its socks.
+class Proto {
+ public:
+  virtual ~Proto() = default;
+  virtual const char* name() const = 0;
+  // sk_alloc + sk->sk_prot->init (tcp_v4_init_sock): a new sock owned by the protocol until close().
+  virtual Sock* create() = 0;
+  virtual Status bind(Sock& sk, SockAddrIn addr) = 0;
+  virtual Status connect(Sock& sk, SockAddrIn addr) = 0;
+  virtual Status disconnect(Sock& sk) = 0;
+  virtual Status listen(Sock& sk, int backlog) = 0;
+  // A connection from the accept queue, or EAGAIN.
+  virtual Result<Sock*> accept(Sock& sk) = 0;
+  virtual Result<size_t> sendmsg(Sock& sk, std::span<const std::byte> data, int flags,
+                                 const std::optional<SockAddrIn>& to) = 0;
+  virtual Result<size_t> recvmsg(Sock& sk, std::span<std::byte> buf, int flags, SockAddrIn* from) = 0;
+  virtual Status shutdown(Sock& sk, int how) = 0;
+  // The socket is gone: finish (or abort) and free the sock when done. Nothing may touch `sk` after.
+  virtual void close(Sock& sk) = 0;
+  virtual Status setsockopt(Sock& sk, int level, int name, std::span<const std::byte> val) = 0;
+  virtual Result<size_t> getsockopt(Sock& sk, int level, int name, std::span<std::byte> out) = 0;
+  // The readiness mask (tcp_poll, udp_poll).
+  virtual uint16_t poll(const Sock& sk) const = 0;
+};
+
+class Sock {
+ public:
+  Sock(NetCore& net, Proto& prot) : sk_prot(&prot), net_(net) {}
+  virtual ~Sock() = default;
+  Sock(const Sock&) = delete;
+  Sock& operator=(const Sock&) = delete;
+
+  NetCore& net() const { return net_; }
+
+  // sock_error: the pending error, cleared once read.
+  Errc sock_error() { return std::exchange(sk_err, Errc::kOk); }
+
+  // The sock_def_* callbacks: the socket layer points these at its waiters and pollers.
+  void state_change() {
+    if (sk_state_change) sk_state_change();
+  }
+  void data_ready() {
+    if (sk_data_ready) sk_data_ready();
+  }
+  void write_space() {
+    if (sk_write_space) sk_write_space();
+  }
+  void error_report() {
+    if (sk_error_report) sk_error_report();
+  }
+
+  Proto* sk_prot;
+  Socket* sk_socket = nullptr;  // nullptr once orphaned
+  TcpState sk_state = TcpState::kClose;
+  uint8_t sk_shutdown = 0;
+  Errc sk_err = Errc::kOk;
+  Errc sk_err_soft = Errc::kOk;
+  size_t sk_rcvbuf = 0;
+  size_t sk_sndbuf = 0;
+  Duration sk_rcvtimeo = Duration::max();
+  Duration sk_sndtimeo = Duration::max();
+  bool sk_reuse = false;      // SO_REUSEADDR
+  bool sk_keepopen = false;   // SO_KEEPALIVE
+  bool sk_broadcast = false;  // SO_BROADCAST
+  bool linger_on = false;     // SO_LINGER
+  Duration linger{0};
+  std::function<void()> sk_state_change, sk_data_ready, sk_write_space, sk_error_report;
+
+  // inet_sock: the bound and connected addresses, host order.
+  Ipv4Addr inet_rcv_saddr;  // bound address (any: all)
+  Ipv4Addr inet_saddr;      // source address in use
+  Ipv4Addr inet_daddr;
+  uint16_t inet_num = 0;  // local port, host order (inet_sport)
+  uint16_t inet_dport = 0;
+  uint8_t uc_ttl = 0;  // 0: the route's default
+  uint8_t tos = 0;
+  DstPtr sk_dst_cache;
+
+ private:
+  NetCore& net_;
+};
+
+}  // namespace ustack

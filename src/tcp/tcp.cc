@@ -1,0 +1,455 @@
+// The socket-facing half of TCP (Linux net/ipv4/tcp.c and inet_connection_sock.c): send and receive,
+// close and shutdown, listen and accept, socket options and TCP_INFO.
+#include <algorithm>
+#include <cstring>
+
+#include "tcp/tcp.h"
+
+namespace ustack {
+
+using namespace wire;
+
+namespace {
+template <class T>
+bool read_opt(std::span<const std::byte> v, T& out) {
+  if (v.size() < sizeof(T)) return false;
+  std::memcpy(&out, v.data(), sizeof(T));
+  return true;
+}
+template <class T>
+Result<size_t> write_opt(std::span<std::byte> out, const T& v) {
+  size_t n = std::min(out.size(), sizeof(T));
+  std::memcpy(out.data(), &v, n);
+  return n;
+}
+}  // namespace
+
+// tcp_sendmsg: copy into segments of the current MSS at the tail of the write queue, then push.
+Result<size_t> Tcp::sendmsg(Sock& sk, std::span<const std::byte> data, int flags,
+                            const std::optional<SockAddrIn>& to) {
+  (void)flags;
+  auto& tp = static_cast<TcpSock&>(sk);
+  if (to && tp.sk_state != TcpState::kEstablished && tp.sk_state != TcpState::kCloseWait)
+    return make_error(Errc::kNotConn);
+  if (tp.sk_err != Errc::kOk) return make_error(tp.sock_error());
+  if (tp.sk_state == TcpState::kSynSent || tp.sk_state == TcpState::kSynRecv) return make_error(Errc::kAgain);
+  if ((tp.sk_state != TcpState::kEstablished && tp.sk_state != TcpState::kCloseWait) ||
+      (tp.sk_shutdown & kSendShutdown))
+    return make_error(Errc::kPipe);
+  uint32_t size_goal = tcp_current_mss(tp);
+  size_t copied = 0;
+  while (copied < data.size()) {
+    if (tp.wmem_queued() >= tp.sk_sndbuf) break;
+    size_t space = tp.sk_sndbuf - tp.wmem_queued();
+    SkBuff* tail = tp.sk_write_queue.back();
+    bool can_append = tail && tp.send_head && tail->len() < size_goal && tail->tailroom() > 0 &&
+                      !(tcp_skb_cb(*tail).tcp_flags & (kTcpFin | kTcpSyn));
+    if (!can_append) {
+      size_t room = kTcpHeaderLen + kTcpMaxOptionLen +
+                    (tp.sk_dst_cache ? Ipv4::max_header_room(*tp.sk_dst_cache) : 128);
+      SkbPtr skb = SkBuff::alloc(room, size_goal);
+      skb->clear_cb();
+      TcpSkbCb& cb = tcp_skb_cb(*skb);
+      cb.seq = cb.end_seq = tp.write_seq;
+      cb.tcp_flags = kTcpAck;
+      tail = skb.get();
+      tp.sk_write_queue.push_back(std::move(skb));
+      if (!tp.send_head) tp.send_head = tail;
+    }
+    size_t n = std::min({data.size() - copied, size_t(size_goal) - tail->len(), tail->tailroom(), space});
+    if (n == 0) break;
+    std::memcpy(tp.sk_write_queue.put_tail(n).data(), data.data() + copied, n);
+    tcp_skb_cb(*tail).end_seq += uint32_t(n);
+    tp.write_seq += uint32_t(n);
+    copied += n;
+  }
+  if (copied == 0) return make_error(Errc::kAgain);
+  tcp_push(tp);
+  return copied;
+}
+
+// tcp_cleanup_rbuf: after a read, tell the peer about the space we freed if the window grows a lot
+// (doubles, or reopens from zero), so that a sender stuck on a small window resumes at once.
+void Tcp::tcp_cleanup_rbuf(TcpSock& tp, size_t copied) {
+  if (copied == 0 || tp.sk_state == TcpState::kClose) return;
+  uint32_t rcv_window_now = tp.rcv_wup + tp.rcv_wnd - tp.rcv_nxt;
+  if (static_cast<int32_t>(rcv_window_now) < 0) rcv_window_now = 0;
+  uint32_t new_window =
+      std::min<uint32_t>(tcp_space(tp), uint32_t(std::min<size_t>(tp.sk_rcvbuf, 65535u << tp.rcv_wscale)));
+  if (new_window >= 2 * rcv_window_now && new_window >= tp.rcv_mss) tcp_send_ack(tp);
+}
+
+// tcp_recvmsg: in-order data from the receive queue; 0 at end of stream.
+Result<size_t> Tcp::recvmsg(Sock& sk, std::span<std::byte> buf, int flags, SockAddrIn* from) {
+  auto& tp = static_cast<TcpSock&>(sk);
+  if (tp.sk_state == TcpState::kListen) return make_error(Errc::kNotConn);
+  size_t copied = 0;
+  bool peek = flags & kMsgPeek;
+  SkBuff* s = tp.sk_receive_queue.front();
+  size_t peek_off = 0;
+  while (copied < buf.size() && s) {
+    size_t avail = s->len() - (peek ? peek_off : 0);
+    size_t n = std::min(avail, buf.size() - copied);
+    std::memcpy(buf.data() + copied, s->data() + (peek ? peek_off : 0), n);
+    copied += n;
+    if (peek) {
+      peek_off += n;
+      if (peek_off == s->len()) {
+        s = SkbQueue::next(s);
+        peek_off = 0;
+      }
+    } else if (n == s->len()) {
+      tp.sk_receive_queue.pop_front();
+      s = tp.sk_receive_queue.front();
+    } else {
+      tp.sk_receive_queue.pull_front(n);
+    }
+  }
+  if (from) *from = SockAddrIn{tp.inet_daddr, tp.inet_dport};
+  if (copied > 0) {
+    if (!peek) {
+      tp.copied_seq += uint32_t(copied);
+      tcp_cleanup_rbuf(tp, copied);
+    }
+    return copied;
+  }
+  if (tp.sk_err != Errc::kOk) return make_error(tp.sock_error());
+  if (tp.sk_shutdown & kRcvShutdown) return size_t{0};
+  if (tp.sk_state == TcpState::kClose) return make_error(Errc::kNotConn);
+  return make_error(Errc::kAgain);
+}
+
+// tcp_close_state: the state after our FIN, and whether a FIN is to be sent (tcp_close's new_state[]).
+void Tcp::tcp_close_state_and_fin(TcpSock& tp) {
+  switch (tp.sk_state) {
+    case TcpState::kEstablished:
+    case TcpState::kSynRecv:
+      tcp_set_state(tp, TcpState::kFinWait1);
+      tcp_send_fin(tp);
+      break;
+    case TcpState::kCloseWait:
+      tcp_set_state(tp, TcpState::kLastAck);
+      tcp_send_fin(tp);
+      break;
+    case TcpState::kSynSent:
+      tcp_set_state(tp, TcpState::kClose);
+      break;
+    default:
+      break;
+  }
+}
+
+Status Tcp::shutdown(Sock& sk, int how) {
+  auto& tp = static_cast<TcpSock&>(sk);
+  if (how < 0 || how > 2) return make_error(Errc::kInval);
+  uint8_t bits = static_cast<uint8_t>(how + 1);  // SHUT_RD 0, SHUT_WR 1, SHUT_RDWR 2 -> 1, 2, 3
+  switch (tp.sk_state) {
+    case TcpState::kClose:
+      return make_error(Errc::kNotConn);
+    case TcpState::kListen:
+      if (bits & kRcvShutdown) return disconnect(tp);
+      return {};
+    case TcpState::kSynSent:
+      return disconnect(tp);
+    default:
+      break;
+  }
+  tp.sk_shutdown |= bits;
+  if ((bits & kSendShutdown) && (tp.sk_state == TcpState::kEstablished || tp.sk_state == TcpState::kSynRecv ||
+                                 tp.sk_state == TcpState::kCloseWait))
+    tcp_close_state_and_fin(tp);
+  tp.state_change();
+  return {};
+}
+
+// inet_csk_destroy_sock: the sock is finished; free it once the current processing returns.
+void Tcp::inet_csk_destroy_sock(TcpSock& tp) {
+  if (std::find(reap_list_.begin(), reap_list_.end(), &tp) != reap_list_.end()) return;
+  tcp_clear_xmit_timers(tp);
+  inet_unhash(tp);
+  inet_put_port(tp);
+  tp.sk_write_queue.purge();
+  tp.send_head = nullptr;
+  tp.sk_receive_queue.purge();
+  tp.out_of_order_queue.purge();
+  if (tp.dead && orphans_) --orphans_;
+  reap_list_.push_back(&tp);
+}
+
+void Tcp::reap() {
+  for (TcpSock* tp : reap_list_) socks_.erase(tp);
+  reap_list_.clear();
+}
+
+// tcp_close: the application is done with the socket.
+void Tcp::close(Sock& sk) {
+  auto& tp = static_cast<TcpSock&>(sk);
+  tp.sk_socket = nullptr;
+  tp.sk_state_change = tp.sk_data_ready = tp.sk_write_space = tp.sk_error_report = nullptr;
+  tp.sk_shutdown = kShutdownMask;
+  tp.dead = true;
+  ++orphans_;
+  if (tp.sk_state == TcpState::kListen) {
+    // inet_csk_listen_stop: pending handshakes vanish, unaccepted connections are reset.
+    tcp_set_state(tp, TcpState::kClose);
+    std::vector<RequestSock*> reqs;
+    for (auto& [t, r] : reqhash_)
+      if (r->listener == &tp) reqs.push_back(r.get());
+    for (RequestSock* r : reqs) reqsk_drop(*r);
+    while (!tp.accept_queue.empty()) {
+      TcpSock* child = tp.accept_queue.front();
+      tp.accept_queue.pop_front();
+      child->parent = nullptr;
+      close(*child);
+      if (child->sk_state != TcpState::kClose) {
+        tcp_send_active_reset(*child);
+        tcp_done(*child);
+      }
+    }
+    inet_csk_destroy_sock(tp);
+    return;
+  }
+  bool data_was_unread = !tp.sk_receive_queue.empty();
+  tp.sk_receive_queue.purge();
+  if (tp.sk_state == TcpState::kClose) {
+    inet_csk_destroy_sock(tp);
+    return;
+  }
+  if (data_was_unread || (tp.linger_on && tp.linger.count() == 0)) {
+    // RFC 2525 §2.17: closing with unread data aborts; so does SO_LINGER with a zero timeout.
+    if (data_was_unread) {
+      ++stats_.abort_on_close;
+    } else {
+      ++stats_.abort_on_linger;
+    }
+    if (tp.sk_state != TcpState::kSynSent) tcp_send_active_reset(tp);
+    tcp_done(tp);
+    return;
+  }
+  tcp_close_state_and_fin(tp);
+  if (tp.sk_state == TcpState::kClose) {
+    tcp_done(tp);
+    return;
+  }
+  if (tp.sk_state == TcpState::kFinWait2) tcp_time_wait(tp, TcpState::kFinWait2, sysctl_.tcp_fin_timeout);
+  if (orphans_ > sysctl_.max_orphans) {
+    tcp_send_active_reset(tp);
+    tcp_done(tp);
+  }
+}
+
+// tcp_disconnect: back to CLOSE, ready to connect again (connect with AF_UNSPEC).
+Status Tcp::disconnect(Sock& sk) {
+  auto& tp = static_cast<TcpSock&>(sk);
+  TcpState old = tp.sk_state;
+  if (old == TcpState::kListen) {
+    tcp_set_state(tp, TcpState::kClose);
+    std::vector<RequestSock*> reqs;
+    for (auto& [t, r] : reqhash_)
+      if (r->listener == &tp) reqs.push_back(r.get());
+    for (RequestSock* r : reqs) reqsk_drop(*r);
+  } else if (old != TcpState::kClose && old != TcpState::kSynSent) {
+    tcp_send_active_reset(tp);
+    tp.sk_err = Errc::kConnReset;
+  }
+  tcp_set_state(tp, TcpState::kClose);
+  tcp_clear_xmit_timers(tp);
+  tp.sk_write_queue.purge();
+  tp.send_head = nullptr;
+  tp.sk_receive_queue.purge();
+  tp.out_of_order_queue.purge();
+  tp.sk_shutdown = 0;
+  tp.inet_daddr = Ipv4Addr::any();
+  tp.inet_dport = 0;
+  if (!tp.port_locked) tp.inet_rcv_saddr = tp.inet_saddr = Ipv4Addr::any();
+  tp.write_seq = tp.snd_una = tp.snd_nxt = 0;
+  tp.packets_out = tp.retrans_out = tp.lost_out = tp.sacked_out = 0;
+  tp.snd_cwnd = sysctl_.init_cwnd;
+  tp.snd_ssthresh = 0x7fffffff;
+  tp.srtt = tp.rttvar = Duration(0);
+  tp.rto = sysctl_.rto_init;
+  tp.backoff = tp.retransmits = 0;
+  tp.ca_state = CaState::kOpen;
+  tp.sk_dst_cache.reset();
+  tp.state_change();
+  return {};
+}
+
+// inet_listen / inet_csk_listen_start.
+Status Tcp::listen(Sock& sk, int backlog) {
+  auto& tp = static_cast<TcpSock&>(sk);
+  if (tp.sk_state != TcpState::kClose && tp.sk_state != TcpState::kListen) return make_error(Errc::kInval);
+  tp.max_ack_backlog = std::clamp(backlog, 0, sysctl_.somaxconn);
+  if (tp.sk_state == TcpState::kListen) return {};
+  if (!tp.bound) {
+    if (Status s = bind(tp, SockAddrIn{Ipv4Addr::any(), 0}); !s) return s;
+  }
+  auto& ls = listening_hash_[tp.inet_num];
+  for (TcpSock* o : ls) {
+    if (o->inet_rcv_saddr.is_any() || tp.inet_rcv_saddr.is_any() || o->inet_rcv_saddr == tp.inet_rcv_saddr)
+      return make_error(Errc::kAddrInUse);
+  }
+  ls.push_back(&tp);
+  tcp_set_state(tp, TcpState::kListen);
+  return {};
+}
+
+// inet_csk_accept: the oldest established connection, or EAGAIN.
+Result<Sock*> Tcp::accept(Sock& sk) {
+  auto& tp = static_cast<TcpSock&>(sk);
+  if (tp.sk_state != TcpState::kListen) return make_error(Errc::kInval);
+  if (tp.accept_queue.empty()) return make_error(Errc::kAgain);
+  TcpSock* child = tp.accept_queue.front();
+  tp.accept_queue.pop_front();
+  child->parent = nullptr;
+  return static_cast<Sock*>(child);
+}
+
+// tcp_poll.
+uint16_t Tcp::poll(const Sock& sk) const {
+  const auto& tp = static_cast<const TcpSock&>(sk);
+  if (tp.sk_state == TcpState::kListen) return tp.accept_queue.empty() ? 0 : (kPollIn | kPollRdNorm);
+  uint16_t mask = 0;
+  if (tp.sk_shutdown == kShutdownMask || tp.sk_state == TcpState::kClose) mask |= kPollHup;
+  if (tp.sk_shutdown & kRcvShutdown) mask |= kPollIn | kPollRdNorm | kPollRdHup;
+  if (tp.sk_state != TcpState::kSynSent && tp.sk_state != TcpState::kSynRecv) {
+    if (!tp.sk_receive_queue.empty()) mask |= kPollIn | kPollRdNorm;
+    if (!(tp.sk_shutdown & kSendShutdown)) {
+      // sk_stream_is_writeable: at least a third of the buffer free.
+      size_t queued = tp.wmem_queued();
+      if (tp.sk_sndbuf > queued && tp.sk_sndbuf - queued >= queued / 2) mask |= kPollOut | kPollWrNorm;
+    } else {
+      mask |= kPollOut | kPollWrNorm;  // writes fail at once with EPIPE
+    }
+  }
+  if (tp.sk_err != Errc::kOk) mask |= kPollErr;
+  return mask;
+}
+
+TcpInfo TcpSock::tcp_get_info() const {
+  TcpInfo i{};
+  i.state = sk_state;
+  i.ca_state = ca_state;
+  i.retransmits = retransmits;
+  i.backoff = backoff;
+  i.snd_wscale = snd_wscale;
+  i.rcv_wscale = rcv_wscale;
+  i.ts = ts_ok;
+  i.sack = sack_ok;
+  i.wscale = wscale_ok;
+  i.rto_us = static_cast<uint32_t>(std::chrono::duration_cast<std::chrono::microseconds>(rto).count());
+  i.ato_us = static_cast<uint32_t>(std::chrono::duration_cast<std::chrono::microseconds>(ato).count());
+  i.snd_mss = mss_cache;
+  i.rcv_mss = rcv_mss;
+  i.unacked = packets_out;
+  i.lost = lost_out;
+  i.retrans = retrans_out;
+  i.total_retrans = total_retrans;
+  i.rtt_us = static_cast<uint32_t>(std::chrono::duration_cast<std::chrono::microseconds>(srtt).count());
+  i.rttvar_us = static_cast<uint32_t>(std::chrono::duration_cast<std::chrono::microseconds>(rttvar).count());
+  i.snd_ssthresh = snd_ssthresh;
+  i.snd_cwnd = snd_cwnd;
+  i.advmss = advmss;
+  i.reordering = reordering;
+  i.rcv_space = static_cast<uint32_t>(sk_rcvbuf);
+  i.snd_wnd = snd_wnd;
+  i.rcv_wnd = rcv_wnd;
+  i.bytes_acked = bytes_acked;
+  i.bytes_received = bytes_received;
+  i.bytes_sent = bytes_sent;
+  i.bytes_retrans = bytes_retrans;
+  i.segs_out = segs_out;
+  i.segs_in = segs_in;
+  i.data_segs_out = data_segs_out;
+  i.data_segs_in = data_segs_in;
+  i.snd_una = snd_una;
+  i.snd_nxt = snd_nxt;
+  i.rcv_nxt = rcv_nxt;
+  return i;
+}
+
+Status Tcp::setsockopt(Sock& sk, int level, int name, std::span<const std::byte> val) {
+  auto& tp = static_cast<TcpSock&>(sk);
+  int v = 0;
+  if (level == kSolTcp) {
+    if (name == kTcpCongestion) {
+      std::string cc(reinterpret_cast<const char*>(val.data()), val.size());
+      cc = cc.substr(0, cc.find('\0'));
+      auto ops = tcp_ca_create(cc);
+      if (!ops) return make_error(Errc::kNoEnt);
+      tp.ca_ops = std::move(ops);
+      return {};
+    }
+    if (!read_opt(val, v)) return make_error(Errc::kInval);
+    switch (name) {
+      case kTcpNoDelay:
+        tp.nodelay = v != 0;
+        if (tp.nodelay) tcp_push(tp);
+        return {};
+      case kTcpMaxSeg:
+        if (v != 0 && (v < 88 || v > 65535)) return make_error(Errc::kInval);
+        tp.user_mss = static_cast<uint16_t>(v);
+        return {};
+      case kTcpKeepIdle:
+      case kTcpKeepIntvl:
+        if (v < 1 || v > 32767) return make_error(Errc::kInval);
+        (name == kTcpKeepIdle ? tp.keepalive_time : tp.keepalive_intvl) = std::chrono::seconds(v);
+        if (name == kTcpKeepIdle && tp.sk_keepopen && tp.sk_state == TcpState::kEstablished)
+          inet_csk_reset_keepalive_timer(tp, keepalive_time_when(tp));
+        return {};
+      case kTcpKeepCnt:
+        if (v < 1 || v > 127) return make_error(Errc::kInval);
+        tp.keepalive_probes = static_cast<uint8_t>(v);
+        return {};
+      case kTcpQuickAck:
+        if (v) tcp_enter_quickack_mode(tp);
+        return {};
+      default:
+        return make_error(Errc::kNoProtoOpt);
+    }
+  }
+  if (level == kSolSocket && name == kSoKeepAlive) {
+    if (!read_opt(val, v)) return make_error(Errc::kInval);
+    tp.sk_keepopen = v != 0;
+    if (tp.sk_keepopen && tp.sk_state == TcpState::kEstablished)
+      inet_csk_reset_keepalive_timer(tp, keepalive_time_when(tp));
+    if (!tp.sk_keepopen) net().timers.del_timer(tp.keepalive_timer);
+    return {};
+  }
+  return make_error(Errc::kNoProtoOpt);
+}
+
+Result<size_t> Tcp::getsockopt(Sock& sk, int level, int name, std::span<std::byte> out) {
+  auto& tp = static_cast<TcpSock&>(sk);
+  if (level != kSolTcp) return make_error(Errc::kNoProtoOpt);
+  switch (name) {
+    case kTcpNoDelay:
+      return write_opt(out, int(tp.nodelay));
+    case kTcpMaxSeg:
+      return write_opt(out, int(tp.sk_state == TcpState::kClose || tp.sk_state == TcpState::kListen
+                                    ? (tp.user_mss ? tp.user_mss : 536)
+                                    : tp.mss_cache));
+    case kTcpKeepIdle:
+      return write_opt(
+          out, int(std::chrono::duration_cast<std::chrono::seconds>(keepalive_time_when(tp)).count()));
+    case kTcpKeepIntvl:
+      return write_opt(out,
+                       int(std::chrono::duration_cast<std::chrono::seconds>(
+                               tp.keepalive_intvl.count() ? tp.keepalive_intvl : sysctl_.tcp_keepalive_intvl)
+                               .count()));
+    case kTcpKeepCnt:
+      return write_opt(out, int(tp.keepalive_probes ? tp.keepalive_probes : sysctl_.tcp_keepalive_probes));
+    case kTcpInfo:
+      return write_opt(out, tp.tcp_get_info());
+    case kTcpCongestion: {
+      std::string n = tp.ca_ops->name();
+      size_t len = std::min(out.size(), n.size() + 1);
+      std::memcpy(out.data(), n.c_str(), len);
+      return len;
+    }
+    default:
+      return make_error(Errc::kNoProtoOpt);
+  }
+}
+
+}  // namespace ustack

@@ -1,0 +1,410 @@
+// TCP (RFC 9293; Linux net/ipv4/tcp*.c). TcpSock is struct tcp_sock with inet_connection_sock folded in;
+// Tcp is one stack's TCP: the protocol operations (tcp_prot), the hash tables (inet_hashinfo: bound
+// ports, listeners, established connections, TIME_WAIT), the SYN queues and the settings.
+//
+// The code follows the kernel's files:
+//   tcp_ipv4.cc     tcp_v4_connect, inet_hash_connect, tcp_v4_rcv, tcp_v4_send_reset, tcp_v4_init_sock
+//   tcp_output.cc   tcp_connect, tcp_transmit_skb, tcp_write_xmit, tcp_send_ack, tcp_send_fin, ...
+//   tcp_input.cc    tcp_rcv_state_process, tcp_rcv_synsent_state_process, tcp_ack, tcp_data_queue, ...
+//   tcp_timer.cc    retransmit, delayed ACK, zero-window probe, keepalive and TIME_WAIT timers
+//   tcp_minisocks.cc  request socks (SYN_RECV) and TIME_WAIT socks
+//   tcp.cc          tcp_sendmsg, tcp_recvmsg, tcp_close, tcp_shutdown, socket options, TCP_INFO
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "core/siphash.h"
+#include "ipv4/ip.h"
+#include "sock/sock.h"
+#include "tcp/tcp_cong.h"
+#include "wire/tcp.h"
+
+namespace ustack {
+
+class Tcp;
+
+// Sequence arithmetic modulo 2^32 (RFC 9293 §3.4), as Linux's before() and after().
+inline bool before(uint32_t a, uint32_t b) { return static_cast<int32_t>(a - b) < 0; }
+inline bool after(uint32_t a, uint32_t b) { return before(b, a); }
+inline bool between(uint32_t seq, uint32_t lo, uint32_t hi) {
+  return hi - lo >= seq - lo;
+}  // lo <= seq <= hi
+
+// net.ipv4.tcp_* settings. Defaults are Linux's except the buffer sizes: without receive-buffer
+// autotuning, a larger fixed default serves bulk transfers better than Linux's initial 128 KiB / 16 KiB.
+struct TcpSysctl {
+  bool tcp_timestamps = true;
+  bool tcp_sack = true;
+  bool tcp_window_scaling = true;
+  uint8_t tcp_syn_retries = 6;
+  uint8_t tcp_synack_retries = 5;
+  uint8_t tcp_retries2 = 15;
+  uint8_t tcp_orphan_retries = 8;
+  Duration tcp_fin_timeout = 60s;
+  Duration tcp_keepalive_time = 7200s;
+  Duration tcp_keepalive_intvl = 75s;
+  uint8_t tcp_keepalive_probes = 9;
+  int tcp_tw_reuse = 2;             // 0 never, 1 always when safe, 2 loopback only
+  Duration tcp_timewait_len = 60s;  // TCP_TIMEWAIT_LEN: 2MSL
+  size_t tcp_rmem_default = 1 << 20;
+  size_t tcp_wmem_default = 1 << 20;
+  size_t tcp_rmem_max = 6 << 20;
+  size_t tcp_wmem_max = 4 << 20;
+  Duration rto_init = 1s;      // TCP_TIMEOUT_INIT
+  Duration rto_min = 200ms;    // TCP_RTO_MIN
+  Duration rto_max = 120s;     // TCP_RTO_MAX
+  Duration delack_min = 40ms;  // TCP_DELACK_MIN
+  Duration delack_max = 200ms;
+  uint32_t init_cwnd = 10;   // TCP_INIT_CWND (RFC 6928)
+  uint16_t port_lo = 32768;  // ip_local_port_range
+  uint16_t port_hi = 60999;
+  int somaxconn = 4096;
+  size_t max_orphans = 65536;
+  std::string congestion_control = "reno";
+};
+
+// TCP_SKB_CB: what TCP keeps about a segment in the skb's control block.
+struct TcpSkbCb {
+  uint32_t seq;
+  uint32_t end_seq;  // seq + SYN + FIN + payload
+  uint32_t ack_seq;  // received segments only
+  int64_t when_ns;   // last transmission, for RTT samples
+  uint8_t tcp_flags;
+  uint8_t sacked;  // kTcpcbLost, kTcpcbRetrans, kTcpcbEverRetrans
+  uint16_t tx_count;
+};
+enum TcpcbSacked : uint8_t { kTcpcbLost = 1, kTcpcbRetrans = 2, kTcpcbEverRetrans = 4 };
+inline TcpSkbCb& tcp_skb_cb(SkBuff& skb) { return skb.cb<TcpSkbCb>(); }
+
+// A TCP_INFO-like snapshot (struct tcp_info's fields of the same names).
+struct TcpInfo {
+  TcpState state;
+  CaState ca_state;
+  uint8_t retransmits;
+  uint8_t backoff;
+  uint8_t snd_wscale, rcv_wscale;
+  bool ts, sack, wscale;
+  uint32_t rto_us, ato_us, snd_mss, rcv_mss;
+  uint32_t unacked, lost, retrans, total_retrans;
+  uint32_t rtt_us, rttvar_us;
+  uint32_t snd_ssthresh, snd_cwnd, advmss, reordering;
+  uint32_t rcv_space, snd_wnd, rcv_wnd;
+  uint64_t bytes_acked, bytes_received, bytes_sent, bytes_retrans;
+  uint32_t segs_out, segs_in, data_segs_out, data_segs_in;
+  uint32_t snd_una, snd_nxt, rcv_nxt;  // raw sequence numbers, for tests and traces
+};
+
+class TcpSock : public Sock {
+ public:
+  TcpSock(Tcp& tcp, Proto& prot);
+  ~TcpSock() override;
+
+  Tcp& tcp() const { return *tcp_; }
+  TcpInfo tcp_get_info() const;
+
+  // --- sequence space (RFC 9293 §3.3.1) ---
+  uint32_t snd_una = 0;               // first unacknowledged
+  uint32_t snd_nxt = 0;               // next to send
+  uint32_t write_seq = 0;             // tail of data queued by the application
+  uint32_t snd_wl1 = 0, snd_wl2 = 0;  // segment seq/ack of the last window update
+  uint32_t snd_wnd = 0;               // peer's window, unscaled (bytes)
+  uint32_t max_window = 0;
+  uint32_t rcv_nxt = 0;
+  uint32_t rcv_wup = 0;     // rcv_nxt when the window was last advertised
+  uint32_t rcv_wnd = 0;     // window last advertised (bytes)
+  uint32_t copied_seq = 0;  // head of data not yet read by the application
+  uint32_t iss = 0, irs = 0;
+  uint32_t high_seq = 0;  // snd_nxt when loss recovery began (RFC 6582 "recover")
+  uint32_t pushed_seq = 0;
+  uint32_t snd_sml = 0;  // end of the last small segment sent (Minshall's Nagle)
+
+  // --- options (struct tcp_options_received) ---
+  bool ts_ok = false, sack_ok = false, wscale_ok = false;
+  uint8_t snd_wscale = 0, rcv_wscale = 0;
+  uint32_t ts_recent = 0;
+  TimePoint ts_recent_stamp{};
+  uint32_t ts_offset = 0;    // per-connection timestamp offset (RFC 7323 §5.4)
+  uint16_t mss_clamp = 536;  // peer's MSS option, or TCP_MAXSEG
+  uint16_t user_mss = 0;
+  uint16_t advmss = 1460;    // what we announce
+  uint32_t mss_cache = 536;  // current effective send MSS
+  uint32_t rcv_mss = 536;    // estimate of the peer's segment size
+
+  // --- congestion control (segments) ---
+  uint32_t snd_cwnd = 10;
+  uint32_t snd_cwnd_cnt = 0;
+  uint32_t snd_ssthresh = 0x7fffffff;  // TCP_INFINITE_SSTHRESH
+  uint32_t prior_cwnd = 0;
+  CaState ca_state = CaState::kOpen;
+  std::unique_ptr<TcpCongestionOps> ca_ops;
+  uint32_t packets_out = 0;  // skbs sent and not acked
+  uint32_t retrans_out = 0;
+  uint32_t lost_out = 0;
+  uint32_t sacked_out = 0;  // NewReno: duplicate ACKs standing in for SACKed segments
+  uint32_t reordering = 3;  // dupthresh
+  bool is_cwnd_limited = false;
+
+  // --- RTT and retransmission (RFC 6298) ---
+  Duration srtt{0};
+  Duration rttvar{0};
+  Duration rto;
+  uint8_t backoff = 0;
+  uint8_t retransmits = 0;
+  uint32_t total_retrans = 0;
+  TimePoint retrans_stamp{};  // first retransmission of the head, for timeouts
+  uint8_t probes_out = 0;     // zero-window or keepalive probes without answer
+
+  // --- delayed ACK (icsk_ack) ---
+  bool ack_pending = false;
+  uint8_t quick = 0;  // segments to ACK at once (quick-ack mode)
+  Duration ato;
+  TimePoint lrcvtime{};
+  TimePoint rcv_tstamp{};  // last ACK received, for keepalive
+
+  // --- options set by the application ---
+  bool nodelay = false;
+  Duration keepalive_time{0}, keepalive_intvl{0};  // 0: the sysctl
+  uint8_t keepalive_probes = 0;
+  uint8_t syn_retries = 0;  // 0: the sysctl
+
+  // --- queues ---
+  SkbQueue out_of_order_queue;
+  SkBuff* send_head = nullptr;  // first skb in sk_write_queue not yet sent
+  SkbQueue sk_write_queue;      // sent-unacked then unsent, in sequence order
+  SkbQueue sk_receive_queue;    // in-order data for the application
+  size_t rmem_alloc() const { return sk_receive_queue.bytes() + out_of_order_queue.bytes(); }
+  size_t wmem_queued() const { return sk_write_queue.bytes(); }
+
+  // --- listening (inet_connection_sock accept queue) ---
+  std::deque<TcpSock*> accept_queue;
+  int max_ack_backlog = 0;
+  TcpSock* parent = nullptr;  // the listener, while in its accept queue
+
+  // --- timers ---
+  Timer retransmit_timer;  // icsk_retransmit_timer: RTO and zero-window probes
+  Timer delack_timer;
+  Timer keepalive_timer;  // sk_timer: keepalive, SYN-ACK-less FIN_WAIT2 timeout
+
+  // --- statistics for TCP_INFO ---
+  uint64_t bytes_acked = 0, bytes_received = 0, bytes_sent = 0, bytes_retrans = 0;
+  uint32_t segs_out = 0, segs_in = 0, data_segs_out = 0, data_segs_in = 0;
+
+  bool hashed = false;       // in the established table
+  bool bound = false;        // in the bind table
+  bool port_locked = false;  // bound by bind(): the port stays ours until close (SOCK_BINDPORT_LOCK)
+  bool dead = false;         // orphaned and closed: to be freed
+  bool pmtu_probe = false;
+
+ private:
+  Tcp* tcp_;
+};
+
+// A connection in SYN_RECV before it becomes a full TcpSock (struct request_sock / tcp_request_sock).
+struct RequestSock {
+  TcpSock* listener = nullptr;
+  Ipv4Addr loc_addr, rmt_addr;
+  uint16_t loc_port = 0, rmt_port = 0;
+  uint32_t snt_isn = 0, rcv_isn = 0;
+  uint16_t mss = 536;       // what we announce
+  uint16_t peer_mss = 536;  // what the peer's SYN announced
+  bool ts_ok = false, sack_ok = false, wscale_ok = false;
+  uint8_t snd_wscale = 0, rcv_wscale = 0;
+  uint32_t ts_recent = 0;
+  uint32_t ts_offset = 0;
+  uint32_t rcv_wnd = 0;
+  uint8_t num_retrans = 0;
+  TimePoint snt_synack{};
+  Timer rsk_timer;
+};
+
+// A connection in TIME_WAIT (struct tcp_timewait_sock): just enough to answer late segments.
+struct TimeWaitSock {
+  Ipv4Addr loc_addr, rmt_addr;
+  uint16_t loc_port = 0, rmt_port = 0;
+  uint32_t rcv_nxt = 0, snd_nxt = 0;
+  uint32_t rcv_wnd = 0;
+  uint8_t rcv_wscale = 0;
+  bool ts_ok = false;
+  uint32_t ts_recent = 0;
+  TimePoint ts_recent_stamp{};
+  uint32_t ts_offset = 0;
+  TcpState substate = TcpState::kTimeWait;  // FIN_WAIT2 kept as a minisock, as Linux does
+  Timer tw_timer;
+};
+
+// The 4-tuple key of the established and TIME_WAIT tables.
+struct FourTuple {
+  uint32_t laddr, raddr;
+  uint16_t lport, rport;
+  bool operator==(const FourTuple&) const = default;
+};
+struct FourTupleHash {
+  size_t operator()(const FourTuple& t) const {
+    uint64_t a = (uint64_t{t.laddr} << 32 | t.raddr) * 0x9e3779b97f4a7c15ull;
+    uint64_t b = (uint64_t{t.lport} << 16 | t.rport) * 0xc2b2ae3d27d4eb4full;
+    return static_cast<size_t>(a ^ (b >> 7) ^ (a >> 29));
+  }
+};
+
+struct TcpStats {
+  uint64_t active_opens = 0, passive_opens = 0, attempt_fails = 0, estab_resets = 0, curr_estab = 0;
+  uint64_t in_segs = 0, out_segs = 0, retrans_segs = 0, in_errs = 0, out_rsts = 0, in_csum_errors = 0;
+  uint64_t challenge_acks = 0, paws_drops = 0, listen_overflows = 0, listen_drops = 0, syn_retrans = 0;
+  uint64_t timeouts = 0, fast_retrans = 0, tw_recycled = 0, tw_killed = 0, ofo_queue = 0,
+           zero_window_probes = 0;
+  uint64_t keepalive_timeouts = 0, abort_on_data = 0, abort_on_close = 0, abort_on_linger = 0,
+           abort_on_timeout = 0;
+};
+
+class Tcp final : public Proto {
+ public:
+  explicit Tcp(Ipv4& ip);
+  ~Tcp() override;
+
+  Ipv4& ip() { return ip_; }
+  NetCore& net() { return ip_.net(); }
+  TcpSysctl& sysctl() { return sysctl_; }
+  const TcpStats& stats() const { return stats_; }
+  TcpStats& mutable_stats() { return stats_; }
+
+  // --- struct proto (tcp_prot) ---
+  const char* name() const override { return "TCP"; }
+  Sock* create() override;
+  Status bind(Sock& sk, SockAddrIn addr) override;
+  Status connect(Sock& sk, SockAddrIn addr) override;  // tcp_v4_connect
+  Status disconnect(Sock& sk) override;                // tcp_disconnect
+  Status listen(Sock& sk, int backlog) override;       // inet_csk_listen_start
+  Result<Sock*> accept(Sock& sk) override;             // inet_csk_accept
+  Result<size_t> sendmsg(Sock& sk, std::span<const std::byte> data, int flags,
+                         const std::optional<SockAddrIn>& to) override;
+  Result<size_t> recvmsg(Sock& sk, std::span<std::byte> buf, int flags, SockAddrIn* from) override;
+  Status shutdown(Sock& sk, int how) override;
+  void close(Sock& sk) override;
+  Status setsockopt(Sock& sk, int level, int name, std::span<const std::byte> val) override;
+  Result<size_t> getsockopt(Sock& sk, int level, int name, std::span<std::byte> out) override;
+  uint16_t poll(const Sock& sk) const override;
+
+  // Free the socks that finished closing (called from the stack's poll, never from inside their own
+  // processing).
+  void reap();
+  size_t sock_count() const { return socks_.size(); }
+  template <class F>
+  void for_each_sock(F&& f) const {
+    for (auto& [p, sk] : socks_) f(*sk);
+  }
+  size_t timewait_count() const { return twhash_.size(); }
+  size_t orphan_count() const { return orphans_; }
+
+  // --- the rest of the kernel's TCP, used across the tcp_*.cc files ---
+  // tcp_ipv4.cc
+  void tcp_v4_rcv(SkbPtr skb);
+  void tcp_v4_err(const IcmpErrInfo& e);
+  void tcp_v4_send_reset(const SkBuff& skb, const wire::TcpHdr& th);
+  void tcp_v4_send_ack(Ipv4Addr saddr, Ipv4Addr daddr, uint16_t sport, uint16_t dport, uint32_t seq,
+                       uint32_t ack, uint32_t win, bool ts, uint32_t tsval, uint32_t tsecr,
+                       uint8_t flags = wire::kTcpAck);
+  uint32_t secure_tcp_seq(Ipv4Addr saddr, Ipv4Addr daddr, uint16_t sport, uint16_t dport);
+  uint32_t secure_tcp_ts_off(Ipv4Addr saddr, Ipv4Addr daddr);
+  uint32_t tcp_time_stamp(uint32_t offset) const;
+  void inet_hash(TcpSock& sk);
+  void inet_unhash(TcpSock& sk);
+  void inet_put_port(TcpSock& sk);
+  Status inet_hash_connect(TcpSock& sk);
+  // tcp_output.cc
+  void tcp_connect(TcpSock& tp);
+  int tcp_transmit_skb(TcpSock& tp, SkBuff& skb, bool clone_it);
+  void tcp_write_xmit(TcpSock& tp, bool push_one = false);
+  void tcp_push(TcpSock& tp);
+  void tcp_send_ack(TcpSock& tp);
+  void tcp_send_delayed_ack(TcpSock& tp);
+  void tcp_send_fin(TcpSock& tp);
+  void tcp_send_active_reset(TcpSock& tp);
+  void tcp_send_probe0(TcpSock& tp);
+  bool tcp_retransmit_skb(TcpSock& tp, SkBuff& skb);
+  void tcp_xmit_retransmit_queue(TcpSock& tp);
+  void tcp_send_synack(RequestSock& req);
+  int tcp_write_wakeup(TcpSock& tp);
+  uint32_t tcp_sync_mss(TcpSock& tp, uint32_t pmtu);
+  uint32_t tcp_current_mss(TcpSock& tp);
+  uint16_t tcp_select_window(TcpSock& tp);
+  uint32_t tcp_space(const TcpSock& tp) const;
+  void tcp_select_initial_window(size_t space, uint32_t mss, uint32_t& rcv_wnd, uint8_t& rcv_wscale,
+                                 bool wscale_ok);
+  bool tcp_snd_wnd_test(const TcpSock& tp, const SkBuff& skb, uint32_t cur_mss) const;
+  // RFC 6675's pipe, as Linux counts it: sent, minus what left the network, plus what was resent.
+  uint32_t tcp_packets_in_flight(const TcpSock& tp) const {
+    uint32_t left = tp.sacked_out + tp.lost_out;
+    return (tp.packets_out > left ? tp.packets_out - left : 0) + tp.retrans_out;
+  }
+  void tcp_rearm_rto(TcpSock& tp);
+  // tcp_input.cc
+  void tcp_rcv_state_process(TcpSock& tp, SkbPtr skb);
+  void tcp_rcv_synsent_state_process(TcpSock& tp, SkbPtr skb, const wire::TcpOptions& opt);
+  void tcp_finish_connect(TcpSock& tp, const wire::TcpHdr& th);
+  void tcp_reset(TcpSock& tp);
+  void tcp_done(TcpSock& tp);
+  void tcp_set_state(TcpSock& tp, TcpState s);
+  void tcp_init_transfer(TcpSock& tp);
+  void tcp_enter_quickack_mode(TcpSock& tp);
+  void tcp_rtt_estimator(TcpSock& tp, Duration m);
+  void tcp_set_rto(TcpSock& tp);
+  void tcp_update_wl_and_window(TcpSock& tp, uint32_t ack, uint32_t seq, uint32_t nwin);
+  // tcp_timer.cc
+  void tcp_init_xmit_timers(TcpSock& tp);
+  void tcp_clear_xmit_timers(TcpSock& tp);
+  void tcp_retransmit_timer(TcpSock& tp);
+  void tcp_probe_timer(TcpSock& tp);
+  void tcp_delack_timer(TcpSock& tp);
+  void tcp_keepalive_timer(TcpSock& tp);
+  void inet_csk_reset_keepalive_timer(TcpSock& tp, Duration when);
+  void tcp_enter_loss(TcpSock& tp);
+  void tcp_write_err(TcpSock& tp);
+  Duration keepalive_time_when(const TcpSock& tp) const;
+  // tcp_minisocks.cc
+  void tcp_conn_request(TcpSock& listener, SkbPtr skb, const wire::TcpHdr& th, const wire::TcpOptions& opt);
+  void tcp_check_req(RequestSock& req, SkbPtr skb, const wire::TcpHdr& th, const wire::TcpOptions& opt);
+  void tcp_time_wait(TcpSock& tp, TcpState state, Duration timeo);
+  void tcp_timewait_state_process(TimeWaitSock& tw, SkbPtr skb, const wire::TcpHdr& th,
+                                  const wire::TcpOptions& opt);
+  void inet_twsk_kill(TimeWaitSock& tw);
+  void reqsk_drop(RequestSock& req);
+  void reqsk_timer_handler(RequestSock& req);
+  // tcp.cc
+  void tcp_cleanup_rbuf(TcpSock& tp, size_t copied);
+  void inet_csk_destroy_sock(TcpSock& tp);
+  void tcp_close_state_and_fin(TcpSock& tp);
+
+  void trace_seg(const char* func, const TcpSock* tp, const char* dir, const wire::TcpHdr& th, size_t len,
+                 const wire::TcpOptions* opt = nullptr);
+
+ private:
+  friend class TcpSock;
+  TcpSock* lookup_established(const FourTuple& t) const;
+  TcpSock* lookup_listener(Ipv4Addr daddr, uint16_t dport) const;
+  bool port_in_use(uint16_t port, Ipv4Addr addr, const TcpSock* self, bool reuse) const;
+  bool check_established(TcpSock& sk, uint16_t lport, bool& reused_tw);
+
+  Ipv4& ip_;
+  TcpSysctl sysctl_;
+  TcpStats stats_;
+  SipKey secret_;
+  std::unordered_map<TcpSock*, std::unique_ptr<TcpSock>> socks_;
+  std::vector<TcpSock*> reap_list_;
+  std::unordered_map<FourTuple, TcpSock*, FourTupleHash> ehash_;
+  std::unordered_map<FourTuple, std::unique_ptr<TimeWaitSock>, FourTupleHash> twhash_;
+  std::unordered_map<FourTuple, std::unique_ptr<RequestSock>, FourTupleHash> reqhash_;
+  std::unordered_map<uint16_t, std::vector<TcpSock*>> bhash_;  // bound ports and their owners
+  std::unordered_map<uint16_t, uint32_t> bhash_tw_;            // TIME_WAIT socks holding a port
+  std::unordered_map<uint16_t, std::vector<TcpSock*>> listening_hash_;
+  std::array<uint16_t, 256> table_perturb_{};  // RFC 6056 algorithm 4 moving hints
+  size_t orphans_ = 0;
+};
+
+}  // namespace ustack

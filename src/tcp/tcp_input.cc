@@ -1,0 +1,635 @@
+// TCP input (Linux net/ipv4/tcp_input.c): the segment arrival rules of RFC 9293 §3.10.7, with RFC 5961's
+// defences, RFC 7323 PAWS, ACK processing with RTT estimation (RFC 6298) and loss recovery (RFC 5681,
+// RFC 6582), in-order and out-of-order data, and FIN.
+#include <algorithm>
+
+#include "tcp/tcp.h"
+
+namespace ustack {
+
+using namespace wire;
+
+namespace {
+constexpr Duration kPawsWindow = std::chrono::hours(24 * 24);  // TCP_PAWS_24DAYS
+}
+
+void Tcp::tcp_set_state(TcpSock& tp, TcpState s) {
+  TcpState old = tp.sk_state;
+  if (old == s) return;
+  if (s == TcpState::kEstablished) ++stats_.curr_estab;
+  if (old == TcpState::kEstablished && stats_.curr_estab) --stats_.curr_estab;
+  if (s == TcpState::kClose) {
+    if (old == TcpState::kSynSent || old == TcpState::kSynRecv) ++stats_.attempt_fails;
+    if (old == TcpState::kEstablished || old == TcpState::kCloseWait) ++stats_.estab_resets;
+    inet_unhash(tp);
+    if (!tp.port_locked) inet_put_port(tp);
+  }
+  tp.sk_state = s;
+  if (net().trace.on()) net().trace.emit("tcp_set_state", "%s -> %s", tcp_state_name(old), tcp_state_name(s));
+}
+
+// RFC 6298 §2 with Linux's floor: RTO = SRTT + max(4 * RTTVAR, rto_min).
+void Tcp::tcp_rtt_estimator(TcpSock& tp, Duration m) {
+  if (m.count() <= 0) m = Duration(1000);
+  if (tp.srtt.count() == 0) {
+    tp.srtt = m;
+    tp.rttvar = m / 2;
+  } else {
+    Duration err = m > tp.srtt ? m - tp.srtt : tp.srtt - m;
+    tp.rttvar = tp.rttvar - tp.rttvar / 4 + err / 4;  // beta = 1/4
+    tp.srtt = tp.srtt - tp.srtt / 8 + m / 8;          // alpha = 1/8
+  }
+  tcp_set_rto(tp);
+}
+
+void Tcp::tcp_set_rto(TcpSock& tp) {
+  tp.rto = std::min(tp.srtt + std::max(4 * tp.rttvar, sysctl_.rto_min), sysctl_.rto_max);
+}
+
+void Tcp::tcp_enter_quickack_mode(TcpSock& tp) {
+  uint32_t quick = tp.rcv_wnd / (2 * std::max<uint32_t>(tp.rcv_mss, 1));
+  tp.quick = static_cast<uint8_t>(std::clamp<uint32_t>(quick, 2, 16));
+  tp.ato = sysctl_.delack_min;
+}
+
+// tcp_init_transfer: the connection is up. RFC 5681 §3.1 / RFC 6928: if the SYN had to be resent the
+// initial window is one segment.
+void Tcp::tcp_init_transfer(TcpSock& tp) {
+  tp.snd_cwnd = tp.total_retrans ? 1 : sysctl_.init_cwnd;
+  tp.snd_cwnd_cnt = 0;
+  tp.retransmits = 0;
+  tp.backoff = 0;
+  tp.retrans_stamp = TimePoint{};
+  tp.rcv_tstamp = tp.lrcvtime = net().now();
+  tcp_enter_quickack_mode(tp);
+  if (tp.sk_keepopen) inet_csk_reset_keepalive_timer(tp, keepalive_time_when(tp));
+}
+
+void Tcp::tcp_finish_connect(TcpSock& tp, const TcpHdr& th) {
+  (void)th;
+  tcp_set_state(tp, TcpState::kEstablished);
+  tcp_init_transfer(tp);
+  if (net().trace.on()) {
+    net().trace.emit("tcp_finish_connect",
+                     "ESTABLISHED snd_una=%u rcv_nxt=%u snd_wnd=%u mss=%u wscale=%u/%u ts=%d sack=%d",
+                     tp.snd_una, tp.rcv_nxt, tp.snd_wnd, tp.mss_cache, tp.snd_wscale, tp.rcv_wscale, tp.ts_ok,
+                     tp.sack_ok);
+    net().trace.emit("sk_state_change", "wake the caller in inet_wait_for_connect");
+  }
+  tp.state_change();
+}
+
+// tcp_reset: the peer reset the connection.
+void Tcp::tcp_reset(TcpSock& tp) {
+  switch (tp.sk_state) {
+    case TcpState::kSynSent:
+      tp.sk_err = Errc::kConnRefused;
+      break;
+    case TcpState::kCloseWait:
+      tp.sk_err = Errc::kPipe;
+      break;
+    case TcpState::kClose:
+      return;
+    default:
+      tp.sk_err = Errc::kConnReset;
+  }
+  if (net().trace.on()) net().trace.emit("tcp_reset", "err=%s", std::string(errc_name(tp.sk_err)).c_str());
+  tp.error_report();
+  tcp_done(tp);
+}
+
+// tcp_done: the connection is over. A sock whose socket is still open stays (in CLOSE) until close().
+void Tcp::tcp_done(TcpSock& tp) {
+  tcp_set_state(tp, TcpState::kClose);
+  tcp_clear_xmit_timers(tp);
+  tp.sk_shutdown = kShutdownMask;
+  tp.sk_write_queue.purge();
+  tp.send_head = nullptr;
+  tp.packets_out = tp.retrans_out = tp.lost_out = tp.sacked_out = 0;
+  if (tp.dead) {
+    inet_csk_destroy_sock(tp);
+  } else {
+    tp.state_change();
+  }
+}
+
+void Tcp::tcp_update_wl_and_window(TcpSock& tp, uint32_t ack, uint32_t seq, uint32_t nwin) {
+  // tcp_may_update_window (RFC 9293 §3.10.7.4): only a segment at least as new as the last update.
+  if (after(ack, tp.snd_una) || after(seq, tp.snd_wl1) || (seq == tp.snd_wl1 && nwin > tp.snd_wnd) ||
+      (seq == tp.snd_wl1 && ack == tp.snd_wl2)) {
+    tp.snd_wnd = nwin;
+    tp.snd_wl1 = seq;
+    tp.snd_wl2 = ack;
+    tp.max_window = std::max(tp.max_window, nwin);
+  }
+}
+
+namespace {
+
+// A challenge ACK (RFC 5961 §3.2, §4.2, §5.2), limited like Linux's tcp_challenge_ack_limit.
+void send_challenge_ack(Tcp& tcp, TcpSock& tp) {
+  ++tcp.mutable_stats().challenge_acks;
+  tcp.tcp_send_ack(tp);
+}
+
+// tcp_sequence: does any part of the segment fall in the receive window (RFC 9293 §3.10.7.4 table)?
+bool tcp_sequence(const TcpSock& tp, uint32_t seq, uint32_t end_seq) {
+  uint32_t wnd = tp.rcv_wup + tp.rcv_wnd - tp.rcv_nxt;
+  if (static_cast<int32_t>(wnd) < 0) wnd = 0;
+  return !before(end_seq, tp.rcv_wup) && !after(seq, tp.rcv_nxt + wnd);
+}
+
+}  // namespace
+
+// tcp_ack: process the acknowledgment field. Returns 1 if it acknowledged something or was a duplicate,
+// 0 for an old ACK, -1 for an ACK of data never sent.
+static int tcp_ack(Tcp& tcp, TcpSock& tp, SkBuff& skb, const TcpHdr& th, const TcpOptions& opt,
+                   size_t payload) {
+  NetCore& net = tcp.net();
+  uint32_t ack = th.ack_seq;
+  uint32_t prior_snd_una = tp.snd_una;
+  uint32_t nwin = uint32_t{th.window} << tp.snd_wscale;
+  const TcpSkbCb& cb = tcp_skb_cb(skb);
+  if (before(ack, prior_snd_una)) {
+    if (before(ack, prior_snd_una - tp.max_window)) send_challenge_ack(tcp, tp);  // RFC 5961 §5.2
+    return 0;
+  }
+  if (after(ack, tp.snd_nxt)) {
+    send_challenge_ack(tcp, tp);
+    return -1;
+  }
+  uint32_t prior_wnd = tp.snd_wnd;
+  tcp.tcp_update_wl_and_window(tp, ack, cb.seq, nwin);
+  tp.rcv_tstamp = net.now();
+  tp.probes_out = 0;
+
+  if (!after(ack, prior_snd_una)) {
+    // A duplicate ACK (RFC 5681 §2): nothing new acked, no data, same window, data outstanding.
+    bool dup = tp.packets_out > 0 && payload == 0 && !(th.flags & (kTcpSyn | kTcpFin)) && nwin == prior_wnd;
+    if (!dup) return 1;
+    if (tp.sacked_out + 1 < tp.packets_out) ++tp.sacked_out;  // tcp_add_reno_sack
+    if (tp.ca_state == CaState::kOpen) tp.ca_state = CaState::kDisorder;
+    if (tp.ca_state == CaState::kDisorder && tp.sacked_out >= tp.reordering && after(ack, tp.high_seq - 1)) {
+      // Fast retransmit and NewReno recovery (RFC 6582 §3.2 step 2): halve, retransmit the head.
+      tp.prior_cwnd = tp.snd_cwnd;
+      tp.snd_ssthresh = tp.ca_ops->ssthresh(tp);
+      tp.snd_cwnd = tp.snd_ssthresh;
+      tp.snd_cwnd_cnt = 0;
+      tp.high_seq = tp.snd_nxt;
+      tp.ca_state = CaState::kRecovery;
+      tp.ca_ops->set_state(tp, CaState::kRecovery);
+      ++tcp.mutable_stats().fast_retrans;
+      if (SkBuff* head = tp.sk_write_queue.front(); head && head != tp.send_head) {
+        TcpSkbCb& hc = tcp_skb_cb(*head);
+        if (!(hc.sacked & kTcpcbLost)) {
+          hc.sacked |= kTcpcbLost;
+          hc.sacked &= static_cast<uint8_t>(~kTcpcbRetrans);
+          ++tp.lost_out;
+        }
+        if (net.trace.on())
+          net.trace.emit("tcp_fastretrans_alert", "3 dupacks: recovery, ssthresh=%u, retransmit seq=%u",
+                         tp.snd_ssthresh, hc.seq);
+        tcp.tcp_xmit_retransmit_queue(tp);
+      }
+    }
+    return 1;
+  }
+
+  // New data acknowledged: tcp_clean_rtx_queue.
+  uint32_t acked_pcount = 0;
+  bool rtt_sampled = false;
+  Duration seq_rtt{-1};
+  while (SkBuff* s = tp.sk_write_queue.front()) {
+    if (s == tp.send_head) break;
+    TcpSkbCb& sc = tcp_skb_cb(*s);
+    if (after(sc.end_seq, ack)) {
+      if (before(sc.seq, ack) && !(sc.tcp_flags & kTcpSyn)) {
+        // tcp_trim_head: part of the segment is acknowledged.
+        uint32_t n = ack - sc.seq;
+        tp.sk_write_queue.pull_front(std::min<size_t>(n, s->len()));
+        sc.seq = ack;
+      }
+      break;
+    }
+    if (!(sc.sacked & kTcpcbEverRetrans) && seq_rtt.count() < 0)
+      seq_rtt = net.now() - TimePoint(Duration(sc.when_ns));
+    if (sc.sacked & kTcpcbRetrans) --tp.retrans_out;
+    if (sc.sacked & kTcpcbLost) --tp.lost_out;
+    --tp.packets_out;
+    ++acked_pcount;
+    tp.sk_write_queue.pop_front();
+  }
+  tp.bytes_acked += ack - prior_snd_una;
+  tp.snd_una = ack;
+  if (tp.packets_out == 0) tp.lost_out = tp.retrans_out = tp.sacked_out = 0;
+  // RTT: the echoed timestamp (RFC 7323 §4.1) or, for never-retransmitted data, the send time (Karn).
+  if (tp.ts_ok && opt.ts && opt.tsecr) {
+    uint32_t now_ts = tcp.tcp_time_stamp(tp.ts_offset);
+    uint32_t delta = now_ts - opt.tsecr;
+    if (delta < 0x7fffffff) {
+      tcp.tcp_rtt_estimator(tp, std::chrono::milliseconds(std::max<uint32_t>(delta, 1)));
+      rtt_sampled = true;
+    }
+  }
+  if (!rtt_sampled && seq_rtt.count() >= 0) tcp.tcp_rtt_estimator(tp, seq_rtt);
+  tp.backoff = 0;
+  tp.retransmits = 0;
+  if (tp.retrans_out == 0) tp.retrans_stamp = TimePoint{};
+
+  switch (tp.ca_state) {
+    case CaState::kRecovery:
+      if (!before(ack, tp.high_seq)) {
+        // Full acknowledgment (RFC 6582 §3.2 step 3): leave recovery at ssthresh.
+        tp.snd_cwnd = std::max<uint32_t>(std::min(tp.snd_ssthresh, tcp.tcp_packets_in_flight(tp) + 1), 2);
+        tp.sacked_out = 0;
+        tp.ca_state = CaState::kOpen;
+        tp.ca_ops->set_state(tp, CaState::kOpen);
+      } else {
+        // Partial acknowledgment (step 4): the next hole is lost too; resend it at once.
+        tp.sacked_out = tp.sacked_out > acked_pcount ? tp.sacked_out - acked_pcount : 0;
+        if (SkBuff* head = tp.sk_write_queue.front(); head && head != tp.send_head) {
+          TcpSkbCb& hc = tcp_skb_cb(*head);
+          if (!(hc.sacked & kTcpcbLost)) {
+            hc.sacked |= kTcpcbLost;
+            ++tp.lost_out;
+          }
+          if (hc.sacked & kTcpcbRetrans && hc.tx_count < 2) {
+            // Retransmitted once already in this recovery and still the head: leave it to the RTO.
+          }
+        }
+        tcp.tcp_xmit_retransmit_queue(tp);
+      }
+      break;
+    case CaState::kLoss:
+      if (!before(ack, tp.high_seq)) {
+        tp.ca_state = CaState::kOpen;
+        tp.ca_ops->set_state(tp, CaState::kOpen);
+      }
+      tp.ca_ops->cong_avoid(tp, acked_pcount);
+      break;
+    default:
+      tp.sacked_out = 0;
+      tp.ca_state = CaState::kOpen;
+      if (tp.is_cwnd_limited || tp.snd_cwnd < tp.snd_ssthresh) tp.ca_ops->cong_avoid(tp, acked_pcount);
+  }
+  tcp.tcp_rearm_rto(tp);
+  // Sent data was consumed: the application may write again (sk_write_space).
+  if (tp.sk_socket && tp.wmem_queued() < tp.sk_sndbuf) tp.write_space();
+  return 1;
+}
+
+// tcp_fin: the peer has no more to send (RFC 9293 §3.10.7.4, eighth step).
+static void tcp_fin(Tcp& tcp, TcpSock& tp) {
+  tp.sk_shutdown |= kRcvShutdown;
+  switch (tp.sk_state) {
+    case TcpState::kSynRecv:
+    case TcpState::kEstablished:
+      tcp.tcp_set_state(tp, TcpState::kCloseWait);
+      break;
+    case TcpState::kFinWait1:
+      // Our FIN is not acknowledged yet: simultaneous close.
+      tcp.tcp_set_state(tp, TcpState::kClosing);
+      break;
+    case TcpState::kFinWait2:
+      tcp.tcp_send_ack(tp);
+      tcp.tcp_time_wait(tp, TcpState::kTimeWait, tcp.sysctl().tcp_timewait_len);
+      return;
+    default:
+      break;
+  }
+  tp.out_of_order_queue.purge();
+  tcp.tcp_send_ack(tp);
+  tp.state_change();
+  tp.data_ready();
+}
+
+// tcp_ofo_queue: segments that the hole-filling one made contiguous move to the receive queue.
+static bool tcp_ofo_queue(Tcp& tcp, TcpSock& tp) {
+  bool fin = false;
+  while (SkBuff* s = tp.out_of_order_queue.front()) {
+    TcpSkbCb& c = tcp_skb_cb(*s);
+    if (after(c.seq, tp.rcv_nxt)) break;
+    SkbPtr skb = tp.out_of_order_queue.unlink(s);
+    bool has_fin = c.tcp_flags & kTcpFin;
+    uint32_t data_end = c.end_seq - (has_fin ? 1 : 0);
+    if (!after(data_end, tp.rcv_nxt)) {
+      if (has_fin && c.end_seq == tp.rcv_nxt + 1) fin = true;
+      continue;  // entirely duplicate data
+    }
+    (void)skb->pull(tp.rcv_nxt - c.seq);
+    c.seq = tp.rcv_nxt;
+    tp.rcv_nxt = data_end;
+    tp.sk_receive_queue.push_back(std::move(skb));
+    if (has_fin) {
+      fin = true;
+      break;
+    }
+  }
+  if (fin) {
+    ++tp.rcv_nxt;
+    tcp_fin(tcp, tp);
+  }
+  return fin;
+}
+
+// tcp_data_queue: put a segment's data where it belongs; returns true if an immediate ACK is due.
+static bool tcp_data_queue(Tcp& tcp, TcpSock& tp, SkbPtr skb, size_t hlen) {
+  NetCore& net = tcp.net();
+  TcpSkbCb& cb = tcp_skb_cb(*skb);
+  bool fin = cb.tcp_flags & kTcpFin;
+  (void)skb->pull(hlen);
+  size_t payload = skb->len();
+  if (payload == 0 && !fin) return false;
+  uint32_t data_end = cb.seq + uint32_t(payload);
+  tp.rcv_mss = std::clamp<uint32_t>(std::max<uint32_t>(tp.rcv_mss, uint32_t(payload)), 1, tp.advmss);
+  tp.lrcvtime = net.now();
+
+  if (!after(cb.end_seq, tp.rcv_nxt) && !(fin && cb.end_seq == tp.rcv_nxt + 1 && data_end == tp.rcv_nxt)) {
+    // A retransmission of data we have: ACK at once so that the sender learns (tcp_send_dupack).
+    tcp.tcp_enter_quickack_mode(tp);
+    kfree_skb(net, std::move(skb), DropReason::TCP_OLD_DATA);
+    return true;
+  }
+  uint32_t wnd = tp.rcv_wup + tp.rcv_wnd - tp.rcv_nxt;
+  if (static_cast<int32_t>(wnd) < 0) wnd = 0;
+  if (!before(cb.seq, tp.rcv_nxt + std::max<uint32_t>(wnd, 1)) && payload > 0) {
+    kfree_skb(net, std::move(skb), DropReason::TCP_OVERWINDOW);
+    return true;
+  }
+  if (!after(cb.seq, tp.rcv_nxt)) {
+    // In order (possibly overlapping what we have: trim the front).
+    uint32_t overlap = tp.rcv_nxt - cb.seq;
+    if (overlap) {
+      (void)skb->pull(std::min<size_t>(overlap, skb->len()));
+      cb.seq = tp.rcv_nxt;
+    }
+    if (skb->len() > 0 && tcp.tcp_space(tp) == 0 && tp.rcv_wnd == 0) {
+      // The window is closed and the buffer full: the peer probes; answer, keep nothing.
+      kfree_skb(net, std::move(skb), DropReason::SOCKET_RCVBUFF);
+      return true;
+    }
+    tp.rcv_nxt = data_end;
+    tp.bytes_received += skb->len();
+    ++tp.data_segs_in;
+    bool had_ofo = !tp.out_of_order_queue.empty();
+    if (skb->len() > 0) tp.sk_receive_queue.push_back(std::move(skb));
+    if (fin) {
+      ++tp.rcv_nxt;
+      tcp_fin(tcp, tp);
+    } else if (had_ofo) {
+      tcp_ofo_queue(tcp, tp);
+    }
+    tp.data_ready();
+    // RFC 5681 §4.2: ACK at once when a segment fills (part of) a gap.
+    return had_ofo;
+  }
+  // Out of order: keep it sorted, drop exact and contained duplicates, bound the memory.
+  if (tp.rmem_alloc() + skb->len() > tp.sk_rcvbuf) {
+    kfree_skb(net, std::move(skb), DropReason::TCP_OFO_DROP);
+    return true;
+  }
+  ++tcp.mutable_stats().ofo_queue;
+  SkBuff* pos = tp.out_of_order_queue.back();
+  while (pos && after(tcp_skb_cb(*pos).seq, cb.seq)) pos = SkbQueue::prev(pos);
+  if (pos && !before(tcp_skb_cb(*pos).end_seq, cb.end_seq) && !after(tcp_skb_cb(*pos).seq, cb.seq)) {
+    kfree_skb(net, std::move(skb), DropReason::TCP_OLD_DATA);  // wholly inside one we hold
+  } else {
+    tp.out_of_order_queue.insert_before(pos ? SkbQueue::next(pos) : tp.out_of_order_queue.front(),
+                                        std::move(skb));
+  }
+  tcp.tcp_enter_quickack_mode(tp);
+  return true;
+}
+
+// __tcp_ack_snd_check: ACK now, or let the delayed-ACK timer do it.
+static void tcp_ack_snd_check(Tcp& tcp, TcpSock& tp, bool now) {
+  if (!tp.ack_pending && !now) return;
+  // More than one full segment since the last ACK, quick-ack mode, or an out-of-order queue.
+  if (now || tp.rcv_nxt - tp.rcv_wup > tp.rcv_mss || tp.quick > 0 || !tp.out_of_order_queue.empty()) {
+    tcp.tcp_send_ack(tp);
+  } else {
+    tcp.tcp_send_delayed_ack(tp);
+  }
+}
+
+// tcp_rcv_synsent_state_process (RFC 9293 §3.10.7.3).
+void Tcp::tcp_rcv_synsent_state_process(TcpSock& tp, SkbPtr skb, const TcpOptions& opt) {
+  auto th = *TcpHdr::parse(skb->bytes());
+  if (th.flags & kTcpAck) {
+    if (!after(th.ack_seq, tp.iss) || after(th.ack_seq, tp.snd_nxt)) {
+      if (!(th.flags & kTcpRst)) tcp_v4_send_reset(*skb, th);
+      kfree_skb(net(), std::move(skb), DropReason::TCP_FLAGS);
+      return;
+    }
+    if (th.flags & kTcpRst) {
+      tcp_reset(tp);
+      consume_skb(std::move(skb));
+      return;
+    }
+  } else if (th.flags & kTcpRst) {
+    kfree_skb(net(), std::move(skb), DropReason::TCP_FLAGS);
+    return;
+  }
+  if (!(th.flags & kTcpSyn)) {
+    kfree_skb(net(), std::move(skb), DropReason::TCP_FLAGS);
+    return;
+  }
+  // The peer's options decide what both sides use (RFC 7323 §1.3: window scaling only if both sent it).
+  tp.mss_clamp = opt.mss ? std::max<uint16_t>(*opt.mss, 48) : 536;
+  tp.wscale_ok = opt.wscale.has_value() && sysctl_.tcp_window_scaling;
+  if (tp.wscale_ok) {
+    tp.snd_wscale = *opt.wscale;
+  } else {
+    tp.snd_wscale = tp.rcv_wscale = 0;
+    tp.rcv_wnd = std::min<uint32_t>(tp.rcv_wnd, 65535);
+  }
+  tp.ts_ok = opt.ts && sysctl_.tcp_timestamps;
+  if (tp.ts_ok) {
+    tp.ts_recent = opt.tsval;
+    tp.ts_recent_stamp = net().now();
+  }
+  tp.sack_ok = opt.sack_ok && sysctl_.tcp_sack;
+  tp.irs = th.seq;
+  tp.rcv_nxt = tp.rcv_wup = tp.copied_seq = th.seq + 1;
+  tp.snd_wl1 = th.seq;
+  tp.snd_wl2 = th.ack_seq;
+  tp.snd_wnd = th.window;  // never scaled in a SYN
+  tp.max_window = tp.snd_wnd;
+  tcp_sync_mss(tp, tp.sk_dst_cache ? tp.sk_dst_cache->mtu() : 576);
+  tp.rcv_mss = std::min<uint32_t>(tp.advmss, tp.mss_cache);
+  if (th.flags & kTcpAck) {
+    // Our SYN is acknowledged: drop it from the write queue, sample the RTT if it was sent once.
+    SkBuff* syn = tp.sk_write_queue.front();
+    if (syn && !(tcp_skb_cb(*syn).sacked & kTcpcbEverRetrans) && tp.total_retrans == 0)
+      tcp_rtt_estimator(tp, net().now() - TimePoint(Duration(tcp_skb_cb(*syn).when_ns)));
+    tp.sk_write_queue.purge();
+    tp.send_head = nullptr;
+    tp.packets_out = tp.retrans_out = tp.lost_out = 0;
+    tp.snd_una = th.ack_seq;
+    tp.high_seq = tp.snd_una;
+    net().timers.del_timer(tp.retransmit_timer);
+    tcp_finish_connect(tp, th);
+    tcp_send_ack(tp);
+    consume_skb(std::move(skb));
+    tcp_write_xmit(tp);
+    return;
+  }
+  // A SYN without ACK: simultaneous open (RFC 9293 §3.5, figure 8). Answer with SYN-ACK.
+  tcp_set_state(tp, TcpState::kSynRecv);
+  if (SkBuff* syn = tp.sk_write_queue.front()) {
+    tcp_skb_cb(*syn).tcp_flags |= kTcpAck;
+    (void)tcp_transmit_skb(tp, *syn, true);
+  }
+  consume_skb(std::move(skb));
+}
+
+// tcp_rcv_state_process: every state but LISTEN and SYN_SENT follows RFC 9293 §3.10.7.4's steps.
+void Tcp::tcp_rcv_state_process(TcpSock& tp, SkbPtr skb) {
+  NetCore& n = net();
+  ++tp.segs_in;
+  auto th = *TcpHdr::parse(skb->bytes());
+  TcpOptions opt = TcpOptions::parse(skb->bytes().subspan(kTcpHeaderLen, th.header_len() - kTcpHeaderLen));
+  TcpSkbCb& cb = tcp_skb_cb(*skb);
+  size_t hlen = th.header_len();
+  size_t payload = skb->len() - hlen;
+
+  if (tp.sk_state == TcpState::kClose) {
+    kfree_skb(n, std::move(skb), DropReason::TCP_CLOSE);
+    return;
+  }
+  if (tp.sk_state == TcpState::kSynSent) {
+    tcp_rcv_synsent_state_process(tp, std::move(skb), opt);
+    return;
+  }
+  // PAWS (RFC 7323 §5.3): a timestamp older than the last one accepted marks an old duplicate.
+  if (tp.ts_ok && opt.ts && !(th.flags & kTcpRst) && static_cast<int32_t>(opt.tsval - tp.ts_recent) < 0 &&
+      n.now() - tp.ts_recent_stamp < kPawsWindow) {
+    ++stats_.paws_drops;
+    tcp_send_ack(tp);
+    kfree_skb(n, std::move(skb), DropReason::TCP_PAWS);
+    return;
+  }
+  // First: is the segment acceptable?
+  if (!tcp_sequence(tp, cb.seq, cb.end_seq)) {
+    if (!(th.flags & kTcpRst)) tcp_send_ack(tp);
+    kfree_skb(n, std::move(skb), DropReason::TCP_OLD_DATA);
+    return;
+  }
+  // Second: RST (RFC 5961 §3.2): exactly at rcv_nxt resets; elsewhere in the window, a challenge.
+  if (th.flags & kTcpRst) {
+    if (cb.seq == tp.rcv_nxt) {
+      tcp_reset(tp);
+    } else {
+      send_challenge_ack(*this, tp);
+    }
+    consume_skb(std::move(skb));
+    return;
+  }
+  // RFC 7323 §4.3: remember the timestamp of a segment that covers the last ACK we sent.
+  if (tp.ts_ok && opt.ts && !after(cb.seq, tp.rcv_wup)) {
+    tp.ts_recent = opt.tsval;
+    tp.ts_recent_stamp = n.now();
+  }
+  // Fourth: a SYN in a synchronized state is answered with a challenge ACK (RFC 5961 §4.2).
+  if (th.flags & kTcpSyn) {
+    send_challenge_ack(*this, tp);
+    kfree_skb(n, std::move(skb), DropReason::TCP_RFC5961);
+    return;
+  }
+  // Fifth: no ACK, no processing.
+  if (!(th.flags & kTcpAck)) {
+    kfree_skb(n, std::move(skb), DropReason::TCP_FLAGS);
+    return;
+  }
+  if (tp.sk_state == TcpState::kSynRecv) {
+    // Simultaneous open completes when our SYN is acknowledged.
+    if (th.ack_seq != tp.snd_nxt) {
+      tcp_v4_send_reset(*skb, th);
+      kfree_skb(n, std::move(skb), DropReason::TCP_FLAGS);
+      return;
+    }
+    tp.sk_write_queue.purge();
+    tp.send_head = nullptr;
+    tp.packets_out = tp.retrans_out = tp.lost_out = 0;
+    tp.snd_una = th.ack_seq;
+    tp.snd_wnd = uint32_t{th.window} << tp.snd_wscale;
+    tp.snd_wl1 = cb.seq;
+    tp.snd_wl2 = th.ack_seq;
+    tp.max_window = std::max(tp.max_window, tp.snd_wnd);
+    n.timers.del_timer(tp.retransmit_timer);
+    tcp_finish_connect(tp, th);
+  }
+  if (tcp_ack(*this, tp, *skb, th, opt, payload) < 0) {
+    kfree_skb(n, std::move(skb), DropReason::TCP_OLD_DATA);
+    return;
+  }
+  // Our FIN acknowledged?
+  bool fin_acked = tp.snd_una == tp.write_seq && tp.send_head == nullptr && tp.packets_out == 0;
+  switch (tp.sk_state) {
+    case TcpState::kFinWait1:
+      if (fin_acked) {
+        tcp_set_state(tp, TcpState::kFinWait2);
+        tp.sk_shutdown |= kSendShutdown;
+        tp.state_change();
+        if (tp.dead) {
+          // An orphan has nobody to read the rest: wait tcp_fin_timeout for the peer's FIN in a minisock.
+          if (payload == 0 && !(th.flags & kTcpFin)) {
+            tcp_time_wait(tp, TcpState::kFinWait2, sysctl_.tcp_fin_timeout);
+            consume_skb(std::move(skb));
+            return;
+          }
+        }
+      }
+      break;
+    case TcpState::kClosing:
+      if (fin_acked) {
+        tcp_time_wait(tp, TcpState::kTimeWait, sysctl_.tcp_timewait_len);
+        consume_skb(std::move(skb));
+        return;
+      }
+      break;
+    case TcpState::kLastAck:
+      if (fin_acked) {
+        tcp_done(tp);
+        consume_skb(std::move(skb));
+        return;
+      }
+      break;
+    default:
+      break;
+  }
+  // Seventh: the data.
+  bool ack_now = false;
+  switch (tp.sk_state) {
+    case TcpState::kCloseWait:
+    case TcpState::kClosing:
+    case TcpState::kLastAck:
+      // The peer's FIN came already: anything new after it is ignored.
+      break;
+    case TcpState::kFinWait1:
+    case TcpState::kFinWait2:
+      if ((tp.sk_shutdown & kRcvShutdown) && tp.dead && payload > 0 &&
+          after(cb.seq + uint32_t(payload), tp.rcv_nxt)) {
+        // Data for a socket that was closed: nobody will read it (RFC 2525 §2.17), abort.
+        ++stats_.abort_on_data;
+        tcp_send_active_reset(tp);
+        tcp_reset(tp);
+        consume_skb(std::move(skb));
+        return;
+      }
+      [[fallthrough]];
+    case TcpState::kEstablished:
+      ack_now = tcp_data_queue(*this, tp, std::move(skb), hlen);
+      if (payload > 0 || (th.flags & kTcpFin)) tp.ack_pending = true;
+      break;
+    default:
+      break;
+  }
+  if (skb) consume_skb(std::move(skb));
+  if (tp.sk_state == TcpState::kClose) return;
+  tcp_write_xmit(tp);
+  if (tp.ca_state == CaState::kLoss || tp.lost_out > tp.retrans_out) tcp_xmit_retransmit_queue(tp);
+  tcp_ack_snd_check(*this, tp, ack_now);
+}
+
+}  // namespace ustack

@@ -1,0 +1,275 @@
+// The small states of a connection (Linux net/ipv4/tcp_minisocks.c and the request-sock half of
+// tcp_input.c): a SYN received on a listener becomes a request sock that answers with SYN-ACK (and
+// resends it); the final ACK of the handshake turns it into a full TcpSock on the accept queue. A
+// connection in TIME_WAIT (or an orphan waiting in FIN_WAIT2) keeps only a TimeWaitSock.
+#include <algorithm>
+
+#include "tcp/tcp.h"
+
+namespace ustack {
+
+using namespace wire;
+
+// tcp_conn_request: a SYN for a listener.
+void Tcp::tcp_conn_request(TcpSock& l, SkbPtr skb, const TcpHdr& th, const TcpOptions& opt) {
+  const std::byte* nh = skb->network_header();
+  Ipv4Addr saddr{load_be32(nh + 12)};
+  Ipv4Addr daddr{load_be32(nh + 16)};
+  if (saddr.is_lbcast_or_mcast() || daddr.is_lbcast_or_mcast()) {
+    kfree_skb(net(), std::move(skb), DropReason::OTHERHOST);
+    return;
+  }
+  size_t pending = 0;
+  for (auto& [t, r] : reqhash_)
+    if (r->listener == &l) ++pending;
+  // A full accept queue (or SYN queue) drops the SYN: the client retries and is served once accept()
+  // drains the queue (Linux without syncookies).
+  if (l.accept_queue.size() >= size_t(l.max_ack_backlog) ||
+      pending >= size_t(std::max(l.max_ack_backlog, 1)) * 2) {
+    ++stats_.listen_overflows;
+    ++stats_.listen_drops;
+    kfree_skb(net(), std::move(skb), DropReason::TCP_LISTEN_OVERFLOW);
+    return;
+  }
+  auto rt = ip_.ip_route_output(saddr, daddr);
+  if (!rt) {
+    kfree_skb(net(), std::move(skb), DropReason::IP_INNOROUTES);
+    return;
+  }
+  auto req = std::make_unique<RequestSock>();
+  req->listener = &l;
+  req->loc_addr = daddr;
+  req->rmt_addr = saddr;
+  req->loc_port = th.dest;
+  req->rmt_port = th.source;
+  req->rcv_isn = th.seq;
+  req->snt_isn = secure_tcp_seq(daddr, saddr, th.dest, th.source);
+  uint16_t advmss = static_cast<uint16_t>(std::min<uint32_t>((*rt)->dev->mtu() - 40, 65535));
+  if (l.user_mss) advmss = std::min(advmss, l.user_mss);
+  req->mss = advmss;
+  req->ts_ok = opt.ts && sysctl_.tcp_timestamps;
+  req->ts_recent = opt.tsval;
+  req->ts_offset = secure_tcp_ts_off(daddr, saddr);
+  req->sack_ok = opt.sack_ok && sysctl_.tcp_sack;
+  req->wscale_ok = opt.wscale.has_value() && sysctl_.tcp_window_scaling;
+  req->snd_wscale = req->wscale_ok ? *opt.wscale : 0;
+  req->peer_mss = opt.mss ? std::max<uint16_t>(*opt.mss, 48) : 536;
+  tcp_select_initial_window(l.sk_rcvbuf, advmss, req->rcv_wnd, req->rcv_wscale, req->wscale_ok);
+  req->snt_synack = net().now();
+  RequestSock* raw = req.get();
+  raw->rsk_timer.set_callback([this, raw] { reqsk_timer_handler(*raw); });
+  net().mod_timer(raw->rsk_timer, sysctl_.rto_init);
+  reqhash_.emplace(FourTuple{daddr.to_u32(), saddr.to_u32(), th.dest, th.source}, std::move(req));
+  ++stats_.passive_opens;
+  tcp_send_synack(*raw);
+  consume_skb(std::move(skb));
+}
+
+void Tcp::reqsk_drop(RequestSock& req) {
+  FourTuple t{req.loc_addr.to_u32(), req.rmt_addr.to_u32(), req.loc_port, req.rmt_port};
+  reqhash_.erase(t);  // the timer disarms itself in its destructor
+}
+
+// reqsk_timer_handler: resend the SYN-ACK with backoff, up to tcp_synack_retries.
+void Tcp::reqsk_timer_handler(RequestSock& req) {
+  if (req.num_retrans >= sysctl_.tcp_synack_retries) {
+    reqsk_drop(req);
+    return;
+  }
+  ++req.num_retrans;
+  ++stats_.syn_retrans;
+  tcp_send_synack(req);
+  net().mod_timer(req.rsk_timer, std::min(sysctl_.rto_init * (1 << req.num_retrans), sysctl_.rto_max));
+}
+
+// tcp_check_req: a segment for a connection in SYN_RECV.
+void Tcp::tcp_check_req(RequestSock& req, SkbPtr skb, const TcpHdr& th, const TcpOptions& opt) {
+  NetCore& n = net();
+  if ((th.flags & kTcpSyn) && !(th.flags & kTcpAck) && th.seq == req.rcv_isn) {
+    // The peer did not get our SYN-ACK: send it again.
+    tcp_send_synack(req);
+    consume_skb(std::move(skb));
+    return;
+  }
+  if (th.flags & kTcpRst) {
+    if (th.seq == req.rcv_isn + 1) reqsk_drop(req);
+    consume_skb(std::move(skb));
+    return;
+  }
+  if (!(th.flags & kTcpAck)) {
+    kfree_skb(n, std::move(skb), DropReason::TCP_FLAGS);
+    return;
+  }
+  if (th.ack_seq != req.snt_isn + 1) {
+    tcp_v4_send_reset(*skb, th);
+    kfree_skb(n, std::move(skb), DropReason::TCP_FLAGS);
+    return;
+  }
+  if (th.flags & kTcpSyn) {
+    kfree_skb(n, std::move(skb), DropReason::TCP_FLAGS);
+    return;
+  }
+  TcpSock& l = *req.listener;
+  if (l.accept_queue.size() >= size_t(l.max_ack_backlog)) {
+    // Accept queue full: forget this ACK; the SYN-ACK timer makes the peer send it again later.
+    ++stats_.listen_overflows;
+    kfree_skb(n, std::move(skb), DropReason::TCP_LISTEN_OVERFLOW);
+    return;
+  }
+  // tcp_create_openreq_child: the full sock, ESTABLISHED, inheriting the listener's settings.
+  auto* child = static_cast<TcpSock*>(create());
+  TcpSock& c = *child;
+  c.inet_saddr = c.inet_rcv_saddr = req.loc_addr;
+  c.inet_daddr = req.rmt_addr;
+  c.inet_num = req.loc_port;
+  c.inet_dport = req.rmt_port;
+  c.iss = req.snt_isn;
+  c.snd_una = c.snd_nxt = c.write_seq = c.pushed_seq = c.snd_sml = req.snt_isn + 1;
+  c.irs = req.rcv_isn;
+  c.rcv_nxt = c.rcv_wup = c.copied_seq = req.rcv_isn + 1;
+  c.ts_ok = req.ts_ok;
+  c.sack_ok = req.sack_ok;
+  c.wscale_ok = req.wscale_ok;
+  c.snd_wscale = req.snd_wscale;
+  c.rcv_wscale = req.wscale_ok ? req.rcv_wscale : 0;
+  c.rcv_wnd = req.rcv_wnd;
+  c.ts_recent = opt.ts ? opt.tsval : req.ts_recent;
+  c.ts_recent_stamp = n.now();
+  c.ts_offset = req.ts_offset;
+  c.snd_wnd = uint32_t{th.window} << c.snd_wscale;
+  c.max_window = c.snd_wnd;
+  c.snd_wl1 = th.seq;
+  c.snd_wl2 = th.ack_seq;
+  c.high_seq = c.snd_una;
+  c.advmss = req.mss;
+  c.user_mss = l.user_mss;
+  c.mss_clamp = req.peer_mss;
+  c.sk_rcvbuf = l.sk_rcvbuf;
+  c.sk_sndbuf = l.sk_sndbuf;
+  c.nodelay = l.nodelay;
+  c.sk_keepopen = l.sk_keepopen;
+  c.keepalive_time = l.keepalive_time;
+  c.keepalive_intvl = l.keepalive_intvl;
+  c.keepalive_probes = l.keepalive_probes;
+  c.linger_on = l.linger_on;
+  c.linger = l.linger;
+  auto rt = ip_.ip_route_output(c.inet_daddr, c.inet_saddr);
+  if (rt) c.sk_dst_cache = *rt;
+  tcp_sync_mss(c, c.sk_dst_cache ? c.sk_dst_cache->mtu() : 576);
+  c.rcv_mss = std::min<uint32_t>(c.advmss, c.mss_cache);
+  if (req.num_retrans == 0) tcp_rtt_estimator(c, n.now() - req.snt_synack);
+  // The child shares the listener's port (inet_inherit_port).
+  bhash_[c.inet_num].push_back(&c);
+  c.bound = true;
+  tcp_set_state(c, TcpState::kEstablished);
+  inet_hash(c);
+  tcp_init_transfer(c);
+  reqsk_drop(req);
+  c.parent = &l;
+  l.accept_queue.push_back(&c);
+  if (n.trace.on()) {
+    n.trace.emit("tcp_check_req", "handshake done: child %s:%u ESTABLISHED on the accept queue (%zu/%d)",
+                 c.inet_daddr.to_string().c_str(), c.inet_dport, l.accept_queue.size(), l.max_ack_backlog);
+  }
+  l.data_ready();
+  // tcp_child_process: the ACK may carry data or a FIN.
+  size_t payload = skb->len() - th.header_len();
+  if (payload > 0 || (th.flags & kTcpFin)) {
+    tcp_rcv_state_process(c, std::move(skb));
+  } else {
+    consume_skb(std::move(skb));
+  }
+}
+
+// tcp_time_wait: hand the connection to a TimeWaitSock and let the full sock go.
+void Tcp::tcp_time_wait(TcpSock& tp, TcpState state, Duration timeo) {
+  auto tw = std::make_unique<TimeWaitSock>();
+  tw->loc_addr = tp.inet_saddr;
+  tw->rmt_addr = tp.inet_daddr;
+  tw->loc_port = tp.inet_num;
+  tw->rmt_port = tp.inet_dport;
+  tw->rcv_nxt = tp.rcv_nxt;
+  tw->snd_nxt = tp.snd_nxt;
+  tw->rcv_wnd = tp.rcv_wnd;
+  tw->rcv_wscale = tp.rcv_wscale;
+  tw->ts_ok = tp.ts_ok;
+  tw->ts_recent = tp.ts_recent;
+  tw->ts_recent_stamp = tp.ts_recent_stamp;
+  tw->ts_offset = tp.ts_offset;
+  tw->substate = state;
+  FourTuple t{tw->loc_addr.to_u32(), tw->rmt_addr.to_u32(), tw->loc_port, tw->rmt_port};
+  TimeWaitSock* raw = tw.get();
+  raw->tw_timer.set_callback([this, raw] { inet_twsk_kill(*raw); });
+  net().mod_timer(raw->tw_timer, timeo);
+  ++bhash_tw_[tw->loc_port];
+  if (net().trace.on()) {
+    net().trace.emit("tcp_time_wait", "%s for %.0f s as a TIME_WAIT sock", tcp_state_name(state),
+                     to_seconds(timeo));
+  }
+  tcp_done(tp);  // unhashes the full sock first, so the 4-tuple is free for the minisock
+  twhash_[t] = std::move(tw);
+}
+
+void Tcp::inet_twsk_kill(TimeWaitSock& tw) {
+  FourTuple t{tw.loc_addr.to_u32(), tw.rmt_addr.to_u32(), tw.loc_port, tw.rmt_port};
+  auto p = bhash_tw_.find(tw.loc_port);
+  if (p != bhash_tw_.end() && --p->second == 0) bhash_tw_.erase(p);
+  twhash_.erase(t);
+}
+
+// tcp_timewait_state_process (RFC 9293 §3.10.7.4 for TIME_WAIT; RFC 6191 for a new SYN).
+void Tcp::tcp_timewait_state_process(TimeWaitSock& tw, SkbPtr skb, const TcpHdr& th, const TcpOptions& opt) {
+  NetCore& n = net();
+  const TcpSkbCb& cb = tcp_skb_cb(*skb);
+  auto ack_it = [&] {
+    uint32_t tsval = tcp_time_stamp(tw.ts_offset);
+    tcp_v4_send_ack(tw.loc_addr, tw.rmt_addr, tw.loc_port, tw.rmt_port, tw.snd_nxt, tw.rcv_nxt,
+                    tw.rcv_wnd >> tw.rcv_wscale, tw.ts_ok, tsval, tw.ts_recent);
+  };
+  if (tw.substate == TcpState::kFinWait2) {
+    if (th.flags & kTcpRst) {
+      inet_twsk_kill(tw);
+    } else if ((th.flags & kTcpFin) && cb.seq == tw.rcv_nxt && cb.end_seq == cb.seq + 1) {
+      // The peer's FIN: TIME_WAIT now.
+      tw.rcv_nxt = cb.end_seq;
+      tw.substate = TcpState::kTimeWait;
+      n.mod_timer(tw.tw_timer, sysctl_.tcp_timewait_len);
+      ack_it();
+    } else if (cb.end_seq != cb.seq && after(cb.end_seq, tw.rcv_nxt)) {
+      // New data for a closed socket: reset.
+      tcp_v4_send_reset(*skb, th);
+      inet_twsk_kill(tw);
+    }
+    consume_skb(std::move(skb));
+    return;
+  }
+  if (th.flags & kTcpRst) {
+    // Linux's default (tcp_rfc1337 = 0): a reset ends TIME_WAIT early.
+    ++stats_.tw_killed;
+    inet_twsk_kill(tw);
+    consume_skb(std::move(skb));
+    return;
+  }
+  if ((th.flags & kTcpSyn) && !(th.flags & kTcpAck)) {
+    // A new connection may reuse the 4-tuple if it is clearly newer (RFC 6191): higher sequence number,
+    // or a newer timestamp.
+    bool newer = after(th.seq, tw.rcv_nxt) ||
+                 (tw.ts_ok && opt.ts && static_cast<int32_t>(opt.tsval - tw.ts_recent) > 0);
+    if (newer) {
+      Ipv4Addr loc = tw.loc_addr;
+      inet_twsk_kill(tw);
+      if (TcpSock* l = lookup_listener(loc, th.dest)) {
+        tcp_conn_request(*l, std::move(skb), th, opt);
+        return;
+      }
+      tcp_v4_send_reset(*skb, th);
+      consume_skb(std::move(skb));
+      return;
+    }
+  }
+  if (th.flags & kTcpFin) n.mod_timer(tw.tw_timer, sysctl_.tcp_timewait_len);  // the peer lost our ACK
+  if ((th.flags & kTcpFin) || cb.end_seq != cb.seq || !(th.flags & kTcpAck) || (th.flags & kTcpSyn)) ack_it();
+  consume_skb(std::move(skb));
+}
+
+}  // namespace ustack

@@ -1,0 +1,529 @@
+// TCP output (Linux net/ipv4/tcp_output.c): building segments, the send window and congestion window
+// checks, Nagle, retransmission of lost segments, ACKs, FIN and RST.
+#include <algorithm>
+
+#include "tcp/tcp.h"
+
+namespace ustack {
+
+using namespace wire;
+
+namespace {
+
+// The options of one outgoing segment (struct tcp_out_options).
+struct OutOptions {
+  bool mss = false, sack_perm = false, ts = false, ws = false;
+  uint16_t mss_val = 0;
+  uint8_t ws_val = 0;
+  uint32_t tsval = 0, tsecr = 0;
+  uint8_t num_sacks = 0;
+  std::array<SackBlock, 4> sacks{};
+
+  size_t size() const {
+    size_t n = 0;
+    if (mss) n += 4;
+    if (ts)
+      n += 12;  // SACK-permitted rides in the timestamp option's two leading pad bytes
+    else if (sack_perm)
+      n += 4;
+    if (ws) n += 4;
+    if (num_sacks) n += 4 + 8 * size_t{num_sacks};
+    return n;
+  }
+  // tcp_options_write: Linux's order and padding, so that captures read as the kernel's do.
+  void write(std::byte* p) const {
+    if (mss) {
+      store_be32(p, (uint32_t{kTcpOptMss} << 24) | (4u << 16) | mss_val);
+      p += 4;
+    }
+    if (ts) {
+      store_be32(p, sack_perm ? (uint32_t{kTcpOptSackPerm} << 24 | 2u << 16 | kTcpOptTimestamp << 8 | 10)
+                              : (uint32_t{kTcpOptNop} << 24 | kTcpOptNop << 16 | kTcpOptTimestamp << 8 | 10));
+      store_be32(p + 4, tsval);
+      store_be32(p + 8, tsecr);
+      p += 12;
+    } else if (sack_perm) {
+      store_be32(p, uint32_t{kTcpOptNop} << 24 | kTcpOptNop << 16 | kTcpOptSackPerm << 8 | 2);
+      p += 4;
+    }
+    if (ws) {
+      store_be32(p, uint32_t{kTcpOptNop} << 24 | kTcpOptWscale << 16 | 3u << 8 | ws_val);
+      p += 4;
+    }
+    if (num_sacks) {
+      store_be32(p, uint32_t{kTcpOptNop} << 24 | kTcpOptNop << 16 | kTcpOptSack << 8 | (2 + 8 * num_sacks));
+      p += 4;
+      for (size_t i = 0; i < num_sacks; ++i) {
+        store_be32(p, sacks[i].start);
+        store_be32(p + 4, sacks[i].end);
+        p += 8;
+      }
+    }
+  }
+};
+
+constexpr size_t kMaxTcpHeader = kTcpHeaderLen + kTcpMaxOptionLen;
+
+}  // namespace
+
+uint32_t Tcp::tcp_space(const TcpSock& tp) const {
+  return tp.sk_rcvbuf > tp.rmem_alloc() ? static_cast<uint32_t>(tp.sk_rcvbuf - tp.rmem_alloc()) : 0;
+}
+
+// tcp_select_initial_window: the window scale that lets the largest buffer be advertised (RFC 7323
+// §2.3), and the window of the SYN, a whole number of segments and never scaled.
+void Tcp::tcp_select_initial_window(size_t space, uint32_t mss, uint32_t& rcv_wnd, uint8_t& rcv_wscale,
+                                    bool wscale_ok) {
+  rcv_wscale = 0;
+  if (wscale_ok) {
+    size_t max_space = std::max(space, sysctl_.tcp_rmem_max);
+    while (max_space > 65535 && rcv_wscale < kTcpMaxWscale) {
+      max_space >>= 1;
+      ++rcv_wscale;
+    }
+  }
+  uint32_t w = static_cast<uint32_t>(std::min<size_t>(space, 65535));
+  if (w > mss) w = w / mss * mss;
+  rcv_wnd = w;
+}
+
+// __tcp_select_window with tcp_select_window: offer the free receive space, but never shrink the window
+// already offered (RFC 9293 §3.8.6.2.2), and avoid silly windows: less than a segment of space is
+// offered as zero (RFC 9293 §3.8.6.2.2, receiver's SWS avoidance).
+uint16_t Tcp::tcp_select_window(TcpSock& tp) {
+  uint32_t cur_win = tp.rcv_wup + tp.rcv_wnd - tp.rcv_nxt;
+  if (static_cast<int32_t>(cur_win) < 0) cur_win = 0;
+  uint32_t free_space = tcp_space(tp);
+  uint32_t full_space = static_cast<uint32_t>(std::min<size_t>(tp.sk_rcvbuf, 65535u << tp.rcv_wscale));
+  free_space = std::min(free_space, full_space);
+  uint32_t mss = std::min(tp.rcv_mss, full_space);
+  uint32_t new_win;
+  if (free_space < full_space / 2 && free_space < mss) {
+    new_win = 0;
+  } else if (tp.rcv_wscale) {
+    new_win = free_space & ~((1u << tp.rcv_wscale) - 1);
+  } else {
+    new_win = tp.rcv_wnd;
+    if (new_win + mss <= free_space || new_win > free_space) new_win = free_space / mss * mss;
+  }
+  if (new_win < cur_win) new_win = (cur_win + (1u << tp.rcv_wscale) - 1) & ~((1u << tp.rcv_wscale) - 1);
+  tp.rcv_wnd = new_win;
+  tp.rcv_wup = tp.rcv_nxt;
+  return static_cast<uint16_t>(std::min<uint32_t>(new_win >> tp.rcv_wscale, 65535));
+}
+
+// tcp_sync_mss: the MSS for a path MTU: the MTU less the IP and TCP headers, no more than the peer's MSS
+// option or TCP_MAXSEG, and never below 48 bytes (Linux's floor).
+uint32_t Tcp::tcp_sync_mss(TcpSock& tp, uint32_t pmtu) {
+  uint32_t mss = pmtu > 40 ? pmtu - 40 : 48;
+  mss = std::min<uint32_t>(mss, tp.mss_clamp);
+  if (tp.user_mss) mss = std::min<uint32_t>(mss, tp.user_mss);
+  tp.mss_cache = std::max<uint32_t>(mss, 48);
+  return tp.mss_cache;
+}
+
+// tcp_current_mss: payload bytes per segment once the options of every segment (timestamps) are in.
+uint32_t Tcp::tcp_current_mss(TcpSock& tp) {
+  if (tp.sk_dst_cache) {
+    uint32_t mtu = tp.sk_dst_cache->mtu();
+    if (mtu != tp.mss_cache + 40 &&
+        (mtu < tp.mss_cache + 40 || tp.mss_cache < std::min<uint32_t>(tp.mss_clamp, mtu - 40)))
+      tcp_sync_mss(tp, mtu);
+  }
+  return tp.mss_cache - (tp.ts_ok ? 12 : 0);
+}
+
+void Tcp::tcp_rearm_rto(TcpSock& tp) {
+  if (tp.packets_out == 0) {
+    net().timers.del_timer(tp.retransmit_timer);
+    return;
+  }
+  net().mod_timer(tp.retransmit_timer, std::min(tp.rto, sysctl_.rto_max));
+}
+
+// tcp_transmit_skb: push the TCP header and options onto a clone (or a copy, if the last transmission
+// is still in flight somewhere below) and hand it to IP.
+int Tcp::tcp_transmit_skb(TcpSock& tp, SkBuff& skb, bool clone_it) {
+  TcpSkbCb& cb = tcp_skb_cb(skb);
+  // Queued segments go out as clones (a copy if an earlier clone may still be in flight below us, whose
+  // header bytes we must not overwrite); control segments are handed over whole (clone_it false: the
+  // caller released ownership to us).
+  SkbPtr out = clone_it ? (skb.cloned() ? skb.copy() : skb.clone()) : SkbPtr(&skb);
+  OutOptions opts;
+  bool syn = cb.tcp_flags & kTcpSyn;
+  if (syn) {
+    opts.mss = true;
+    opts.mss_val = tp.advmss;
+    opts.ts = sysctl_.tcp_timestamps;
+    opts.sack_perm = sysctl_.tcp_sack;
+    opts.ws = sysctl_.tcp_window_scaling;
+    opts.ws_val = tp.rcv_wscale;
+    if (opts.ts) {
+      opts.tsval = tcp_time_stamp(tp.ts_offset);
+      opts.tsecr = tp.ts_recent;
+    }
+    if (cb.tcp_flags & kTcpAck) {  // a SYN-ACK in simultaneous open: only what the peer offered
+      opts.ts = opts.ts && tp.ts_ok;
+      opts.sack_perm = opts.sack_perm && tp.sack_ok;
+      opts.ws = opts.ws && tp.wscale_ok;
+    }
+  } else {
+    if (tp.ts_ok) {
+      opts.ts = true;
+      opts.tsval = tcp_time_stamp(tp.ts_offset);
+      opts.tsecr = tp.ts_recent;
+    }
+    if (tp.sack_ok && !tp.out_of_order_queue.empty()) {
+      // RFC 2018 §4: report the received blocks above the hole, at most 3 beside timestamps.
+      size_t max_blocks = tp.ts_ok ? 3 : 4;
+      for (SkBuff* s = tp.out_of_order_queue.front(); s && opts.num_sacks < max_blocks;) {
+        uint32_t start = tcp_skb_cb(*s).seq, end = tcp_skb_cb(*s).end_seq;
+        s = SkbQueue::next(s);
+        while (s && !after(tcp_skb_cb(*s).seq, end)) {
+          if (after(tcp_skb_cb(*s).end_seq, end)) end = tcp_skb_cb(*s).end_seq;
+          s = SkbQueue::next(s);
+        }
+        opts.sacks[opts.num_sacks++] = SackBlock{start, end};
+      }
+    }
+  }
+  size_t hlen = kTcpHeaderLen + opts.size();
+  NET_ASSERT(out->headroom() >= hlen);
+  std::byte* p = out->push(hlen).data();
+  out->reset_transport_header();
+  TcpHdr th;
+  th.source = tp.inet_num;
+  th.dest = tp.inet_dport;
+  th.seq = cb.seq;
+  th.doff = static_cast<uint8_t>(hlen / 4);
+  th.flags = cb.tcp_flags;
+  if (th.flags & kTcpAck) th.ack_seq = tp.rcv_nxt;
+  if (syn) {
+    th.window = static_cast<uint16_t>(std::min<uint32_t>(tp.rcv_wnd, 65535));  // RFC 7323: never scaled
+  } else {
+    th.window = tcp_select_window(tp);
+  }
+  th.emit(p);
+  opts.write(p + kTcpHeaderLen);
+  store_be16(p + 16, csum_fold(csum_pseudo(tp.inet_saddr, tp.inet_daddr, kIpProtoTcp, uint32_t(out->len()),
+                                           csum_partial(out->bytes(), 0))));
+  size_t payload = out->len() - hlen;
+  if (th.flags & kTcpAck) {
+    // tcp_event_ack_sent: this segment carries the ACK that was pending.
+    tp.ack_pending = false;
+    if (tp.quick) --tp.quick;
+    net().timers.del_timer(tp.delack_timer);
+  }
+  ++tp.segs_out;
+  ++stats_.out_segs;
+  if (payload) {
+    ++tp.data_segs_out;
+    tp.bytes_sent += payload;
+  }
+  if (net().trace.on()) {
+    OutOptions* o = &opts;
+    TcpOptions shown;
+    if (o->mss) shown.mss = o->mss_val;
+    shown.sack_ok = o->sack_perm;
+    shown.ts = o->ts;
+    shown.tsval = o->tsval;
+    shown.tsecr = o->tsecr;
+    if (o->ws) shown.wscale = o->ws_val;
+    shown.num_sacks = o->num_sacks;
+    trace_seg("tcp_transmit_skb", &tp, ">", th, payload, &shown);
+  }
+  IpFlow flow{tp.inet_saddr, tp.inet_daddr, kIpProtoTcp, tp.tos, tp.uc_ttl, PmtuDisc::kDo};
+  // The route may have changed since it was cached (a new address or route): look it up again; the
+  // per-destination cache makes this a hash probe.
+  auto rt = ip_.ip_route_output(tp.inet_daddr, tp.inet_saddr);
+  if (!rt) {
+    kfree_skb(net(), std::move(out), DropReason::IP_INNOROUTES);
+    return -1;
+  }
+  tp.sk_dst_cache = *rt;
+  Status s = ip_.ip_queue_xmit(std::move(out), flow, *rt);
+  return s ? 0 : -1;
+}
+
+// Allocate an skb for TCP: room in front for every header, `size` bytes of payload space.
+static SkbPtr tcp_alloc_skb(const TcpSock& tp, size_t size) {
+  size_t room = kMaxTcpHeader + (tp.sk_dst_cache ? Ipv4::max_header_room(*tp.sk_dst_cache) : 128);
+  SkbPtr skb = SkBuff::alloc(room, size);
+  skb->clear_cb();
+  return skb;
+}
+
+// A segment with no payload (SYN, FIN, ACK, RST) at `seq`.
+static SkbPtr tcp_make_ctl_skb(const TcpSock& tp, uint32_t seq, uint8_t flags) {
+  SkbPtr skb = tcp_alloc_skb(tp, 0);
+  TcpSkbCb& cb = tcp_skb_cb(*skb);
+  cb.seq = seq;
+  cb.end_seq = seq + ((flags & (kTcpSyn | kTcpFin)) ? 1 : 0);
+  cb.tcp_flags = flags;
+  return skb;
+}
+
+// tcp_connect_init + tcp_connect: choose MSS and window, queue the SYN, send it, arm the timer.
+void Tcp::tcp_connect(TcpSock& tp) {
+  const Dst& dst = *tp.sk_dst_cache;
+  tp.advmss = static_cast<uint16_t>(std::min<uint32_t>(dst.dev->mtu() - 40, 65535));
+  if (tp.user_mss) tp.advmss = std::min(tp.advmss, tp.user_mss);
+  tcp_sync_mss(tp, dst.mtu());
+  tp.rcv_mss = std::min<uint32_t>(tp.advmss, 536);
+  tcp_select_initial_window(tp.sk_rcvbuf, tp.advmss, tp.rcv_wnd, tp.rcv_wscale, sysctl_.tcp_window_scaling);
+  tp.iss = tp.write_seq;
+  tp.snd_una = tp.snd_nxt = tp.iss;
+  tp.snd_sml = tp.iss;
+  tp.rcv_nxt = tp.rcv_wup = tp.copied_seq = 0;
+  tp.snd_wnd = 0;
+  tp.retransmits = 0;
+  tp.backoff = 0;
+  if (net().trace.on()) {
+    net().trace.emit("tcp_connect_init",
+                     "advmss=%u mss_cache=%u (tcp_sync_mss, pmtu %u) rcv_wnd=%u rcv_wscale=%u", tp.advmss,
+                     tp.mss_cache, dst.mtu(), tp.rcv_wnd, tp.rcv_wscale);
+  }
+  SkbPtr syn = tcp_make_ctl_skb(tp, tp.iss, kTcpSyn);
+  tp.write_seq = tp.iss + 1;
+  tp.snd_nxt = tp.iss + 1;
+  tp.pushed_seq = tp.write_seq;
+  tcp_skb_cb(*syn).when_ns = net().now().time_since_epoch().count();
+  SkBuff& ref = *syn;
+  tp.sk_write_queue.push_back(std::move(syn));  // __tcp_add_write_queue_tail: kept for retransmission
+  tp.packets_out = 1;
+  if (net().trace.on())
+    net().trace.emit("tcp_connect", "SYN seq=%u queued on sk_write_queue, tcp_transmit_skb", tp.iss);
+  (void)tcp_transmit_skb(tp, ref, true);
+  tp.retrans_stamp = net().now();
+  net().mod_timer(tp.retransmit_timer, tp.rto);
+  if (net().trace.on())
+    net().trace.emit("inet_csk_reset_xmit_timer", "ICSK_TIME_RETRANS in %.0f ms", to_ms(tp.rto));
+}
+
+// tcp_snd_wnd_test: does the segment fit in the peer's window?
+bool Tcp::tcp_snd_wnd_test(const TcpSock& tp, const SkBuff& skb, uint32_t cur_mss) const {
+  uint32_t end_seq = const_cast<SkBuff&>(skb).cb<TcpSkbCb>().end_seq;
+  if (skb.len() > cur_mss) end_seq = const_cast<SkBuff&>(skb).cb<TcpSkbCb>().seq + cur_mss;
+  return !after(end_seq, tp.snd_una + tp.snd_wnd);
+}
+
+// tcp_fragment: split a queued skb so that the first part holds `len` payload bytes.
+static void tcp_fragment(TcpSock& tp, SkBuff& skb, uint32_t len) {
+  if (skb.len() <= len) return;
+  uint32_t rest = static_cast<uint32_t>(skb.len() - len);
+  SkbPtr second = tcp_alloc_skb(tp, rest);
+  (void)second->put_data(skb.bytes().subspan(len));
+  TcpSkbCb& a = tcp_skb_cb(skb);
+  TcpSkbCb& b = tcp_skb_cb(*second);
+  b = a;
+  b.seq = a.seq + len;
+  a.end_seq = b.seq;
+  // A segment already sent counts twice now (tcp_adjust_pcount).
+  if (before(a.seq, tp.snd_nxt) && &skb != tp.send_head) {
+    ++tp.packets_out;
+    if (a.sacked & kTcpcbLost) ++tp.lost_out;
+    if (a.sacked & kTcpcbRetrans) ++tp.retrans_out;
+  }
+  a.tcp_flags &= static_cast<uint8_t>(~(kTcpFin | kTcpPsh));
+  // The queue counts bytes per skb: take the first part out, trim it, put it back.
+  SkBuff* next = SkbQueue::next(&skb);
+  SkbPtr first = tp.sk_write_queue.unlink(&skb);
+  first->trim(len);
+  tp.sk_write_queue.insert_before(next, std::move(first));
+  tp.sk_write_queue.insert_before(next, std::move(second));
+}
+
+// tcp_write_xmit: send queued segments while the congestion window, the peer's window and Nagle allow.
+void Tcp::tcp_write_xmit(TcpSock& tp, bool push_one) {
+  if (tp.sk_state == TcpState::kSynSent || tp.sk_state == TcpState::kListen ||
+      tp.sk_state == TcpState::kClose)
+    return;
+  uint32_t mss = tcp_current_mss(tp);
+  bool sent_any = false;
+  tp.is_cwnd_limited = false;
+  while (SkBuff* skb = tp.send_head) {
+    uint32_t in_flight = tcp_packets_in_flight(tp);
+    if (in_flight >= tp.snd_cwnd) {
+      tp.is_cwnd_limited = true;
+      break;
+    }
+    if (skb->len() > mss) tcp_fragment(tp, *skb, mss);
+    TcpSkbCb& cb = tcp_skb_cb(*skb);
+    if (!tcp_snd_wnd_test(tp, *skb, mss)) {
+      // Window-limited: send what fits if that is worth it (sender SWS avoidance, RFC 9293 §3.8.6.2.1:
+      // a full segment or half the largest window seen), else wait for the window to open.
+      uint32_t room = tp.snd_una + tp.snd_wnd - cb.seq;
+      if (static_cast<int32_t>(room) > 0 && (room >= mss || room >= tp.max_window / 2) && skb->len() > room) {
+        tcp_fragment(tp, *skb, room);
+        continue;
+      }
+      break;
+    }
+    // Nagle (RFC 896) with Minshall's refinement: hold a small segment while a small one is unacked.
+    bool small = skb->len() < mss && !(cb.tcp_flags & kTcpFin);
+    if (small && !tp.nodelay && tp.packets_out > 0 && after(tp.snd_sml, tp.snd_una) &&
+        SkbQueue::next(skb) == nullptr)
+      break;
+    cb.tcp_flags |= kTcpAck;
+    if (SkbQueue::next(skb) == nullptr) cb.tcp_flags |= kTcpPsh;
+    cb.when_ns = net().now().time_since_epoch().count();
+    if (tcp_transmit_skb(tp, *skb, true) != 0) break;
+    tp.send_head = SkbQueue::next(skb);
+    if (after(cb.end_seq, tp.snd_nxt)) tp.snd_nxt = cb.end_seq;
+    if (skb->len() < mss) tp.snd_sml = cb.end_seq;
+    bool was_idle = tp.packets_out == 0;
+    ++tp.packets_out;
+    if (was_idle || !tp.retransmit_timer.pending()) tcp_rearm_rto(tp);
+    sent_any = true;
+    if (push_one) break;
+  }
+  // Nothing in flight and a closed (or too small) window: the zero-window probe timer keeps asking.
+  if (tp.send_head && tp.packets_out == 0 && !tp.retransmit_timer.pending()) {
+    tp.probes_out = 0;
+    net().mod_timer(tp.retransmit_timer, std::min(tp.rto, sysctl_.rto_max));
+  }
+  (void)sent_any;
+}
+
+void Tcp::tcp_push(TcpSock& tp) { tcp_write_xmit(tp); }
+
+// tcp_retransmit_skb: send one queued segment again.
+bool Tcp::tcp_retransmit_skb(TcpSock& tp, SkBuff& skb) {
+  uint32_t mss = tcp_current_mss(tp);
+  if (skb.len() > mss) tcp_fragment(tp, skb, mss);
+  TcpSkbCb& cb = tcp_skb_cb(skb);
+  // A segment partly acknowledged is trimmed when the ACK arrives (tcp_trim_head), so it starts at
+  // snd_una here.
+  if (cb.tcp_flags & kTcpSyn) {
+    // Our SYN (or SYN-ACK in simultaneous open) again.
+  } else {
+    cb.tcp_flags |= kTcpAck;
+  }
+  cb.when_ns = net().now().time_since_epoch().count();
+  if (tcp_transmit_skb(tp, skb, true) != 0) return false;
+  if (!(cb.sacked & kTcpcbRetrans)) {
+    cb.sacked |= kTcpcbRetrans | kTcpcbEverRetrans;
+    ++tp.retrans_out;
+  }
+  ++cb.tx_count;
+  ++tp.total_retrans;
+  ++stats_.retrans_segs;
+  tp.bytes_retrans += skb.len();
+  if (tp.retrans_stamp == TimePoint{}) tp.retrans_stamp = net().now();
+  return true;
+}
+
+// tcp_xmit_retransmit_queue: resend the segments marked lost, oldest first, as the window allows.
+void Tcp::tcp_xmit_retransmit_queue(TcpSock& tp) {
+  for (SkBuff* skb = tp.sk_write_queue.front(); skb && skb != tp.send_head; skb = SkbQueue::next(skb)) {
+    TcpSkbCb& cb = tcp_skb_cb(*skb);
+    if (!(cb.sacked & kTcpcbLost) || (cb.sacked & kTcpcbRetrans)) continue;
+    if (tcp_packets_in_flight(tp) >= tp.snd_cwnd) break;
+    if (!tcp_retransmit_skb(tp, *skb)) break;
+    if (skb == tp.sk_write_queue.front()) tcp_rearm_rto(tp);
+  }
+}
+
+// tcp_send_ack: a bare ACK now.
+void Tcp::tcp_send_ack(TcpSock& tp) {
+  if (tp.sk_state == TcpState::kClose) return;
+  SkbPtr skb = tcp_make_ctl_skb(tp, tp.snd_nxt, kTcpAck);
+  SkBuff* raw = skb.release();
+  (void)tcp_transmit_skb(tp, *raw, false);
+}
+
+// tcp_send_delayed_ack: ACK within ato unless something else carries it first.
+void Tcp::tcp_send_delayed_ack(TcpSock& tp) {
+  tp.ack_pending = true;
+  TimePoint when = net().now() + tp.ato;
+  if (!tp.delack_timer.pending() || tp.delack_timer.expires() > when)
+    net().timers.mod_timer(tp.delack_timer, when);
+}
+
+// tcp_send_fin: the FIN rides on the last unsent segment if there is one, else on a segment of its own.
+void Tcp::tcp_send_fin(TcpSock& tp) {
+  SkBuff* tail = tp.sk_write_queue.back();
+  if (tail && tp.send_head && !(tcp_skb_cb(*tail).tcp_flags & kTcpSyn)) {
+    TcpSkbCb& cb = tcp_skb_cb(*tail);
+    cb.tcp_flags |= kTcpFin | kTcpAck;
+    ++cb.end_seq;
+  } else {
+    SkbPtr skb = tcp_make_ctl_skb(tp, tp.write_seq, kTcpFin | kTcpAck);
+    SkBuff* raw = skb.get();
+    tp.sk_write_queue.push_back(std::move(skb));
+    if (!tp.send_head) tp.send_head = raw;
+  }
+  ++tp.write_seq;
+  tcp_write_xmit(tp);
+}
+
+// tcp_send_active_reset: abort, telling the peer.
+void Tcp::tcp_send_active_reset(TcpSock& tp) {
+  SkbPtr skb = tcp_make_ctl_skb(tp, tp.snd_nxt, kTcpRst | kTcpAck);
+  SkBuff* raw = skb.release();
+  ++stats_.out_rsts;
+  (void)tcp_transmit_skb(tp, *raw, false);
+}
+
+// tcp_write_wakeup: a window probe. If the peer's window has room, send new data into it; otherwise a
+// segment one byte below snd_una, which the peer must answer with an ACK showing its window.
+int Tcp::tcp_write_wakeup(TcpSock& tp) {
+  if (tp.sk_state == TcpState::kClose) return -1;
+  SkBuff* skb = tp.send_head;
+  if (skb && before(tcp_skb_cb(*skb).seq, tp.snd_una + tp.snd_wnd)) {
+    uint32_t room = tp.snd_una + tp.snd_wnd - tcp_skb_cb(*skb).seq;
+    uint32_t mss = tcp_current_mss(tp);
+    if (skb->len() > std::min(room, mss)) tcp_fragment(tp, *skb, std::min(room, mss));
+    tcp_write_xmit(tp, true);
+    return 0;
+  }
+  SkbPtr probe = tcp_make_ctl_skb(tp, tp.snd_una - 1, kTcpAck);
+  SkBuff* raw = probe.release();
+  ++stats_.zero_window_probes;
+  return tcp_transmit_skb(tp, *raw, false);
+}
+
+void Tcp::tcp_send_probe0(TcpSock& tp) { (void)tcp_write_wakeup(tp); }
+
+// tcp_make_synack: the SYN-ACK of a request sock, with the options both sides offered.
+void Tcp::tcp_send_synack(RequestSock& req) {
+  auto rt = ip_.ip_route_output(req.rmt_addr, req.loc_addr);
+  if (!rt) return;
+  OutOptions opts;
+  opts.mss = true;
+  opts.mss_val = req.mss;
+  opts.sack_perm = req.sack_ok;
+  opts.ts = req.ts_ok;
+  opts.tsval = tcp_time_stamp(req.ts_offset);
+  opts.tsecr = req.ts_recent;
+  opts.ws = req.wscale_ok;
+  opts.ws_val = req.rcv_wscale;
+  size_t hlen = kTcpHeaderLen + opts.size();
+  SkbPtr skb = SkBuff::alloc(Ipv4::max_header_room(**rt), hlen);
+  std::byte* p = skb->put(hlen).data();
+  TcpHdr th;
+  th.source = req.loc_port;
+  th.dest = req.rmt_port;
+  th.seq = req.snt_isn;
+  th.ack_seq = req.rcv_isn + 1;
+  th.doff = static_cast<uint8_t>(hlen / 4);
+  th.flags = kTcpSyn | kTcpAck;
+  th.window = static_cast<uint16_t>(std::min<uint32_t>(req.rcv_wnd, 65535));
+  th.emit(p);
+  opts.write(p + kTcpHeaderLen);
+  store_be16(p + 16, csum_fold(csum_pseudo(req.loc_addr, req.rmt_addr, kIpProtoTcp, uint32_t(hlen),
+                                           csum_partial(p, hlen, 0))));
+  ++stats_.out_segs;
+  TcpOptions shown;
+  shown.mss = opts.mss_val;
+  shown.sack_ok = opts.sack_perm;
+  shown.ts = opts.ts;
+  shown.tsval = opts.tsval;
+  shown.tsecr = opts.tsecr;
+  if (opts.ws) shown.wscale = opts.ws_val;
+  trace_seg("tcp_v4_send_synack", nullptr, ">", th, 0, &shown);
+  IpFlow flow{req.loc_addr, req.rmt_addr, kIpProtoTcp, 0, 0, PmtuDisc::kDo};
+  (void)ip_.ip_queue_xmit(std::move(skb), flow, *rt);
+}
+
+}  // namespace ustack

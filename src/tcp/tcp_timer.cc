@@ -1,0 +1,152 @@
+// TCP timers (Linux net/ipv4/tcp_timer.c): retransmission (RFC 6298 §5), zero-window probes (RFC 9293
+// §3.8.6.1), delayed ACKs and keepalive (RFC 1122 §4.2.3.6).
+#include <algorithm>
+
+#include "tcp/tcp.h"
+
+namespace ustack {
+
+void Tcp::tcp_init_xmit_timers(TcpSock& tp) {
+  tp.retransmit_timer.set_callback([this, &tp] {
+    if (tp.packets_out == 0 && tp.send_head) {
+      tcp_probe_timer(tp);
+    } else {
+      tcp_retransmit_timer(tp);
+    }
+  });
+  tp.delack_timer.set_callback([this, &tp] { tcp_delack_timer(tp); });
+  tp.keepalive_timer.set_callback([this, &tp] { tcp_keepalive_timer(tp); });
+}
+
+void Tcp::tcp_clear_xmit_timers(TcpSock& tp) {
+  net().timers.del_timer(tp.retransmit_timer);
+  net().timers.del_timer(tp.delack_timer);
+  net().timers.del_timer(tp.keepalive_timer);
+}
+
+// tcp_write_err: give up on the connection (too many retransmissions).
+void Tcp::tcp_write_err(TcpSock& tp) {
+  tp.sk_err = tp.sk_err_soft != Errc::kOk ? tp.sk_err_soft : Errc::kTimedOut;
+  ++stats_.abort_on_timeout;
+  if (net().trace.on())
+    net().trace.emit("tcp_write_err", "err=%s", std::string(errc_name(tp.sk_err)).c_str());
+  tp.error_report();
+  tcp_done(tp);
+}
+
+// tcp_enter_loss: every segment in flight is presumed lost; start again from one segment (RFC 5681 §3.1).
+void Tcp::tcp_enter_loss(TcpSock& tp) {
+  if (tp.ca_state != CaState::kLoss || tp.retransmits == 0) {
+    tp.prior_cwnd = tp.snd_cwnd;
+    tp.snd_ssthresh = tp.ca_ops->ssthresh(tp);
+  }
+  tp.snd_cwnd = 1;
+  tp.snd_cwnd_cnt = 0;
+  tp.sacked_out = 0;
+  tp.lost_out = 0;
+  tp.retrans_out = 0;
+  for (SkBuff* s = tp.sk_write_queue.front(); s && s != tp.send_head; s = SkbQueue::next(s)) {
+    TcpSkbCb& c = tcp_skb_cb(*s);
+    c.sacked = static_cast<uint8_t>((c.sacked & kTcpcbEverRetrans) | kTcpcbLost);
+    ++tp.lost_out;
+  }
+  tp.high_seq = tp.snd_nxt;
+  tp.ca_state = CaState::kLoss;
+  tp.ca_ops->set_state(tp, CaState::kLoss);
+}
+
+// tcp_retransmit_timer: the RTO expired. Back off (RFC 6298 §5.5), resend the head, give up after the
+// retry limit: tcp_syn_retries for a SYN, tcp_retries2 (tcp_orphan_retries for orphans) otherwise.
+void Tcp::tcp_retransmit_timer(TcpSock& tp) {
+  if (tp.packets_out == 0 || tp.sk_state == TcpState::kClose) return;
+  ++stats_.timeouts;
+  uint8_t limit;
+  if (tp.sk_state == TcpState::kSynSent || tp.sk_state == TcpState::kSynRecv) {
+    limit = tp.syn_retries ? tp.syn_retries : sysctl_.tcp_syn_retries;
+  } else {
+    limit = tp.dead ? sysctl_.tcp_orphan_retries : sysctl_.tcp_retries2;
+  }
+  if (tp.retransmits >= limit) {
+    tcp_write_err(tp);
+    return;
+  }
+  if (tp.sk_state != TcpState::kSynSent && tp.sk_state != TcpState::kSynRecv) tcp_enter_loss(tp);
+  SkBuff* head = tp.sk_write_queue.front();
+  if (head) {
+    if (net().trace.on()) {
+      net().trace.emit("tcp_retransmit_timer", "RTO %.0f ms expired: retransmit seq=%u (try %u)",
+                       to_ms(tp.rto), tcp_skb_cb(*head).seq, tp.retransmits + 1);
+    }
+    tcp_skb_cb(*head).sacked &= static_cast<uint8_t>(~kTcpcbRetrans);
+    (void)tcp_retransmit_skb(tp, *head);  // on failure (no buffer below us) the next timeout retries
+  }
+  ++tp.backoff;
+  ++tp.retransmits;
+  tp.rto = std::min(tp.rto * 2, sysctl_.rto_max);
+  net().mod_timer(tp.retransmit_timer, tp.rto);
+}
+
+// tcp_probe_timer: the peer's window is closed and nothing is in flight: probe it, backing off.
+void Tcp::tcp_probe_timer(TcpSock& tp) {
+  if (tp.packets_out || !tp.send_head) {
+    tp.probes_out = 0;
+    return;
+  }
+  uint8_t limit = tp.dead ? sysctl_.tcp_orphan_retries : sysctl_.tcp_retries2;
+  if (tp.probes_out >= limit) {
+    tcp_write_err(tp);
+    return;
+  }
+  tcp_send_probe0(tp);
+  ++tp.probes_out;
+  if (tp.packets_out == 0) {
+    ++tp.backoff;
+    Duration when = std::min(tp.rto * (1 << std::min<int>(tp.backoff, 16)), sysctl_.rto_max);
+    net().mod_timer(tp.retransmit_timer, when);
+  }
+}
+
+void Tcp::tcp_delack_timer(TcpSock& tp) {
+  if (!tp.ack_pending || tp.sk_state == TcpState::kClose) return;
+  // The timer firing means the application is not answering quickly: Linux grows ato (up to the max).
+  tp.ato = std::min(tp.ato * 2, sysctl_.delack_max);
+  tcp_send_ack(tp);
+}
+
+Duration Tcp::keepalive_time_when(const TcpSock& tp) const {
+  return tp.keepalive_time.count() ? tp.keepalive_time : sysctl_.tcp_keepalive_time;
+}
+
+void Tcp::inet_csk_reset_keepalive_timer(TcpSock& tp, Duration when) {
+  net().mod_timer(tp.keepalive_timer, when);
+}
+
+// tcp_keepalive_timer: after keepalive_time of silence, probe every keepalive_intvl; after
+// keepalive_probes unanswered, the connection is dead (ETIMEDOUT).
+void Tcp::tcp_keepalive_timer(TcpSock& tp) {
+  if (!tp.sk_keepopen || (tp.sk_state != TcpState::kEstablished && tp.sk_state != TcpState::kCloseWait &&
+                          tp.sk_state != TcpState::kFinWait2))
+    return;
+  Duration idle_limit = keepalive_time_when(tp);
+  Duration intvl = tp.keepalive_intvl.count() ? tp.keepalive_intvl : sysctl_.tcp_keepalive_intvl;
+  uint8_t probes = tp.keepalive_probes ? tp.keepalive_probes : sysctl_.tcp_keepalive_probes;
+  if (tp.packets_out || tp.send_head) {
+    inet_csk_reset_keepalive_timer(tp, idle_limit);
+    return;
+  }
+  Duration elapsed = net().now() - std::max(tp.rcv_tstamp, tp.lrcvtime);
+  if (elapsed >= idle_limit) {
+    if (tp.probes_out >= probes) {
+      ++stats_.keepalive_timeouts;
+      tcp_send_active_reset(tp);
+      tcp_write_err(tp);
+      return;
+    }
+    if (tcp_write_wakeup(tp) == 0) ++tp.probes_out;
+    inet_csk_reset_keepalive_timer(tp, intvl);
+  } else {
+    inet_csk_reset_keepalive_timer(tp, idle_limit - elapsed);
+  }
+}
+
+}  // namespace ustack

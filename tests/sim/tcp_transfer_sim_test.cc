@@ -1,0 +1,110 @@
+// Two stacks on a memory wire exchanging TCP streams, clean and impaired.
+#include <gtest/gtest.h>
+
+#include <vector>
+
+#include "sim/sim.h"
+
+namespace ustack {
+namespace {
+
+constexpr Ipv4Addr kA{198, 18, 0, 1};
+constexpr Ipv4Addr kB{198, 18, 0, 2};
+
+std::vector<std::byte> pattern(size_t n, uint32_t seed) {
+  std::vector<std::byte> v(n);
+  uint32_t x = seed;
+  for (auto& b : v) {
+    x = x * 1664525 + 1013904223;
+    b = std::byte(x >> 24);
+  }
+  return v;
+}
+
+struct Pair {
+  explicit Pair(Impairments imp = {}, uint64_t seed = 1)
+      : sim(seed), a(sim.add_stack("a")), b(sim.add_stack("b")) {
+    sim.connect(a, Ipv4Cidr{kA, 24}, b, Ipv4Cidr{kB, 24}, imp);
+  }
+  Sim sim;
+  Stack& a;
+  Stack& b;
+};
+
+// Moves `total` bytes each way between a client on `a` and an echo-less peer on `b` with non-blocking
+// sockets, checking every byte.
+void transfer_both_ways(Pair& p, size_t total, Duration limit) {
+  SocketApi& sa = p.a.sockets();
+  SocketApi& sb = p.b.sockets();
+  int l = *sb.socket(kAfInet, kSockStream);
+  ASSERT_TRUE(sb.bind(l, SockAddrIn{kB, 5001}));
+  ASSERT_TRUE(sb.listen(l, 16));
+  int c = *sa.socket(kAfInet, kSockStream | kSockNonblock);
+  auto r = sa.connect(c, SockAddrIn{kB, 5001});
+  ASSERT_EQ(r.error(), Errc::kInProgress);
+  ASSERT_TRUE(p.sim.run_until([&] { return sb.accept(l, nullptr, kSockNonblock).has_value(); }, 30s));
+  int s = 3;  // the lowest free descriptor after the listener
+  for (int fd = 3; fd < 10; ++fd)
+    if (fd != l && sb.lookup(fd)) s = fd;
+  auto out_a = pattern(total, 1), out_b = pattern(total, 2);
+  std::vector<std::byte> in_a, in_b;
+  size_t sent_a = 0, sent_b = 0;
+  std::vector<std::byte> buf(65536);
+  bool ok = p.sim.run_until(
+      [&] {
+        if (sent_a < total) {
+          if (auto n = sa.send(c, std::span(out_a).subspan(sent_a, std::min<size_t>(total - sent_a, 65536))))
+            sent_a += *n;
+        }
+        if (sent_b < total) {
+          if (auto n = sb.send(s, std::span(out_b).subspan(sent_b, std::min<size_t>(total - sent_b, 65536))))
+            sent_b += *n;
+        }
+        while (auto n = sb.recv(s, buf)) {
+          if (*n == 0) break;
+          in_b.insert(in_b.end(), buf.begin(), buf.begin() + long(*n));
+        }
+        while (auto n = sa.recv(c, buf)) {
+          if (*n == 0) break;
+          in_a.insert(in_a.end(), buf.begin(), buf.begin() + long(*n));
+        }
+        return in_a.size() == total && in_b.size() == total;
+      },
+      limit);
+  ASSERT_TRUE(ok) << "a got " << in_a.size() << ", b got " << in_b.size() << " of " << total;
+  EXPECT_TRUE(in_b == out_a);
+  EXPECT_TRUE(in_a == out_b);
+  ASSERT_TRUE(sa.close(c));
+  ASSERT_TRUE(sb.close(s));
+  ASSERT_TRUE(sb.close(l));
+  p.sim.run_for(200s);
+  p.a.tcp().for_each_sock([](const TcpSock& t) {
+    ADD_FAILURE() << "left: " << tcp_state_name(t.sk_state) << " packets_out=" << t.packets_out
+                  << " send_head=" << (t.send_head != nullptr) << " una=" << t.snd_una << " nxt=" << t.snd_nxt
+                  << " write_seq=" << t.write_seq << " wnd=" << t.snd_wnd << " lost=" << t.lost_out
+                  << " retr=" << t.retrans_out << " sacked=" << t.sacked_out
+                  << " timer=" << t.retransmit_timer.pending();
+  });
+  EXPECT_EQ(p.a.tcp().sock_count(), 0u);
+  EXPECT_EQ(p.b.tcp().sock_count(), 0u);
+  EXPECT_EQ(p.a.tcp().timewait_count() + p.b.tcp().timewait_count(), 0u);
+}
+
+TEST(TcpSim, CleanWireOneMegabyteEachWay) {
+  Pair p;
+  transfer_both_ways(p, 1 << 20, 60s);
+}
+
+TEST(TcpSim, LossyReorderingDuplicatingWire) {
+  Impairments imp;
+  imp.loss = 0.02;
+  imp.reorder = 0.02;
+  imp.duplicate = 0.02;
+  imp.delay = 1ms;
+  Pair p(imp, 7);
+  transfer_both_ways(p, 4 << 20, 600s);
+  EXPECT_GT(p.a.tcp().stats().retrans_segs + p.b.tcp().stats().retrans_segs, 0u);
+}
+
+}  // namespace
+}  // namespace ustack
