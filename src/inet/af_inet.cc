@@ -48,6 +48,11 @@ Result<std::unique_ptr<Socket>> inet_create(const InetSw& sw, int type, int prot
   sock->state = SocketState::kUnconnected;
   Sock* sk = e->prot->create();  // sk_alloc + sk_prot->init
   if (!sk) return make_error(Errc::kNoBufs);
+  if (sk->net().trace.on()) {
+    sk->net().trace.emit("sock_create",
+                         "family=AF_INET type=%s protocol=%d -> __sock_create: sock_alloc, pf->create",
+                         type == kSockStream ? "SOCK_STREAM" : "SOCK_DGRAM", protocol);
+  }
   sock_graft(*sock, *sk);
   if (sk->net().trace.on()) {
     sk->net().trace.emit("inet_create", "inetsw[%s] -> prot=%s ops=%s; sock_init_data: %s, sk_state=%s",

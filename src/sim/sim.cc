@@ -42,6 +42,10 @@ void Sim::settle() {
     bool did = false;
     for (auto& w : wires_) did |= w->deliver(now()) > 0;
     for (auto& s : stacks_) did |= s->poll();
+    if (!did && on_step_) {
+      on_step_();
+      for (auto& s : stacks_) did |= s->poll();
+    }
     if (!did) return;
   }
 }

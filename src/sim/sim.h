@@ -22,7 +22,8 @@ class Sim {
   MemWire& add_wire(Impairments imp = {});
   // A wire between two stacks, with `a_addr` on a's end and `b_addr` on b's (MTU 1500, MACs derived from
   // the stack number). Returns the wire.
-  MemWire& connect(Stack& a, Ipv4Cidr a_addr, Stack& b, Ipv4Cidr b_addr, Impairments imp = {}, uint32_t mtu = 1500);
+  MemWire& connect(Stack& a, Ipv4Cidr a_addr, Stack& b, Ipv4Cidr b_addr, Impairments imp = {},
+                   uint32_t mtu = 1500);
 
   // Run until virtual time `t`.
   void run_until(TimePoint t);
@@ -31,6 +32,8 @@ class Sim {
   bool run_until(const std::function<bool()>& pred, Duration limit);
   // Run every stack and wire until nothing is left to do at the current time.
   void settle();
+  // Application work to run whenever the stacks have settled (servers written against the socket API).
+  void set_on_step(std::function<void()> f) { on_step_ = std::move(f); }
 
  private:
   std::optional<TimePoint> next_deadline() const;
@@ -38,6 +41,7 @@ class Sim {
   VirtualClock clock_;
   std::vector<std::unique_ptr<Stack>> stacks_;
   std::vector<std::unique_ptr<MemWire>> wires_;
+  std::function<void()> on_step_;
 };
 
 }  // namespace ustack

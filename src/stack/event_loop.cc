@@ -17,7 +17,8 @@ void EventLoop::run_once(Duration max_wait) {
     if (d->fd() >= 0) fds.push_back(pollfd{d->fd(), POLLIN, 0});
   for (int fd : extra_fds_) fds.push_back(pollfd{fd, POLLIN, 0});
   Duration wait = max_wait;
-  if (auto next = stack_.next_deadline()) wait = std::min(wait, std::max(Duration(0), *next - stack_.net().now()));
+  if (auto next = stack_.next_deadline())
+    wait = std::min(wait, std::max(Duration(0), *next - stack_.net().now()));
   auto ms = std::chrono::ceil<std::chrono::milliseconds>(wait).count();
   (void)::poll(fds.data(), fds.size(), static_cast<int>(std::min<int64_t>(ms, 1000)));
   for (int i = 0; i < 1000 && stack_.poll(); ++i) {

@@ -197,7 +197,6 @@ static int tcp_ack(Tcp& tcp, TcpSock& tp, SkBuff& skb, const TcpHdr& th, const T
 
   // New data acknowledged: tcp_clean_rtx_queue.
   uint32_t acked_pcount = 0;
-  bool rtt_sampled = false;
   Duration seq_rtt{-1};
   while (SkBuff* s = tp.sk_write_queue.front()) {
     if (s == tp.send_head) break;
@@ -222,16 +221,15 @@ static int tcp_ack(Tcp& tcp, TcpSock& tp, SkBuff& skb, const TcpHdr& th, const T
   tp.bytes_acked += ack - prior_snd_una;
   tp.snd_una = ack;
   if (tp.packets_out == 0) tp.lost_out = tp.retrans_out = tp.sacked_out = 0;
-  // RTT: the echoed timestamp (RFC 7323 §4.1) or, for never-retransmitted data, the send time (Karn).
-  if (tp.ts_ok && opt.ts && opt.tsecr) {
-    uint32_t now_ts = tcp.tcp_time_stamp(tp.ts_offset);
-    uint32_t delta = now_ts - opt.tsecr;
-    if (delta < 0x7fffffff) {
+  // RTT: from the send time of never-retransmitted data (Karn), which has microsecond resolution; the
+  // echoed timestamp (RFC 7323 §4.1, millisecond ticks) only when every acked segment was resent.
+  if (seq_rtt.count() >= 0) {
+    tcp.tcp_rtt_estimator(tp, seq_rtt);
+  } else if (tp.ts_ok && opt.ts && opt.tsecr) {
+    uint32_t delta = tcp.tcp_time_stamp(tp.ts_offset) - opt.tsecr;
+    if (delta < 0x7fffffff)
       tcp.tcp_rtt_estimator(tp, std::chrono::milliseconds(std::max<uint32_t>(delta, 1)));
-      rtt_sampled = true;
-    }
   }
-  if (!rtt_sampled && seq_rtt.count() >= 0) tcp.tcp_rtt_estimator(tp, seq_rtt);
   tp.backoff = 0;
   tp.retransmits = 0;
   if (tp.retrans_out == 0) tp.retrans_stamp = TimePoint{};

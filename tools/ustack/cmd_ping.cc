@@ -19,14 +19,21 @@ void on_signal(int) {
 }
 
 const char* unreach_text(uint8_t type, uint8_t code) {
-  if (type == wire::kIcmpTimeExceeded) return code == 0 ? "Time to live exceeded" : "Frag reassembly time exceeded";
+  if (type == wire::kIcmpTimeExceeded)
+    return code == 0 ? "Time to live exceeded" : "Frag reassembly time exceeded";
   switch (code) {
-    case wire::kIcmpNetUnreach: return "Destination Net Unreachable";
-    case wire::kIcmpHostUnreach: return "Destination Host Unreachable";
-    case wire::kIcmpProtUnreach: return "Destination Protocol Unreachable";
-    case wire::kIcmpPortUnreach: return "Destination Port Unreachable";
-    case wire::kIcmpFragNeeded: return "Frag needed";
-    default: return "Destination Unreachable";
+    case wire::kIcmpNetUnreach:
+      return "Destination Net Unreachable";
+    case wire::kIcmpHostUnreach:
+      return "Destination Host Unreachable";
+    case wire::kIcmpProtUnreach:
+      return "Destination Protocol Unreachable";
+    case wire::kIcmpPortUnreach:
+      return "Destination Port Unreachable";
+    case wire::kIcmpFragNeeded:
+      return "Frag needed";
+    default:
+      return "Destination Unreachable";
   }
 }
 }  // namespace
@@ -77,32 +84,34 @@ int cmd_ping(int argc, char** argv) {
   long received = 0, errors = 0;
   bool quiet = o.has("-q");
   st.icmp().set_echo_listener(
-      id, Icmp::EchoListener{
-              [&](const EchoReply& r) {
-                auto it = sent.find(r.seq);
-                if (it == sent.end()) return;  // a duplicate or a stranger's
-                double ms = to_ms(st.net().now() - it->second);
-                sent.erase(it);
-                // The payload must come back as sent (pattern of the sequence's low byte onwards).
-                bool intact = r.payload.size() == static_cast<size_t>(size);
-                for (size_t i = 0; intact && i < r.payload.size(); ++i)
-                  intact = r.payload[i] == std::byte(uint8_t(r.seq + i));
-                rtts.push_back(ms);
-                ++received;
-                if (!quiet) {
-                  std::printf("%zu bytes from %s: icmp_seq=%u ttl=%u time=%.3f ms%s\n", r.payload.size() + 8,
-                              r.from.to_string().c_str(), r.seq, r.ttl, ms, intact ? "" : " (wrong data)");
-                }
-              },
-              [&](const EchoError& e) {
-                ++errors;
-                sent.erase(e.seq);
-                if (!quiet)
-                  std::printf("From %s icmp_seq=%u %s\n", e.from.to_string().c_str(), e.seq, unreach_text(e.type, e.code));
-              }});
+      id, Icmp::EchoListener{[&](const EchoReply& r) {
+                               auto it = sent.find(r.seq);
+                               if (it == sent.end()) return;  // a duplicate or a stranger's
+                               double ms = to_ms(st.net().now() - it->second);
+                               sent.erase(it);
+                               // The payload must come back as sent (pattern of the sequence's low byte
+                               // onwards).
+                               bool intact = r.payload.size() == static_cast<size_t>(size);
+                               for (size_t i = 0; intact && i < r.payload.size(); ++i)
+                                 intact = r.payload[i] == std::byte(uint8_t(r.seq + i));
+                               rtts.push_back(ms);
+                               ++received;
+                               if (!quiet) {
+                                 std::printf("%zu bytes from %s: icmp_seq=%u ttl=%u time=%.3f ms%s\n",
+                                             r.payload.size() + 8, r.from.to_string().c_str(), r.seq, r.ttl,
+                                             ms, intact ? "" : " (wrong data)");
+                               }
+                             },
+                             [&](const EchoError& e) {
+                               ++errors;
+                               sent.erase(e.seq);
+                               if (!quiet)
+                                 std::printf("From %s icmp_seq=%u %s\n", e.from.to_string().c_str(), e.seq,
+                                             unreach_text(e.type, e.code));
+                             }});
 
-  std::printf("PING %s (%s) %ld(%ld) bytes of data.\n", target.to_string().c_str(), target.to_string().c_str(), size,
-              size + 28);
+  std::printf("PING %s (%s) %ld(%ld) bytes of data.\n", target.to_string().c_str(),
+              target.to_string().c_str(), size, size + 28);
   std::fflush(stdout);
   TimePoint start = host->now();
   std::vector<std::byte> payload(static_cast<size_t>(size));
@@ -110,7 +119,8 @@ int cmd_ping(int argc, char** argv) {
   for (long seq = 1; seq <= count && !g_interrupted; ++seq) {
     for (size_t i = 0; i < payload.size(); ++i) payload[i] = std::byte(uint8_t(seq + long(i)));
     sent[static_cast<uint16_t>(seq)] = host->now();
-    Status s = st.icmp().send_echo(target, id, static_cast<uint16_t>(seq), payload, static_cast<uint8_t>(ttl));
+    Status s =
+        st.icmp().send_echo(target, id, static_cast<uint16_t>(seq), payload, static_cast<uint8_t>(ttl));
     ++transmitted;
     if (!s) {
       std::printf("ping: sendmsg: %s\n", errc_message(s.error()));
@@ -118,9 +128,11 @@ int cmd_ping(int argc, char** argv) {
       ++errors;
     }
     std::fflush(stdout);
-    TimePoint next = start + std::chrono::duration_cast<Duration>(std::chrono::duration<double>(interval * double(seq)));
+    TimePoint next =
+        start + std::chrono::duration_cast<Duration>(std::chrono::duration<double>(interval * double(seq)));
     if (seq == count) {
-      host->run_until([&] { return sent.empty(); }, std::chrono::duration_cast<Duration>(std::chrono::duration<double>(wait_s)));
+      host->run_until([&] { return sent.empty(); },
+                      std::chrono::duration_cast<Duration>(std::chrono::duration<double>(wait_s)));
     } else {
       host->run_until([&] { return g_interrupted != 0; }, next - host->now());
     }

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <vector>
 
+#include "apps.h"
 #include "commands.h"
 #include "dev/pcap.h"
 #include "host.h"
@@ -18,12 +19,15 @@ void on_signal(int) {
 
 int cmd_serve(int argc, char** argv) {
   auto value_opts = kHostOptions;
-  value_opts.insert({"--udp-echo", "--duration"});
+  value_opts.insert({"--udp-echo", "--duration", "--echo", "--discard", "--http"});
   Options o(argc, argv, value_opts, {"--trace"});
   long udp_echo = o.get_long("--udp-echo", 0);
   double duration = o.get_double("--duration", 0);
-  if (!o.ok() || udp_echo < 0 || udp_echo > 65535) {
-    std::fprintf(stderr, "ustack serve: %s\n", o.ok() ? "bad --udp-echo port" : o.error().c_str());
+  long echo_port = o.get_long("--echo", 0), discard_port = o.get_long("--discard", 0),
+       http_port = o.get_long("--http", 0);
+  auto bad_port = [](long p) { return p < 0 || p > 65535; };
+  if (!o.ok() || bad_port(udp_echo) || bad_port(echo_port) || bad_port(discard_port) || bad_port(http_port)) {
+    std::fprintf(stderr, "ustack serve: %s\n", o.ok() ? "bad port" : o.error().c_str());
     return 2;
   }
   if (!o.has("--tap")) {
@@ -55,18 +59,44 @@ int cmd_serve(int argc, char** argv) {
       }
     });
   }
+  AppServers apps(st.sockets());
+  const std::pair<long, AppServers::Kind> services[] = {{echo_port, AppServers::Kind::kEcho},
+                                                        {discard_port, AppServers::Kind::kDiscard},
+                                                        {http_port, AppServers::Kind::kHttp}};
+  for (auto [port, kind] : services) {
+    if (port == 0) continue;
+    if (Status s = apps.listen(kind, static_cast<uint16_t>(port)); !s) {
+      std::fprintf(stderr, "ustack serve: listen on %ld: %s\n", port, errc_message(s.error()));
+      return 2;
+    }
+  }
+  host->set_on_step([&] { apps.service(); });
   g_host = host.get();
+  std::signal(SIGPIPE, SIG_IGN);
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
-  std::printf("ustack serve: %s on %s%s%s; Ctrl-C to stop\n", o.get("--addr")->c_str(), o.get("--tap")->c_str(),
-              udp_echo ? ", udp echo on port " : "", udp_echo ? std::to_string(udp_echo).c_str() : "");
+  std::string what;
+  if (udp_echo) what += ", udp echo on " + std::to_string(udp_echo);
+  if (echo_port) what += ", tcp echo on " + std::to_string(echo_port);
+  if (discard_port) what += ", discard on " + std::to_string(discard_port);
+  if (http_port) what += ", http on " + std::to_string(http_port);
+  std::printf("ustack serve: %s on %s%s; Ctrl-C to stop\n", o.get("--addr")->c_str(), o.get("--tap")->c_str(),
+              what.c_str());
   std::fflush(stdout);
-  Duration limit = duration > 0 ? std::chrono::duration_cast<Duration>(std::chrono::duration<double>(duration))
-                                : Duration::max();
+  Duration limit = duration > 0
+                       ? std::chrono::duration_cast<Duration>(std::chrono::duration<double>(duration))
+                       : Duration::max();
   host->run_until([] { return false; }, limit);
   for (auto& d : st.devs().devices())
     if (d->capture()) d->capture()->flush();
   std::printf("%s", st.counters_report().c_str());
+  if (echo_port || discard_port || http_port) {
+    std::printf(
+        "TcpConnectionsAccepted       %llu\nTcpAppBytesIn                %llu\nTcpAppBytesOut               "
+        "%llu\n",
+        static_cast<unsigned long long>(apps.accepted()), static_cast<unsigned long long>(apps.bytes_in()),
+        static_cast<unsigned long long>(apps.bytes_out()));
+  }
   g_host = nullptr;
   return 0;
 }

@@ -31,7 +31,8 @@ bool attach_pcap(Options& o, NetDevice& dev, const Clock& clock) {
 
 class WireHost final : public Host {
  public:
-  explicit WireHost(uint64_t seed) : sim_(seed), local_(sim_.add_stack("host")), peer_(sim_.add_stack("peer")) {}
+  explicit WireHost(uint64_t seed)
+      : sim_(seed), local_(sim_.add_stack("host")), peer_(sim_.add_stack("peer")) {}
   bool init(Options& o) {
     Impairments imp;
     imp.delay = std::chrono::microseconds(static_cast<int64_t>(o.get_double("--delay", 0.1) * 1000));
@@ -41,18 +42,31 @@ class WireHost final : public Host {
   }
   Stack& stack() override { return local_; }
   Stack* peer() override { return &peer_; }
-  bool run_until(const std::function<bool()>& done, Duration limit) override { return sim_.run_until(done, limit); }
+  bool run_until(const std::function<bool()>& done, Duration limit) override {
+    if (limit != Duration::max()) return sim_.run_until(done, limit);
+    // Without a limit, run in 10 ms slices so that an idle simulation does not leap a year ahead.
+    while (!stopped_ && !sim_.run_until(done, 10ms)) {
+    }
+    return done();
+  }
+  void stop() override { stopped_ = true; }
   bool virtual_time() const override { return true; }
+  void set_on_step(std::function<void()> f) override { sim_.set_on_step(std::move(f)); }
 
  private:
   Sim sim_;
+  volatile bool stopped_ = false;
   Stack& local_;
   Stack& peer_;
 };
 
 class TapHost final : public Host {
  public:
-  explicit TapHost(uint64_t seed) : stack_(clock_, StackConfig{"tap", seed}), loop_(stack_) {}
+  explicit TapHost(uint64_t seed) : stack_(clock_, StackConfig{"tap", seed}), loop_(stack_) {
+    stack_.set_waiter([this](const std::function<bool()>& cond, Duration timeout) {
+      return loop_.run_until(cond, timeout);
+    });
+  }
   bool init(Options& o) {
     auto addr = Ipv4Cidr::parse(o.get("--addr").value_or(""));
     if (!addr) {
@@ -71,7 +85,8 @@ class TapHost final : public Host {
     }
     auto tap = TapDevice::open(*o.get("--tap"), mac);
     if (!tap) {
-      std::fprintf(stderr, "ustack: cannot open TAP %s: %s\n", o.get("--tap")->c_str(), errc_message(tap.error()));
+      std::fprintf(stderr, "ustack: cannot open TAP %s: %s\n", o.get("--tap")->c_str(),
+                   errc_message(tap.error()));
       return false;
     }
     NetDevice& dev = stack_.add_device(std::move(*tap));
@@ -90,14 +105,24 @@ class TapHost final : public Host {
     return true;
   }
   Stack& stack() override { return stack_; }
-  bool run_until(const std::function<bool()>& done, Duration limit) override { return loop_.run_until(done, limit); }
+  bool run_until(const std::function<bool()>& done, Duration limit) override {
+    return loop_.run_until(
+        [&] {
+          if (on_step_) on_step_();
+          return done();
+        },
+        limit);
+  }
   bool virtual_time() const override { return false; }
   void stop() override { loop_.stop(); }
+  EventLoop* loop() override { return &loop_; }
+  void set_on_step(std::function<void()> f) override { on_step_ = std::move(f); }
 
  private:
   RealClock clock_;
   Stack stack_;
   EventLoop loop_;
+  std::function<void()> on_step_;
 };
 
 }  // namespace
@@ -105,7 +130,8 @@ class TapHost final : public Host {
 std::unique_ptr<Host> make_host(Options& o) {
   auto seed = static_cast<uint64_t>(o.get_long("--seed", 1));
   if (o.has("--tap")) {
-    auto h = std::make_unique<TapHost>(seed ^ static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()));
+    auto h = std::make_unique<TapHost>(
+        seed ^ static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()));
     return h->init(o) ? std::move(h) : nullptr;
   }
   auto h = std::make_unique<WireHost>(seed);

@@ -25,12 +25,15 @@ class Host {
   virtual bool virtual_time() const = 0;
   virtual Stack* peer() { return nullptr; }
   virtual void stop() {}
+  virtual EventLoop* loop() { return nullptr; }
+  // Work to do after every round of the stacks (servers on the peer stack).
+  virtual void set_on_step(std::function<void()> f) = 0;
   TimePoint now() { return stack().net().now(); }
 };
 
 // The options every host-using command takes.
-inline const std::set<std::string> kHostOptions = {"--tap", "--addr", "--gateway", "--mac", "--pcap", "--loss",
-                                                   "--delay", "--seed"};
+inline const std::set<std::string> kHostOptions = {"--tap",  "--addr", "--gateway", "--mac",
+                                                   "--pcap", "--loss", "--delay",   "--seed"};
 
 // Builds the host from the options; prints the reason and returns nullptr on failure.
 std::unique_ptr<Host> make_host(Options& o);

@@ -18,9 +18,20 @@ commands:
       Without --tap: two stacks on a memory wire in this process, in virtual time (no root needed);
       this host is 198.18.0.1/24 and the peer, pinged when ADDR is left out, is 198.18.0.2/24.
       --loss PERCENT and --delay MS (one way, default 0.1) shape the wire.
-  serve --tap IFNAME --addr A.B.C.D/PREFIX [--gateway G] [--udp-echo PORT] [--duration SECONDS]
-      A stack on a TAP interface answering ARP, ping and (with --udp-echo) UDP echo until
-      interrupted (or for --duration); prints its counters on exit.
+  demo [--bytes N] [--loss PERCENT] [--delay MS] [--pcap FILE] [--quiet]
+      The main job: two stacks on a memory wire in virtual time. A server does socket, bind,
+      listen, accept; a client socket, connect, send, recv, close. Prints the traced connect path
+      (socket() and connect() down to the driver, and the SYN-ACK back up to the woken caller),
+      echoes N bytes (default 1 MiB), closes, prints a summary and writes FILE (ustack-demo.pcap).
+  serve --tap IFNAME --addr A.B.C.D/PREFIX [--gateway G] [--udp-echo PORT] [--echo PORT]
+        [--discard PORT] [--http PORT] [--duration SECONDS]
+      A stack on a TAP interface answering ARP and ping, with UDP echo, TCP echo (RFC 862),
+      discard (RFC 863) and a small HTTP/1.1 server: GET / answers a short page, GET /bytes/N
+      answers N bytes whose byte i is the letter 'a' + (i mod 26). Runs until interrupted (or for
+      --duration seconds) and prints its counters on exit.
+  connect [--tap IFNAME --addr A.B.C.D/PREFIX [--gateway G]] HOST PORT
+      Like netcat: standard input to the connection, the connection to standard output; end of
+      input half-closes. Without --tap, talks to an echo server on the memory-wire peer.
 
 options for every command:
   --tap IFNAME            attach to this TAP interface (created if absent) instead of the memory wire
@@ -36,7 +47,8 @@ options for every command:
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 2 || !std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "help")) {
+  if (argc < 2 || !std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "--help") ||
+      !std::strcmp(argv[1], "help")) {
     std::fputs(kUsage, argc < 2 ? stderr : stdout);
     return argc < 2 ? 2 : 0;
   }
@@ -49,6 +61,8 @@ int main(int argc, char** argv) {
   }
   if (cmd == "ping") return ustack::cli::cmd_ping(argc - 2, argv + 2);
   if (cmd == "serve") return ustack::cli::cmd_serve(argc - 2, argv + 2);
+  if (cmd == "demo") return ustack::cli::cmd_demo(argc - 2, argv + 2);
+  if (cmd == "connect") return ustack::cli::cmd_connect(argc - 2, argv + 2);
   std::fprintf(stderr, "ustack: unknown command '%s' (see ustack --help)\n", argv[1]);
   return 2;
 }
