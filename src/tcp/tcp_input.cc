@@ -529,7 +529,10 @@ void Tcp::tcp_rcv_state_process(TcpSock& tp, SkbPtr skb) {
     tp.ts_recent_stamp = n.now();
   }
   // Fourth: a SYN in a synchronized state is answered with a challenge ACK (RFC 5961 §4.2).
-  if (th.flags & kTcpSyn) {
+  // (Linux lets through the peer's SYN-ACK that completes a simultaneous open.)
+  bool simultaneous_synack = tp.sk_state == TcpState::kSynRecv && (th.flags & kTcpAck) &&
+                             cb.seq + 1 == cb.end_seq && cb.seq + 1 == tp.rcv_nxt && th.ack_seq == tp.snd_nxt;
+  if ((th.flags & kTcpSyn) && !simultaneous_synack) {
     send_challenge_ack(*this, tp);
     kfree_skb(n, std::move(skb), DropReason::TCP_RFC5961);
     return;
