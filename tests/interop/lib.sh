@@ -221,3 +221,127 @@ check_pcap() {
 
 # The test's last step.
 pass() { _PASSED=1; }
+
+# ---- Helpers for the TCP tests (additive; nothing above depends on them) ----
+
+# now_s: wall-clock seconds with nanoseconds, for timing a transfer.
+now_s() { date +%s.%N; }
+
+# mib_rate BYTES START END: BYTES over the interval from START to END (now_s values), in MiB/s.
+mib_rate() {
+  awk -v b="$1" -v s="$2" -v e="$3" 'BEGIN { d = e - s; if (d <= 0) d = 1e-6; printf "%.1f", b / 1048576 / d }'
+}
+
+# sha256_of FILE: the hex digest alone.
+sha256_of() { sha256sum <"$1" | awk '{print $1}'; }
+
+# expect_same_file GOT WANT WHAT: same size and the same SHA-256, or fail.
+expect_same_file() {
+  local got=$1 want=$2 what=$3 gs ws gh wh
+  gs=$(stat -c %s "$got")
+  ws=$(stat -c %s "$want")
+  [[ "$gs" -eq "$ws" ]] || fail "$what: got $gs bytes, expected $ws"
+  gh=$(sha256_of "$got")
+  wh=$(sha256_of "$want")
+  [[ "$gh" == "$wh" ]] || fail "$what: sha256 $gh, expected $wh"
+  log "$what: $gs bytes, sha256 ${gh:0:16}... matches"
+}
+
+# bg_in_ns LOG CMD...: CMD in the namespace in the background, stdout and stderr to LOG (shown on
+# failure), killed by the cleanup trap. Sets BG_PID (ip netns exec execs, so it is CMD itself).
+BG_PID=""
+bg_in_ns() {
+  local logf=$1
+  shift
+  add_log "$logf"
+  ip netns exec "$NS" "$@" >"$logf" 2>&1 &
+  BG_PID=$!
+  _PIDS+=("$BG_PID")
+}
+
+# wait_pid PID SECONDS WHAT: wait (bounded) for a background process; fail if it is still running after
+# SECONDS. Sets WAIT_RC to its exit status.
+WAIT_RC=0
+wait_pid() {
+  local pid=$1 secs=$2 what=$3 i
+  for i in $(seq $((secs * 20))); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.05
+  done
+  kill -0 "$pid" 2>/dev/null && fail "$what still running after $secs s"
+  WAIT_RC=0
+  wait "$pid" || WAIT_RC=$?
+}
+
+# wait_tcp_listen PORT: wait (at most 5 s) until a Linux socket listens on TCP PORT in the namespace.
+wait_tcp_listen() {
+  local port=$1 i
+  for i in $(seq 100); do
+    [[ -n "$(in_ns ss -Hltn "sport = :$port" 2>/dev/null)" ]] && return 0
+    sleep 0.05
+  done
+  fail "nothing listens on TCP port $port in $NS after 5 s"
+}
+
+# tcp_stream_client ADDR PORT INPUT OUTPUT SECONDS: from the namespace (Linux's stack), connect, send
+# INPUT in one thread and read into OUTPUT in another until the peer closes; the sender half-closes
+# (shutdown SHUT_WR) after the last byte. The whole exchange must end within SECONDS. Prints one line:
+# "sent N received M seconds T".
+tcp_stream_client() {
+  timeout "$(($5 + 5))" ip netns exec "$NS" python3 - "$@" <<'PY'
+import socket, sys, threading, time
+addr, port, inp, outp, limit = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], float(sys.argv[5])
+deadline = time.monotonic() + limit
+t0 = time.monotonic()
+s = socket.create_connection((addr, port), timeout=10)
+s.settimeout(limit)
+sent, errors = 0, []
+def sender():
+    global sent
+    try:
+        with open(inp, "rb") as f:
+            while True:
+                b = f.read(262144)
+                if not b:
+                    break
+                s.sendall(b)
+                sent += len(b)
+        s.shutdown(socket.SHUT_WR)
+    except Exception as e:
+        errors.append("send: %r" % e)
+th = threading.Thread(target=sender, daemon=True)
+th.start()
+got = 0
+try:
+    with open(outp, "wb") as f:
+        while True:
+            if time.monotonic() > deadline:
+                raise TimeoutError("no EOF within %.0f s" % limit)
+            b = s.recv(262144)
+            if not b:
+                break
+            f.write(b)
+            got += len(b)
+except Exception as e:
+    errors.append("recv: %r" % e)
+th.join(max(0.1, deadline - time.monotonic()))
+t1 = time.monotonic()
+s.close()
+print("sent %d received %d seconds %.3f" % (sent, got, t1 - t0))
+if errors or th.is_alive():
+    print("errors: %s%s" % ("; ".join(errors), " (sender still running)" if th.is_alive() else ""), file=sys.stderr)
+    sys.exit(1)
+PY
+}
+
+# linux_counter NAME: one of the Linux kernel's SNMP counters in the test's namespace, named as nstat
+# names them (TcpRetransSegs, TcpExtTCPSynRetrans, ...); 0 if there is no such counter.
+linux_counter() {
+  in_ns awk -v want="$1" '
+    /^[A-Za-z]+: / {
+      p = substr($1, 1, length($1) - 1)
+      if (!(p in seen)) { seen[p] = 1; for (i = 2; i <= NF; i++) name[p, i] = $i; next }
+      for (i = 2; i <= NF; i++) if (p name[p, i] == want) { print $i; found = 1; exit }
+    }
+    END { if (!found) print 0 }' /proc/net/snmp /proc/net/netstat
+}
