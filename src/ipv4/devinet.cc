@@ -31,10 +31,25 @@ Status Ipv4::del_address(int ifindex, Ipv4Addr addr) {
   if (it == ifaddrs_.end()) return make_error(Errc::kAddrNotAvail);
   Ipv4Cidr cidr = it->local;
   ifaddrs_.erase(it);
-  bool subnet_still_used = std::any_of(ifaddrs_.begin(), ifaddrs_.end(), [&](const InIfaddr& a) {
+  auto next = std::find_if(ifaddrs_.begin(), ifaddrs_.end(), [&](const InIfaddr& a) {
     return a.ifindex == ifindex && a.local.prefix_len == cidr.prefix_len && a.local.network() == cidr.network();
   });
-  if (!subnet_still_used) (void)fib_.del(Ipv4Cidr{cidr.network(), cidr.prefix_len}, 0);
+  if (next == ifaddrs_.end()) {
+    (void)fib_.del(Ipv4Cidr{cidr.network(), cidr.prefix_len}, 0);
+  } else {
+    // The subnet's route may name the deleted address as its source: the next address in the subnet
+    // takes over (promote_secondaries), so that nothing is sent from an address we no longer own.
+    for (const FibRoute& r : fib_.routes()) {
+      if (r.ifindex == ifindex && r.metric == 0 && r.prefsrc == addr && r.dst.prefix_len == cidr.prefix_len &&
+          r.dst.network() == cidr.network()) {
+        FibRoute promoted = r;
+        promoted.prefsrc = next->local.addr;
+        (void)fib_.del(promoted.dst, 0);
+        (void)fib_.add(promoted);
+        break;
+      }
+    }
+  }
   rt_cache_flush();
   return {};
 }

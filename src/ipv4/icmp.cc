@@ -149,8 +149,9 @@ void Icmp::icmp_unreach(SkbPtr skb, const IcmpHdr& h) {
   e.reporter = Ipv4Addr{load_be32(skb->network_header() + 12)};
   if (h.type == kIcmpDestUnreach && h.code == kIcmpFragNeeded) {
     e.info = h.frag_mtu();
-    // RFC 1191: the next-hop MTU; 0 from pre-1191 routers, which we do not guess around.
-    if (e.info >= 68) ip_.ip_rt_update_pmtu(e.daddr, e.info);
+    // RFC 1191: the next-hop MTU; 0 from pre-1191 routers, which we do not guess around. Only a
+    // datagram we sent can teach us a path MTU.
+    if (e.info >= 68 && ip_.is_local_address(e.saddr)) ip_.ip_rt_update_pmtu(e.daddr, e.info);
   }
   if (net.trace.on()) {
     net.trace.emit("icmp_unreach", "type=%u code=%u about %s -> %s proto=%u err=%s", h.type, h.code,

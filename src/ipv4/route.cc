@@ -159,11 +159,16 @@ Result<DstPtr> Ipv4::ip_route_output(Ipv4Addr daddr, Ipv4Addr saddr, int oif) {
 }
 
 void Ipv4::ip_rt_update_pmtu(Ipv4Addr daddr, uint32_t mtu) {
+  auto r = ip_route_output(daddr);
+  if (!r) return;
+  // RFC 1191 §3: a Datagram Too Big never raises the estimate (only expiry does: a stale or forged
+  // message must not undo what the path taught us).
+  uint32_t old_mtu = (*r)->mtu();
+  if (mtu > old_mtu) return;
   // RFC 1191 §7 and Linux: never believe a path MTU below min_pmtu (a forged ICMP could otherwise shrink
   // our segments to nothing).
-  mtu = std::max(mtu, sysctl_.ip_min_pmtu);
-  auto r = ip_route_output(daddr);
-  if (!r || mtu >= (*r)->dev->mtu()) return;
+  mtu = std::min(std::max(mtu, sysctl_.ip_min_pmtu), old_mtu);
+  if (mtu >= (*r)->dev->mtu()) return;
   TimePoint expires = net_.now() + sysctl_.mtu_expires;
   pmtu_[daddr] = PmtuException{mtu, expires};
   for (auto& [k, d] : dst_cache_) {

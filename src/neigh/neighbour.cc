@@ -263,10 +263,12 @@ void NeighTable::periodic_gc() {
   }
   for (auto it = entries_.begin(); it != entries_.end();) {
     Neighbour& n = *it->second;
-    bool unused = it->second.use_count() == 1;
+    // A cached route holding the entry does not keep it alive: the route sees dead() and looks the next
+    // hop up again. (Routes hold their next hop for as long as they are cached, so a reference count
+    // test would keep failed and stale entries for ever.)
     bool expired = n.nud_ == NudState::kFailed ||
                    ((n.nud_ == NudState::kStale || n.nud_ == NudState::kNone) && now - n.used_ > parms_.gc_staletime);
-    if (unused && expired) {
+    if (expired) {
       net_.timers.del_timer(n.timer_);
       n.dead_ = true;
       ++stats_.destroys;
@@ -283,7 +285,10 @@ bool NeighTable::forced_gc() {
   size_t before = entries_.size();
   for (auto it = entries_.begin(); it != entries_.end();) {
     Neighbour& n = *it->second;
-    if (it->second.use_count() == 1 && n.nud_ != NudState::kPermanent && n.nud_ != NudState::kIncomplete) {
+    // Failed, stale and unused entries go even if a cached route still points at them (see periodic_gc).
+    bool idle = it->second.use_count() == 1 || n.nud_ == NudState::kFailed || n.nud_ == NudState::kStale ||
+                n.nud_ == NudState::kNone;
+    if (idle && n.nud_ != NudState::kPermanent && n.nud_ != NudState::kIncomplete) {
       net_.timers.del_timer(n.timer_);
       n.dead_ = true;
       ++stats_.destroys;
