@@ -197,14 +197,15 @@ void Tcp::close(Sock& sk) {
       if (r->listener == &tp) reqs.push_back(r.get());
     for (RequestSock* r : reqs) reqsk_drop(*r);
     while (!tp.accept_queue.empty()) {
+      // inet_child_forget: the connection nobody accepted is reset (tcp_disconnect) and freed.
       TcpSock* child = tp.accept_queue.front();
       tp.accept_queue.pop_front();
       child->parent = nullptr;
-      close(*child);
-      if (child->sk_state != TcpState::kClose) {
-        tcp_send_active_reset(*child);
-        tcp_done(*child);
-      }
+      (void)disconnect(*child);
+      child->sk_socket = nullptr;
+      child->dead = true;
+      ++orphans_;
+      inet_csk_destroy_sock(*child);
     }
     inet_csk_destroy_sock(tp);
     return;

@@ -185,6 +185,7 @@ class TcpSock : public Sock {
   // --- listening (inet_connection_sock accept queue) ---
   std::deque<TcpSock*> accept_queue;
   int max_ack_backlog = 0;
+  int syn_queue_len = 0;  // request socks of this listener (icsk_accept_queue.qlen)
   TcpSock* parent = nullptr;  // the listener, while in its accept queue
 
   // --- timers ---

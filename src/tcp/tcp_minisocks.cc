@@ -19,9 +19,7 @@ void Tcp::tcp_conn_request(TcpSock& l, SkbPtr skb, const TcpHdr& th, const TcpOp
     kfree_skb(net(), std::move(skb), DropReason::OTHERHOST);
     return;
   }
-  size_t pending = 0;
-  for (auto& [t, r] : reqhash_)
-    if (r->listener == &l) ++pending;
+  size_t pending = size_t(l.syn_queue_len);
   // A full accept queue (or SYN queue) drops the SYN: the client retries and is served once accept()
   // drains the queue (Linux without syncookies).
   if (l.accept_queue.size() >= size_t(l.max_ack_backlog) ||
@@ -60,6 +58,7 @@ void Tcp::tcp_conn_request(TcpSock& l, SkbPtr skb, const TcpHdr& th, const TcpOp
   raw->rsk_timer.set_callback([this, raw] { reqsk_timer_handler(*raw); });
   net().mod_timer(raw->rsk_timer, sysctl_.rto_init);
   reqhash_.emplace(FourTuple{daddr.to_u32(), saddr.to_u32(), th.dest, th.source}, std::move(req));
+  ++l.syn_queue_len;
   ++stats_.passive_opens;
   tcp_send_synack(*raw);
   consume_skb(std::move(skb));
@@ -67,6 +66,7 @@ void Tcp::tcp_conn_request(TcpSock& l, SkbPtr skb, const TcpHdr& th, const TcpOp
 
 void Tcp::reqsk_drop(RequestSock& req) {
   FourTuple t{req.loc_addr.to_u32(), req.rmt_addr.to_u32(), req.loc_port, req.rmt_port};
+  if (req.listener) --req.listener->syn_queue_len;
   reqhash_.erase(t);  // the timer disarms itself in its destructor
 }
 

@@ -151,7 +151,7 @@ class TcpHarness {
     th.flags = o.flags;
     th.window = o.win;
     th.emit(t);
-    std::memcpy(t + kTcpHeaderLen, opts.data(), optlen);
+    if (optlen) std::memcpy(t + kTcpHeaderLen, opts.data(), optlen);  // data() may be null when empty
     std::memcpy(t + kTcpHeaderLen + optlen, o.payload.data(), o.payload.size());
     store_be16(t + 16,
                csum_fold(csum_pseudo(kPeer, kUs, kIpProtoTcp, uint32_t(tcplen), csum_partial(t, tcplen, 0))));
