@@ -1,5 +1,5 @@
 // libFuzzer target: untrusted Ethernet frames into the receive path (netif_receive_skb and everything
-// above it: ARP, neighbours, IPv4 input, reassembly, ICMP, UDP and the replies they send). The input
+// above it: ARP, neighbours, IPv4 input, reassembly, ICMP, UDP, TCP and the replies they send). The input
 // format is in fuzz_rx.h. Each input gets a fresh stack on a virtual clock, so a crash reproduces from
 // the input alone.
 #include <cstddef>
@@ -12,6 +12,7 @@
 
 #include "dev/net_device.h"
 #include "fuzz_rx.h"
+#include "socket/socket.h"
 #include "stack/stack.h"
 
 namespace ustack::fuzz {
@@ -33,6 +34,8 @@ class Harness {
   Harness() : stack_(clock_, StackConfig{"fuzz", 1}) {
     dev_ = &stack_.add_device(std::make_unique<NullDevice>(kDevMac));
     (void)stack_.add_address(*dev_, Ipv4Cidr{kOurAddr, 24});
+    // Replies to sources off the subnet go through the peer rather than fail the route lookup.
+    (void)stack_.add_default_route(kPeerAddr, *dev_);
     echo_ = stack_.udp().socket();
     (void)echo_->bind(SockAddrIn{Ipv4Addr::any(), kEchoPort});
     echo_->set_data_ready([this] {
@@ -46,6 +49,13 @@ class Harness {
         (void)echo_->sendto(std::span(buf_.data(), *n), from);
       }
     });
+    // A TCP echo server on the same port, through the socket calls, non-blocking.
+    SocketApi& api = stack_.sockets();
+    if (auto fd = api.socket(kAfInet, kSockStream | kSockNonblock)) {
+      listen_fd_ = *fd;
+      (void)api.bind(listen_fd_, SockAddrIn{Ipv4Addr::any(), kEchoPort});
+      (void)api.listen(listen_fd_, 8);
+    }
   }
 
   ~Harness() {
@@ -97,14 +107,46 @@ class Harness {
 
  private:
   void settle() {
-    for (int i = 0; i < 1000 && stack_.poll(); ++i) {
+    for (int round = 0; round < 8; ++round) {
+      for (int i = 0; i < 1000 && stack_.poll(); ++i) {
+      }
+      if (!serve_tcp()) break;
     }
+  }
+
+  // Accept what is waiting, echo what can be read, close what the peer closed or reset. True if any
+  // socket call did something (the stack then has new work).
+  bool serve_tcp() {
+    SocketApi& api = stack_.sockets();
+    bool did = false;
+    if (listen_fd_ >= 0) {
+      for (int i = 0; i < 8; ++i) {
+        auto fd = api.accept(listen_fd_, nullptr, kSockNonblock);
+        if (!fd) break;
+        conns_.push_back(*fd);
+        did = true;
+      }
+    }
+    std::erase_if(conns_, [&](int fd) {
+      auto n = api.recv(fd, buf_);
+      if (!n && n.error() == Errc::kAgain) return false;
+      did = true;
+      if (!n || *n == 0) {
+        (void)api.close(fd);
+        return true;
+      }
+      (void)api.send(fd, std::span(buf_.data(), *n));
+      return false;
+    });
+    return did;
   }
 
   VirtualClock clock_;
   Stack stack_;
   NetDevice* dev_ = nullptr;
   std::unique_ptr<UdpSock> echo_;
+  int listen_fd_ = -1;
+  std::vector<int> conns_;
   // One for all inputs: a fresh 64 KiB per input costs more than the stack does.
   static inline std::vector<std::byte> buf_ = std::vector<std::byte>(65536);
 };

@@ -9,8 +9,9 @@
 //                     every timeout (reassembly, ARP, neighbour) fires.
 //     bit 1 (kTrace)  switch the tracer on (into a sink that discards), to run the trace formatting.
 //
-// The stack under test has one Ethernet device, kDevMac, with 198.18.0.2/24 (kOurAddr), and a UDP socket
-// bound to port 7 that echoes what it receives. The peer the seeds speak for is kPeerAddr / kPeerMac.
+// The stack under test has one Ethernet device, kDevMac, with 198.18.0.2/24 (kOurAddr) and a default route
+// via kPeerAddr, a UDP socket bound to port 7 that echoes what it receives, and a TCP echo server
+// (non-blocking socket calls) listening on port 7. The peer the seeds speak for is kPeerAddr / kPeerMac.
 #pragma once
 
 #include <array>

@@ -22,6 +22,13 @@ expect_received() {
   [[ "${got:-0}" -eq "$want" ]] || fail "expected $want replies, got ${got:-none} ($(basename "$f"))"
 }
 
+# iputils ping checks the echoed data and flags duplicates.
+expect_clean_replies() {
+  if grep -qE 'wrong data|DUP!|corrupted' "$1"; then
+    fail "replies with wrong data or duplicates ($(basename "$1"))"
+  fi
+}
+
 # 1. Linux pings ustack: 5 of 5.
 out="$WORKDIR/linux-ping.txt"
 add_log "$out"
@@ -29,6 +36,7 @@ log "ping -c 5 $USTACK_ADDR"
 in_ns ping -n -c 5 -i 0.2 -W 2 "$USTACK_ADDR" >"$out" 2>&1 || fail "ping -c 5 failed"
 cat "$out"
 expect_received 5 "$out"
+expect_clean_replies "$out"
 
 # 2. Linux pings ustack with 8000 bytes: the kernel fragments the requests, ustack reassembles them and
 #    fragments its replies, the kernel reassembles those.
@@ -38,6 +46,7 @@ log "ping -c 5 -s 8000 $USTACK_ADDR"
 in_ns ping -n -c 5 -i 0.2 -W 2 -s 8000 "$USTACK_ADDR" >"$out" 2>&1 || fail "ping -s 8000 failed"
 cat "$out"
 expect_received 5 "$out"
+expect_clean_replies "$out"
 grep -q '^8008 bytes from' "$out" || fail "no 8008-byte replies"
 
 stop_serve
