@@ -46,22 +46,42 @@ void Tcp::tcp_set_rto(TcpSock& tp) {
   tp.rto = std::min(tp.srtt + std::max(4 * tp.rttvar, sysctl_.rto_min), sysctl_.rto_max);
 }
 
+bool Tcp::tcp_oow_rate_limited(TimePoint& last_oow_ack_time) {
+  TimePoint now = net().now();
+  if (last_oow_ack_time != TimePoint::min() && now >= last_oow_ack_time &&
+      now - last_oow_ack_time < sysctl_.tcp_invalid_ratelimit)
+    return true;  // rate-limited: don't send yet
+  last_oow_ack_time = now;
+  return false;
+}
+
+// tcp_enter_quickack_mode (tcp_incr_quickack): ACK the next rcv_wnd / (2 * rcv_mss) segments at once
+// (2 if that is 0, at most TCP_MAX_QUICKACKS = 16, never fewer than already due).
 void Tcp::tcp_enter_quickack_mode(TcpSock& tp) {
   uint32_t quick = tp.rcv_wnd / (2 * std::max<uint32_t>(tp.rcv_mss, 1));
-  tp.quick = static_cast<uint8_t>(std::clamp<uint32_t>(quick, 2, 16));
+  if (quick == 0) quick = 2;
+  quick = std::min<uint32_t>(quick, 16);
+  if (quick > tp.quick) tp.quick = static_cast<uint8_t>(quick);
   tp.ato = sysctl_.delack_min;
 }
 
-// tcp_init_transfer: the connection is up. RFC 5681 §3.1 / RFC 6928: if the SYN had to be resent the
-// initial window is one segment.
+// tcp_init_transfer: the connection is up. RFC 5681 §3.1 / RFC 6928: Linux starts from one segment only
+// when the SYN (or SYN-ACK) was sent more than twice. Without an RTT sample from the handshake the RTO
+// falls back to 3 s (RFC 6298 §5.7, tcp_init_metrics). The delayed-ACK engine starts with the first data
+// (ato stays 0 until then, as icsk_ack.ato).
 void Tcp::tcp_init_transfer(TcpSock& tp) {
-  tp.snd_cwnd = tp.total_retrans ? 1 : sysctl_.init_cwnd;
+  tp.snd_cwnd = tp.total_retrans > 1 ? 1 : sysctl_.init_cwnd;
+  if (tp.srtt.count() == 0) {
+    tp.rttvar = sysctl_.rto_fallback;
+    tp.rto = sysctl_.rto_fallback;
+  }
   tp.snd_cwnd_cnt = 0;
   tp.retransmits = 0;
   tp.backoff = 0;
-  tp.retrans_stamp = TimePoint{};
+  tp.retrans_stamp = TimePoint::min();
   tp.rcv_tstamp = tp.lrcvtime = net().now();
-  tcp_enter_quickack_mode(tp);
+  tp.quick = 0;
+  tp.ato = Duration(0);
   if (tp.sk_keepopen) inet_csk_reset_keepalive_timer(tp, keepalive_time_when(tp));
 }
 
@@ -126,10 +146,33 @@ void Tcp::tcp_update_wl_and_window(TcpSock& tp, uint32_t ack, uint32_t seq, uint
 
 namespace {
 
-// A challenge ACK (RFC 5961 §3.2, §4.2, §5.2), limited like Linux's tcp_challenge_ack_limit.
+// A challenge ACK (RFC 5961 §3.2, §4.2, §5.2), throttled as RFC 5961 §7 asks: Linux's per-socket limit
+// of one per tcp_invalid_ratelimit (its host-wide tcp_challenge_ack_limit is unlimited by default).
 void send_challenge_ack(Tcp& tcp, TcpSock& tp) {
+  if (tcp.tcp_oow_rate_limited(tp.last_oow_ack_time)) return;
   ++tcp.mutable_stats().challenge_acks;
   tcp.tcp_send_ack(tp);
+}
+
+// tcp_oow_rate_limited: ACKs for invalid pure ACKs and SYNs are rate-limited (they could loop between
+// two hosts that disagree); data segments always get theirs.
+bool oow_rate_limited(Tcp& tcp, TcpSock& tp, const TcpSkbCb& cb) {
+  if (cb.seq != cb.end_seq && !(cb.tcp_flags & kTcpSyn)) return false;
+  return tcp.tcp_oow_rate_limited(tp.last_oow_ack_time);
+}
+
+// tcp_send_dupack: an ACK for a segment we could not take; a retransmission of data we have also puts us
+// in quick-ack mode.
+void send_dupack(Tcp& tcp, TcpSock& tp, const TcpSkbCb& cb) {
+  if (cb.end_seq != cb.seq && before(cb.seq, tp.rcv_nxt)) tcp.tcp_enter_quickack_mode(tp);
+  tcp.tcp_send_ack(tp);
+}
+
+// tcp_reset_check: after the peer's FIN, a reset may carry the FIN's sequence number (RFC 5961 §3.2 as
+// Linux extends it).
+bool tcp_reset_check(const TcpSock& tp, uint32_t seq) {
+  return seq == tp.rcv_nxt - 1 && (tp.sk_state == TcpState::kCloseWait || tp.sk_state == TcpState::kLastAck ||
+                                   tp.sk_state == TcpState::kClosing);
 }
 
 // tcp_sequence: does any part of the segment fall in the receive window (RFC 9293 §3.10.7.4 table)?
@@ -151,7 +194,9 @@ static int tcp_ack(Tcp& tcp, TcpSock& tp, SkBuff& skb, const TcpHdr& th, const T
   uint32_t nwin = uint32_t{th.window} << tp.snd_wscale;
   const TcpSkbCb& cb = tcp_skb_cb(skb);
   if (before(ack, prior_snd_una)) {
-    if (before(ack, prior_snd_una - tp.max_window)) send_challenge_ack(tcp, tp);  // RFC 5961 §5.2
+    // RFC 5961 §5.2: older than anything the peer could have seen (no more than was ever acked).
+    uint32_t max_window = static_cast<uint32_t>(std::min<uint64_t>(tp.max_window, tp.bytes_acked));
+    if (before(ack, prior_snd_una - max_window)) send_challenge_ack(tcp, tp);
     return 0;
   }
   if (after(ack, tp.snd_nxt)) {
@@ -189,7 +234,9 @@ static int tcp_ack(Tcp& tcp, TcpSock& tp, SkBuff& skb, const TcpHdr& th, const T
         if (net.trace.on())
           net.trace.emit("tcp_fastretrans_alert", "3 dupacks: recovery, ssthresh=%u, retransmit seq=%u",
                          tp.snd_ssthresh, hc.seq);
-        tcp.tcp_xmit_retransmit_queue(tp);
+        // RFC 5681 §3.2 step 2 / RFC 6582: the fast retransmit goes out whatever the window says (PRR's
+        // first segment, in Linux).
+        if (!(hc.sacked & kTcpcbRetrans) && tcp.tcp_retransmit_skb(tp, *head)) tcp.tcp_rearm_rto(tp);
       }
     }
     return 1;
@@ -198,6 +245,7 @@ static int tcp_ack(Tcp& tcp, TcpSock& tp, SkBuff& skb, const TcpHdr& th, const T
   // New data acknowledged: tcp_clean_rtx_queue.
   uint32_t acked_pcount = 0;
   Duration seq_rtt{-1};
+  bool retrans_acked = false;
   while (SkBuff* s = tp.sk_write_queue.front()) {
     if (s == tp.send_head) break;
     TcpSkbCb& sc = tcp_skb_cb(*s);
@@ -210,8 +258,11 @@ static int tcp_ack(Tcp& tcp, TcpSock& tp, SkBuff& skb, const TcpHdr& th, const T
       }
       break;
     }
-    if (!(sc.sacked & kTcpcbEverRetrans) && seq_rtt.count() < 0)
+    if (sc.sacked & kTcpcbEverRetrans) {
+      retrans_acked = true;
+    } else if (seq_rtt.count() < 0) {
       seq_rtt = net.now() - TimePoint(Duration(sc.when_ns));
+    }
     if (sc.sacked & kTcpcbRetrans) --tp.retrans_out;
     if (sc.sacked & kTcpcbLost) --tp.lost_out;
     --tp.packets_out;
@@ -223,7 +274,9 @@ static int tcp_ack(Tcp& tcp, TcpSock& tp, SkBuff& skb, const TcpHdr& th, const T
   if (tp.packets_out == 0) tp.lost_out = tp.retrans_out = tp.sacked_out = 0;
   // RTT: from the send time of never-retransmitted data (Karn), which has microsecond resolution; the
   // echoed timestamp (RFC 7323 §4.1, millisecond ticks) only when every acked segment was resent.
-  if (seq_rtt.count() >= 0) {
+  // Karn: an ACK that covers any retransmitted segment gives no send-time sample at all (Linux's
+  // FLAG_RETRANS_DATA_ACKED), since it may answer either transmission.
+  if (seq_rtt.count() >= 0 && !retrans_acked) {
     tcp.tcp_rtt_estimator(tp, seq_rtt);
   } else if (tp.ts_ok && opt.ts && opt.tsecr) {
     uint32_t delta = tcp.tcp_time_stamp(tp.ts_offset) - opt.tsecr;
@@ -232,7 +285,7 @@ static int tcp_ack(Tcp& tcp, TcpSock& tp, SkBuff& skb, const TcpHdr& th, const T
   }
   tp.backoff = 0;
   tp.retransmits = 0;
-  if (tp.retrans_out == 0) tp.retrans_stamp = TimePoint{};
+  if (tp.retrans_out == 0) tp.retrans_stamp = TimePoint::min();
 
   switch (tp.ca_state) {
     case CaState::kRecovery:
@@ -251,9 +304,8 @@ static int tcp_ack(Tcp& tcp, TcpSock& tp, SkBuff& skb, const TcpHdr& th, const T
             hc.sacked |= kTcpcbLost;
             ++tp.lost_out;
           }
-          if (hc.sacked & kTcpcbRetrans && hc.tx_count < 2) {
-            // Retransmitted once already in this recovery and still the head: leave it to the RTO.
-          }
+          // RFC 6582 §3.2 step 4: retransmit the first unacknowledged segment at once.
+          if (!(hc.sacked & kTcpcbRetrans)) (void)tcp.tcp_retransmit_skb(tp, *head);
         }
         tcp.tcp_xmit_retransmit_queue(tp);
       }
@@ -330,6 +382,24 @@ static bool tcp_ofo_queue(Tcp& tcp, TcpSock& tp) {
   return fin;
 }
 
+// tcp_event_data_recv: the delayed-ACK engine learns the peer's pace from in-order data. The first data
+// starts quick-ack mode; then ato follows the gaps between segments (m), and a gap longer than the RTO
+// (a sender restarting after idling) brings quick-ack mode back.
+static void tcp_event_data_recv(Tcp& tcp, TcpSock& tp, Duration m) {
+  const Duration ato_min = tcp.sysctl().delack_min;
+  if (tp.ato.count() == 0) {
+    tcp.tcp_enter_quickack_mode(tp);
+  } else if (m <= ato_min / 2) {
+    tp.ato = tp.ato / 2 + ato_min / 2;
+  } else if (m < tp.ato) {
+    tp.ato = std::min(tp.ato / 2 + m, tp.rto);
+  } else if (m > tp.rto) {
+    Duration ato = tp.ato;
+    tcp.tcp_enter_quickack_mode(tp);
+    tp.ato = ato;
+  }
+}
+
 // tcp_data_queue: put a segment's data where it belongs; returns true if an immediate ACK is due.
 static bool tcp_data_queue(Tcp& tcp, TcpSock& tp, SkbPtr skb, size_t hlen) {
   NetCore& net = tcp.net();
@@ -340,6 +410,7 @@ static bool tcp_data_queue(Tcp& tcp, TcpSock& tp, SkbPtr skb, size_t hlen) {
   if (payload == 0 && !fin) return false;
   uint32_t data_end = cb.seq + uint32_t(payload);
   tp.rcv_mss = std::clamp<uint32_t>(std::max<uint32_t>(tp.rcv_mss, uint32_t(payload)), 1, tp.advmss);
+  Duration since_last = net.now() - tp.lrcvtime;
   tp.lrcvtime = net.now();
 
   if (!after(cb.end_seq, tp.rcv_nxt) && !(fin && cb.end_seq == tp.rcv_nxt + 1 && data_end == tp.rcv_nxt)) {
@@ -361,11 +432,14 @@ static bool tcp_data_queue(Tcp& tcp, TcpSock& tp, SkbPtr skb, size_t hlen) {
       (void)skb->pull(std::min<size_t>(overlap, skb->len()));
       cb.seq = tp.rcv_nxt;
     }
-    if (skb->len() > 0 && tcp.tcp_space(tp) == 0 && tp.rcv_wnd == 0) {
-      // The window is closed and the buffer full: the peer probes; answer, keep nothing.
+    if (skb->len() > 0 && wnd == 0) {
+      // We advertised a zero window: the peer probes (or ignores it). Keep nothing, answer at once
+      // (Linux's TCPZEROWINDOWDROP); a bare FIN still goes through.
+      tcp.tcp_enter_quickack_mode(tp);
       kfree_skb(net, std::move(skb), DropReason::SOCKET_RCVBUFF);
       return true;
     }
+    if (skb->len() > 0) tcp_event_data_recv(tcp, tp, since_last);
     tp.rcv_nxt = data_end;
     tp.bytes_received += skb->len();
     ++tp.data_segs_in;
@@ -387,6 +461,7 @@ static bool tcp_data_queue(Tcp& tcp, TcpSock& tp, SkbPtr skb, size_t hlen) {
     return true;
   }
   ++tcp.mutable_stats().ofo_queue;
+  tp.sack_recent = cb.seq;  // tcp_sack_new_ofo_skb: this segment's block is reported first
   SkBuff* pos = tp.out_of_order_queue.back();
   while (pos && after(tcp_skb_cb(*pos).seq, cb.seq)) pos = SkbQueue::prev(pos);
   if (pos && !before(tcp_skb_cb(*pos).end_seq, cb.end_seq) && !after(tcp_skb_cb(*pos).seq, cb.seq)) {
@@ -463,6 +538,7 @@ void Tcp::tcp_rcv_synsent_state_process(TcpSock& tp, SkbPtr skb, const TcpOption
     tp.sk_write_queue.purge();
     tp.send_head = nullptr;
     tp.packets_out = tp.retrans_out = tp.lost_out = 0;
+    tp.bytes_acked += th.ack_seq - tp.snd_una;  // the SYN, as tcp_snd_una_update counts it
     tp.snd_una = th.ack_seq;
     tp.high_seq = tp.snd_una;
     net().timers.del_timer(tp.retransmit_timer);
@@ -499,23 +575,45 @@ void Tcp::tcp_rcv_state_process(TcpSock& tp, SkbPtr skb) {
     tcp_rcv_synsent_state_process(tp, std::move(skb), opt);
     return;
   }
-  // PAWS (RFC 7323 §5.3): a timestamp older than the last one accepted marks an old duplicate.
-  if (tp.ts_ok && opt.ts && !(th.flags & kTcpRst) && static_cast<int32_t>(opt.tsval - tp.ts_recent) < 0 &&
-      n.now() - tp.ts_recent_stamp < kPawsWindow) {
+  // PAWS (RFC 7323 §5.3): a timestamp older than the last one accepted marks an old duplicate. Linux
+  // allows one tick (TCP_PAWS_WINDOW) and never rejects a reset; a SYN gets a challenge ACK.
+  if (tp.ts_ok && opt.ts && !(th.flags & kTcpRst) && tp.ts_recent &&
+      static_cast<int32_t>(tp.ts_recent - opt.tsval) > 1 && n.now() - tp.ts_recent_stamp < kPawsWindow) {
     ++stats_.paws_drops;
-    tcp_send_ack(tp);
+    if (th.flags & kTcpSyn) {
+      send_challenge_ack(*this, tp);
+    } else if (!oow_rate_limited(*this, tp, cb)) {
+      send_dupack(*this, tp, cb);
+    }
     kfree_skb(n, std::move(skb), DropReason::TCP_PAWS);
     return;
   }
-  // First: is the segment acceptable?
+  // First: is the segment acceptable? If not, an ACK (RFC 9293 §3.10.7.4), a challenge ACK for a SYN,
+  // nothing for a reset unless it sits on the peer's FIN.
   if (!tcp_sequence(tp, cb.seq, cb.end_seq)) {
-    if (!(th.flags & kTcpRst)) tcp_send_ack(tp);
+    if (!(th.flags & kTcpRst)) {
+      if (th.flags & kTcpSyn) {
+        send_challenge_ack(*this, tp);
+      } else if (!oow_rate_limited(*this, tp, cb)) {
+        send_dupack(*this, tp, cb);
+      }
+    } else if (tcp_reset_check(tp, cb.seq)) {
+      tcp_reset(tp);
+    }
     kfree_skb(n, std::move(skb), DropReason::TCP_OLD_DATA);
     return;
   }
-  // Second: RST (RFC 5961 §3.2): exactly at rcv_nxt resets; elsewhere in the window, a challenge.
+  // Second: RST (RFC 5961 §3.2): at rcv_nxt (or on the peer's FIN, or at the right edge of what we SACKed)
+  // it resets; elsewhere in the window it gets a challenge ACK.
   if (th.flags & kTcpRst) {
-    if (cb.seq == tp.rcv_nxt) {
+    bool at_sack_edge = false;
+    if (tp.sack_ok && !tp.out_of_order_queue.empty()) {
+      uint32_t max_sack = tcp_skb_cb(*tp.out_of_order_queue.front()).end_seq;
+      for (SkBuff* o = tp.out_of_order_queue.front(); o; o = SkbQueue::next(o))
+        if (after(tcp_skb_cb(*o).end_seq, max_sack)) max_sack = tcp_skb_cb(*o).end_seq;
+      at_sack_edge = cb.seq == max_sack;
+    }
+    if (cb.seq == tp.rcv_nxt || tcp_reset_check(tp, cb.seq) || at_sack_edge) {
       tcp_reset(tp);
     } else {
       send_challenge_ack(*this, tp);
@@ -523,8 +621,10 @@ void Tcp::tcp_rcv_state_process(TcpSock& tp, SkbPtr skb) {
     consume_skb(std::move(skb));
     return;
   }
-  // RFC 7323 §4.3: remember the timestamp of a segment that covers the last ACK we sent.
-  if (tp.ts_ok && opt.ts && !after(cb.seq, tp.rcv_wup)) {
+  // RFC 7323 §4.3: remember the timestamp of a segment that covers the last ACK we sent, if it is not
+  // older than the one we have (tcp_replace_ts_recent).
+  if (tp.ts_ok && opt.ts && !after(cb.seq, tp.rcv_wup) &&
+      (static_cast<int32_t>(tp.ts_recent - opt.tsval) <= 0 || tp.ts_recent == 0)) {
     tp.ts_recent = opt.tsval;
     tp.ts_recent_stamp = n.now();
   }
@@ -620,8 +720,9 @@ void Tcp::tcp_rcv_state_process(TcpSock& tp, SkbPtr skb) {
       }
       [[fallthrough]];
     case TcpState::kEstablished:
-      ack_now = tcp_data_queue(*this, tp, std::move(skb), hlen);
+      // inet_csk_schedule_ack before the data is queued: an ACK that tcp_fin sends clears it again.
       if (payload > 0 || (th.flags & kTcpFin)) tp.ack_pending = true;
+      ack_now = tcp_data_queue(*this, tp, std::move(skb), hlen);
       break;
     default:
       break;

@@ -87,29 +87,47 @@ void Tcp::tcp_select_initial_window(size_t space, uint32_t mss, uint32_t& rcv_wn
   rcv_wnd = w;
 }
 
-// __tcp_select_window with tcp_select_window: offer the free receive space, but never shrink the window
-// already offered (RFC 9293 §3.8.6.2.2), and avoid silly windows: less than a segment of space is
-// offered as zero (RFC 9293 §3.8.6.2.2, receiver's SWS avoidance).
+// __tcp_select_window: the window the free receive space allows. Receiver SWS avoidance (RFC 9293
+// §3.8.6.2.2): once less than half the buffer is free, less than a segment (or than a sixteenth of the
+// buffer) is offered as zero, and quick-ack mode ends; a scaled window is rounded up to the scale unit so
+// that it does not scale away, an unscaled one kept a whole number of segments.
+uint32_t Tcp::tcp_compute_window(TcpSock& tp) {
+  uint32_t unit = 1u << tp.rcv_wscale;
+  uint32_t free_space = tcp_space(tp);
+  uint32_t allowed_space = static_cast<uint32_t>(std::min<size_t>(tp.sk_rcvbuf, 0xffffffffu));
+  uint32_t full_space = std::min(allowed_space, 65535u << tp.rcv_wscale);
+  uint32_t mss = tp.rcv_mss;
+  if (mss > full_space) {
+    mss = full_space;
+    if (mss == 0) return 0;
+  }
+  if (free_space < full_space / 2) {
+    tp.quick = 0;
+    free_space &= ~(unit - 1);
+    if (free_space < allowed_space / 16 || free_space < mss) return 0;
+  }
+  free_space = std::min(free_space, full_space);
+  if (tp.rcv_wscale) return (free_space + unit - 1) & ~(unit - 1);
+  uint32_t window = tp.rcv_wnd;
+  if (int64_t{window} <= int64_t{free_space} - mss || window > free_space) {
+    window = free_space / mss * mss;
+  } else if (mss == full_space && free_space > window + full_space / 2) {
+    window = free_space;
+  }
+  return window;
+}
+
+// tcp_select_window: the window to put in a segment. Never shrink the window already offered (RFC 9293
+// §3.8.6.2.2; Linux's tcp_shrink_window = 0): its right edge stays where it was.
 uint16_t Tcp::tcp_select_window(TcpSock& tp) {
   uint32_t cur_win = tp.rcv_wup + tp.rcv_wnd - tp.rcv_nxt;
   if (static_cast<int32_t>(cur_win) < 0) cur_win = 0;
-  uint32_t free_space = tcp_space(tp);
-  uint32_t full_space = static_cast<uint32_t>(std::min<size_t>(tp.sk_rcvbuf, 65535u << tp.rcv_wscale));
-  free_space = std::min(free_space, full_space);
-  uint32_t mss = std::min(tp.rcv_mss, full_space);
-  uint32_t new_win;
-  if (free_space < full_space / 2 && free_space < mss) {
-    new_win = 0;
-  } else if (tp.rcv_wscale) {
-    new_win = free_space & ~((1u << tp.rcv_wscale) - 1);
-  } else {
-    new_win = tp.rcv_wnd;
-    if (new_win + mss <= free_space || new_win > free_space) new_win = free_space / mss * mss;
-  }
+  uint32_t new_win = tcp_compute_window(tp);
   if (new_win < cur_win) new_win = (cur_win + (1u << tp.rcv_wscale) - 1) & ~((1u << tp.rcv_wscale) - 1);
+  new_win = std::min(new_win, 65535u << tp.rcv_wscale);
   tp.rcv_wnd = new_win;
   tp.rcv_wup = tp.rcv_nxt;
-  return static_cast<uint16_t>(std::min<uint32_t>(new_win >> tp.rcv_wscale, 65535));
+  return static_cast<uint16_t>(new_win >> tp.rcv_wscale);
 }
 
 // tcp_sync_mss: the MSS for a path MTU: the MTU less the IP and TCP headers, no more than the peer's MSS
@@ -130,7 +148,13 @@ uint32_t Tcp::tcp_current_mss(TcpSock& tp) {
         (mtu < tp.mss_cache + 40 || tp.mss_cache < std::min<uint32_t>(tp.mss_clamp, mtu - 40)))
       tcp_sync_mss(tp, mtu);
   }
-  return tp.mss_cache - (tp.ts_ok ? 12 : 0);
+  // tcp_established_options: timestamps on every segment, SACK blocks while we hold out-of-order data.
+  uint32_t opts = tp.ts_ok ? 12 : 0;
+  if (tp.sack_ok && !tp.out_of_order_queue.empty()) {
+    uint32_t blocks = std::min<uint32_t>(uint32_t(tp.out_of_order_queue.size()), tp.ts_ok ? 3 : 4);
+    opts += 4 + 8 * blocks;
+  }
+  return tp.mss_cache - opts;
 }
 
 void Tcp::tcp_rearm_rto(TcpSock& tp) {
@@ -174,18 +198,37 @@ int Tcp::tcp_transmit_skb(TcpSock& tp, SkBuff& skb, bool clone_it) {
       opts.tsecr = tp.ts_recent;
     }
     if (tp.sack_ok && !tp.out_of_order_queue.empty()) {
-      // RFC 2018 §4: report the received blocks above the hole, at most 3 beside timestamps.
+      // RFC 2018 §4: report the received blocks above the hole, at most 3 beside timestamps. The
+      // first block MUST be the one holding the segment that triggered this ACK (Linux keeps
+      // selective_acks[] in that order); the others follow in sequence order.
       size_t max_blocks = tp.ts_ok ? 3 : 4;
-      for (SkBuff* s = tp.out_of_order_queue.front(); s && opts.num_sacks < max_blocks;) {
-        uint32_t start = tcp_skb_cb(*s).seq, end = tcp_skb_cb(*s).end_seq;
+      auto next_block = [](SkBuff*& s) {
+        SackBlock b{tcp_skb_cb(*s).seq, tcp_skb_cb(*s).end_seq};
         s = SkbQueue::next(s);
-        while (s && !after(tcp_skb_cb(*s).seq, end)) {
-          if (after(tcp_skb_cb(*s).end_seq, end)) end = tcp_skb_cb(*s).end_seq;
+        while (s && !after(tcp_skb_cb(*s).seq, b.end)) {
+          if (after(tcp_skb_cb(*s).end_seq, b.end)) b.end = tcp_skb_cb(*s).end_seq;
           s = SkbQueue::next(s);
         }
-        opts.sacks[opts.num_sacks++] = SackBlock{start, end};
+        return b;
+      };
+      std::optional<SackBlock> recent;
+      for (SkBuff* s = tp.out_of_order_queue.front(); s && !recent;) {
+        SackBlock b = next_block(s);
+        if (!before(tp.sack_recent, b.start) && before(tp.sack_recent, b.end)) recent = b;
+      }
+      if (recent) opts.sacks[opts.num_sacks++] = *recent;
+      for (SkBuff* s = tp.out_of_order_queue.front(); s && opts.num_sacks < max_blocks;) {
+        SackBlock b = next_block(s);
+        if (!recent || b.start != recent->start) opts.sacks[opts.num_sacks++] = b;
       }
     }
+  }
+  // A segment sized before SACK blocks were due (a retransmission) keeps to the path MTU by carrying
+  // fewer blocks.
+  if (opts.num_sacks && tp.sk_dst_cache) {
+    size_t mtu = tp.sk_dst_cache->mtu();
+    while (opts.num_sacks && kIpv4HeaderLen + kTcpHeaderLen + opts.size() + out->len() > mtu)
+      --opts.num_sacks;
   }
   size_t hlen = kTcpHeaderLen + opts.size();
   NET_ASSERT(out->headroom() >= hlen);
@@ -365,7 +408,8 @@ void Tcp::tcp_write_xmit(TcpSock& tp, bool push_one) {
         SkbQueue::next(skb) == nullptr)
       break;
     cb.tcp_flags |= kTcpAck;
-    if (SkbQueue::next(skb) == nullptr) cb.tcp_flags |= kTcpPsh;
+    // PSH marks the end of what the application wrote; a bare FIN carries none (tcp_send_fin).
+    if (SkbQueue::next(skb) == nullptr && skb->len() > 0) cb.tcp_flags |= kTcpPsh;
     cb.when_ns = net().now().time_since_epoch().count();
     if (tcp_transmit_skb(tp, *skb, true) != 0) break;
     tp.send_head = SkbQueue::next(skb);
@@ -399,8 +443,11 @@ bool Tcp::tcp_retransmit_skb(TcpSock& tp, SkBuff& skb) {
   } else {
     cb.tcp_flags |= kTcpAck;
   }
+  // retrans_stamp: when the data now resent first went out, the start of retransmits_timed_out's budget.
+  TimePoint first_sent{Duration(cb.when_ns)};
   cb.when_ns = net().now().time_since_epoch().count();
   if (tcp_transmit_skb(tp, skb, true) != 0) return false;
+  if (tp.retrans_stamp == TimePoint::min()) tp.retrans_stamp = first_sent;
   if (!(cb.sacked & kTcpcbRetrans)) {
     cb.sacked |= kTcpcbRetrans | kTcpcbEverRetrans;
     ++tp.retrans_out;
@@ -409,7 +456,6 @@ bool Tcp::tcp_retransmit_skb(TcpSock& tp, SkBuff& skb) {
   ++tp.total_retrans;
   ++stats_.retrans_segs;
   tp.bytes_retrans += skb.len();
-  if (tp.retrans_stamp == TimePoint{}) tp.retrans_stamp = net().now();
   return true;
 }
 
@@ -435,7 +481,15 @@ void Tcp::tcp_send_ack(TcpSock& tp) {
 // tcp_send_delayed_ack: ACK within ato unless something else carries it first.
 void Tcp::tcp_send_delayed_ack(TcpSock& tp) {
   tp.ack_pending = true;
-  TimePoint when = net().now() + tp.ato;
+  Duration ato = tp.ato;
+  if (ato > sysctl_.delack_min) {
+    // A long gap between segments grew ato; the smoothed RTT, when known, bounds it (the peer would
+    // not wait longer than that for an ACK anyway).
+    Duration max_ato = sysctl_.delack_max;
+    if (tp.srtt.count()) max_ato = std::min(max_ato, std::max(tp.srtt, sysctl_.delack_min));
+    ato = std::min(ato, max_ato);
+  }
+  TimePoint when = net().now() + ato;
   if (!tp.delack_timer.pending() || tp.delack_timer.expires() > when)
     net().timers.mod_timer(tp.delack_timer, when);
 }

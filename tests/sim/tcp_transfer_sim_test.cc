@@ -3,6 +3,9 @@
 
 #include <vector>
 
+#include <cstdlib>
+
+#include "dev/pcap.h"
 #include "sim/sim.h"
 
 namespace ustack {
@@ -25,6 +28,10 @@ struct Pair {
   explicit Pair(Impairments imp = {}, uint64_t seed = 1)
       : sim(seed), a(sim.add_stack("a")), b(sim.add_stack("b")) {
     sim.connect(a, Ipv4Cidr{kA, 24}, b, Ipv4Cidr{kB, 24}, imp);
+    // USTACK_TEST_PCAP=FILE captures a's side of the wire, to study a failure with tshark.
+    if (const char* path = std::getenv("USTACK_TEST_PCAP")) {
+      if (auto w = PcapWriter::open(path)) a.devs().devices().back()->set_capture(*w);
+    }
   }
   Sim sim;
   Stack& a;
@@ -71,7 +78,25 @@ void transfer_both_ways(Pair& p, size_t total, Duration limit) {
         return in_a.size() == total && in_b.size() == total;
       },
       limit);
-  ASSERT_TRUE(ok) << "a got " << in_a.size() << ", b got " << in_b.size() << " of " << total;
+  auto info = [](SocketApi& api, int fd) {
+    auto* tp = static_cast<TcpSock*>(api.sock_of(fd));
+    TcpInfo i = tp->tcp_get_info();
+    return std::string(tcp_state_name(i.state)) + " ca=" + ca_state_name(i.ca_state) +
+           " una=" + std::to_string(i.snd_una) + " nxt=" + std::to_string(i.snd_nxt) +
+           " rcv_nxt=" + std::to_string(i.rcv_nxt) + " cwnd=" + std::to_string(i.snd_cwnd) +
+           " unacked=" + std::to_string(i.unacked) + " lost=" + std::to_string(i.lost) +
+           " retrans=" + std::to_string(i.retrans) + " snd_wnd=" + std::to_string(i.snd_wnd) +
+           " rcv_wnd=" + std::to_string(i.rcv_wnd) + " rto_us=" + std::to_string(i.rto_us) +
+           " backoff=" + std::to_string(i.backoff) +
+           " send_head=" + std::to_string(tp->send_head != nullptr) +
+           " timer=" + std::to_string(tp->retransmit_timer.pending()) +
+           " wq=" + std::to_string(tp->sk_write_queue.size()) +
+           " rq=" + std::to_string(tp->sk_receive_queue.bytes()) +
+           " ofo=" + std::to_string(tp->out_of_order_queue.size()) +
+           " err=" + std::to_string(int(tp->sk_err));
+  };
+  ASSERT_TRUE(ok) << "a got " << in_a.size() << ", b got " << in_b.size() << " of " << total
+                  << "\n a: " << info(sa, c) << "\n b: " << info(sb, s);
   EXPECT_TRUE(in_b == out_a);
   EXPECT_TRUE(in_a == out_b);
   ASSERT_TRUE(sa.close(c));
@@ -95,14 +120,14 @@ TEST(TcpSim, CleanWireOneMegabyteEachWay) {
   transfer_both_ways(p, 1 << 20, 60s);
 }
 
-TEST(TcpSim, LossyReorderingDuplicatingWire) {
+TEST(TcpSim, SixtyFourMegabytesEachWayOverLossyReorderingDuplicatingWire) {
   Impairments imp;
   imp.loss = 0.02;
   imp.reorder = 0.02;
   imp.duplicate = 0.02;
   imp.delay = 1ms;
   Pair p(imp, 7);
-  transfer_both_ways(p, 4 << 20, 600s);
+  transfer_both_ways(p, 64 << 20, 3600s);
   EXPECT_GT(p.a.tcp().stats().retrans_segs + p.b.tcp().stats().retrans_segs, 0u);
 }
 
