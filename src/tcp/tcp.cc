@@ -71,12 +71,15 @@ Result<size_t> Tcp::sendmsg(Sock& sk, std::span<const std::byte> data, int flags
 // tcp_cleanup_rbuf: after a read, tell the peer about the space we freed if the window grows a lot
 // (doubles, or reopens from zero), so that a sender stuck on a small window resumes at once.
 void Tcp::tcp_cleanup_rbuf(TcpSock& tp, size_t copied) {
-  if (copied == 0 || tp.sk_state == TcpState::kClose) return;
+  // Not in states where nothing more will come (after the peer's FIN).
+  if (copied == 0 || tp.sk_state == TcpState::kClose || (tp.sk_shutdown & kRcvShutdown)) return;
   uint32_t rcv_window_now = tp.rcv_wup + tp.rcv_wnd - tp.rcv_nxt;
   if (static_cast<int32_t>(rcv_window_now) < 0) rcv_window_now = 0;
-  uint32_t new_window =
-      std::min<uint32_t>(tcp_space(tp), uint32_t(std::min<size_t>(tp.sk_rcvbuf, 65535u << tp.rcv_wscale)));
-  if (new_window >= 2 * rcv_window_now && new_window >= tp.rcv_mss) tcp_send_ack(tp);
+  uint32_t window_clamp = uint32_t(std::min<size_t>(tp.sk_rcvbuf, 65535u << tp.rcv_wscale));
+  if (2 * uint64_t{rcv_window_now} <= window_clamp) {
+    uint32_t new_window = tcp_compute_window(tp);
+    if (new_window && new_window >= 2 * uint64_t{rcv_window_now}) tcp_send_ack(tp);
+  }
 }
 
 // tcp_recvmsg: in-order data from the receive queue; 0 at end of stream.

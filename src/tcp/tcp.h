@@ -62,8 +62,10 @@ struct TcpSysctl {
   Duration rto_max = 120s;     // TCP_RTO_MAX
   Duration delack_min = 40ms;  // TCP_DELACK_MIN
   Duration delack_max = 200ms;
-  uint32_t init_cwnd = 10;   // TCP_INIT_CWND (RFC 6928)
-  uint16_t port_lo = 32768;  // ip_local_port_range
+  Duration rto_fallback = 3s;              // TCP_TIMEOUT_FALLBACK: no RTT sample from the handshake
+  Duration tcp_invalid_ratelimit = 500ms;  // out-of-window and challenge ACKs, one per this
+  uint32_t init_cwnd = 10;                 // TCP_INIT_CWND (RFC 6928)
+  uint16_t port_lo = 32768;                // ip_local_port_range
   uint16_t port_hi = 60999;
   int somaxconn = 4096;
   size_t max_orphans = 65536;
@@ -158,8 +160,9 @@ class TcpSock : public Sock {
   uint8_t backoff = 0;
   uint8_t retransmits = 0;
   uint32_t total_retrans = 0;
-  TimePoint retrans_stamp{};  // first retransmission of the head, for timeouts
-  uint8_t probes_out = 0;     // zero-window or keepalive probes without answer
+  TimePoint retrans_stamp = TimePoint::min();      // first transmission of what is being retransmitted
+  uint8_t probes_out = 0;                          // zero-window or keepalive probes without answer
+  TimePoint last_oow_ack_time = TimePoint::min();  // the last out-of-window or challenge ACK
 
   // --- delayed ACK (icsk_ack) ---
   bool ack_pending = false;
@@ -176,6 +179,7 @@ class TcpSock : public Sock {
 
   // --- queues ---
   SkbQueue out_of_order_queue;
+  uint32_t sack_recent = 0;     // start of the latest out-of-order segment: its SACK block goes first
   SkBuff* send_head = nullptr;  // first skb in sk_write_queue not yet sent
   SkbQueue sk_write_queue;      // sent-unacked then unsent, in sequence order
   SkbQueue sk_receive_queue;    // in-order data for the application
@@ -185,7 +189,7 @@ class TcpSock : public Sock {
   // --- listening (inet_connection_sock accept queue) ---
   std::deque<TcpSock*> accept_queue;
   int max_ack_backlog = 0;
-  int syn_queue_len = 0;  // request socks of this listener (icsk_accept_queue.qlen)
+  int syn_queue_len = 0;      // request socks of this listener (icsk_accept_queue.qlen)
   TcpSock* parent = nullptr;  // the listener, while in its accept queue
 
   // --- timers ---
@@ -237,6 +241,7 @@ struct TimeWaitSock {
   TimePoint ts_recent_stamp{};
   uint32_t ts_offset = 0;
   TcpState substate = TcpState::kTimeWait;  // FIN_WAIT2 kept as a minisock, as Linux does
+  TimePoint last_oow_ack_time = TimePoint::min();
   Timer tw_timer;
 };
 
@@ -335,6 +340,7 @@ class Tcp final : public Proto {
   uint32_t tcp_sync_mss(TcpSock& tp, uint32_t pmtu);
   uint32_t tcp_current_mss(TcpSock& tp);
   uint16_t tcp_select_window(TcpSock& tp);
+  uint32_t tcp_compute_window(TcpSock& tp);  // __tcp_select_window: the window the free space allows
   uint32_t tcp_space(const TcpSock& tp) const;
   void tcp_select_initial_window(size_t space, uint32_t mss, uint32_t& rcv_wnd, uint8_t& rcv_wscale,
                                  bool wscale_ok);
@@ -369,7 +375,12 @@ class Tcp final : public Proto {
   void tcp_write_err(TcpSock& tp);
   Duration keepalive_time_when(const TcpSock& tp) const;
   // tcp_minisocks.cc
-  void tcp_conn_request(TcpSock& listener, SkbPtr skb, const wire::TcpHdr& th, const wire::TcpOptions& opt);
+  // tw_isn: the ISN a TIME_WAIT connection hands over to its successor (0: choose one).
+  void tcp_conn_request(TcpSock& listener, SkbPtr skb, const wire::TcpHdr& th, const wire::TcpOptions& opt,
+                        uint32_t tw_isn = 0);
+  // __tcp_oow_rate_limited: true if an ACK for an invalid segment went out less than
+  // tcp_invalid_ratelimit ago; else records now.
+  bool tcp_oow_rate_limited(TimePoint& last_oow_ack_time);
   void tcp_check_req(RequestSock& req, SkbPtr skb, const wire::TcpHdr& th, const wire::TcpOptions& opt);
   void tcp_time_wait(TcpSock& tp, TcpState state, Duration timeo);
   void tcp_timewait_state_process(TimeWaitSock& tw, SkbPtr skb, const wire::TcpHdr& th,

@@ -11,7 +11,7 @@ namespace ustack {
 using namespace wire;
 
 // tcp_conn_request: a SYN for a listener.
-void Tcp::tcp_conn_request(TcpSock& l, SkbPtr skb, const TcpHdr& th, const TcpOptions& opt) {
+void Tcp::tcp_conn_request(TcpSock& l, SkbPtr skb, const TcpHdr& th, const TcpOptions& opt, uint32_t tw_isn) {
   const std::byte* nh = skb->network_header();
   Ipv4Addr saddr{load_be32(nh + 12)};
   Ipv4Addr daddr{load_be32(nh + 16)};
@@ -21,8 +21,9 @@ void Tcp::tcp_conn_request(TcpSock& l, SkbPtr skb, const TcpHdr& th, const TcpOp
   }
   size_t pending = size_t(l.syn_queue_len);
   // A full accept queue (or SYN queue) drops the SYN: the client retries and is served once accept()
-  // drains the queue (Linux without syncookies).
-  if (l.accept_queue.size() >= size_t(l.max_ack_backlog) ||
+  // drains the queue (Linux without syncookies). Full means more than the backlog (sk_acceptq_is_full:
+  // listen(fd, 1) queues two connections).
+  if (l.accept_queue.size() > size_t(l.max_ack_backlog) ||
       pending >= size_t(std::max(l.max_ack_backlog, 1)) * 2) {
     ++stats_.listen_overflows;
     ++stats_.listen_drops;
@@ -41,7 +42,7 @@ void Tcp::tcp_conn_request(TcpSock& l, SkbPtr skb, const TcpHdr& th, const TcpOp
   req->loc_port = th.dest;
   req->rmt_port = th.source;
   req->rcv_isn = th.seq;
-  req->snt_isn = secure_tcp_seq(daddr, saddr, th.dest, th.source);
+  req->snt_isn = tw_isn ? tw_isn : secure_tcp_seq(daddr, saddr, th.dest, th.source);
   uint16_t advmss = static_cast<uint16_t>(std::min<uint32_t>((*rt)->dev->mtu() - 40, 65535));
   if (l.user_mss) advmss = std::min(advmss, l.user_mss);
   req->mss = advmss;
@@ -52,7 +53,9 @@ void Tcp::tcp_conn_request(TcpSock& l, SkbPtr skb, const TcpHdr& th, const TcpOp
   req->wscale_ok = opt.wscale.has_value() && sysctl_.tcp_window_scaling;
   req->snd_wscale = req->wscale_ok ? *opt.wscale : 0;
   req->peer_mss = opt.mss ? std::max<uint16_t>(*opt.mss, 48) : 536;
-  tcp_select_initial_window(l.sk_rcvbuf, advmss, req->rcv_wnd, req->rcv_wscale, req->wscale_ok);
+  // tcp_openreq_init_rwin: whole segments of what the peer will send, the timestamp option deducted.
+  tcp_select_initial_window(l.sk_rcvbuf, advmss - (req->ts_ok ? 12u : 0u), req->rcv_wnd, req->rcv_wscale,
+                            req->wscale_ok);
   req->snt_synack = net().now();
   RequestSock* raw = req.get();
   raw->rsk_timer.set_callback([this, raw] { reqsk_timer_handler(*raw); });
@@ -110,7 +113,7 @@ void Tcp::tcp_check_req(RequestSock& req, SkbPtr skb, const TcpHdr& th, const Tc
     return;
   }
   TcpSock& l = *req.listener;
-  if (l.accept_queue.size() >= size_t(l.max_ack_backlog)) {
+  if (l.accept_queue.size() > size_t(l.max_ack_backlog)) {
     // Accept queue full: forget this ACK; the SYN-ACK timer makes the peer send it again later.
     ++stats_.listen_overflows;
     kfree_skb(n, std::move(skb), DropReason::TCP_LISTEN_OVERFLOW);
@@ -217,7 +220,12 @@ void Tcp::inet_twsk_kill(TimeWaitSock& tw) {
   twhash_.erase(t);
 }
 
-// tcp_timewait_state_process (RFC 9293 §3.10.7.4 for TIME_WAIT; RFC 6191 for a new SYN).
+// tcp_timewait_state_process (RFC 9293 §3.10.7.4; RFC 1122 §4.2.2.13 and RFC 6191 for a new SYN), with
+// Linux's rules. FIN_WAIT2 repeats tcp_rcv_state_process's checks: out of window an ACK, a RST kills, the
+// peer's FIN starts TIME_WAIT, new data or a SYN get a reset. In TIME_WAIT a bare ACK or a RST exactly at
+// rcv_nxt restarts the timer or (tcp_rfc1337 = 0) ends TIME_WAIT; a newer SYN goes to a listener with an
+// ISN above the old connection's; anything else is acknowledged and, if it carries an ACK, restarts the
+// timer. ACKs for pure ACKs and SYNs are rate-limited (tcp_timewait_check_oow_rate_limit).
 void Tcp::tcp_timewait_state_process(TimeWaitSock& tw, SkbPtr skb, const TcpHdr& th, const TcpOptions& opt) {
   NetCore& n = net();
   const TcpSkbCb& cb = tcp_skb_cb(*skb);
@@ -226,49 +234,83 @@ void Tcp::tcp_timewait_state_process(TimeWaitSock& tw, SkbPtr skb, const TcpHdr&
     tcp_v4_send_ack(tw.loc_addr, tw.rmt_addr, tw.loc_port, tw.rmt_port, tw.snd_nxt, tw.rcv_nxt,
                     tw.rcv_wnd >> tw.rcv_wscale, tw.ts_ok, tsval, tw.ts_recent);
   };
-  if (tw.substate == TcpState::kFinWait2) {
-    if (th.flags & kTcpRst) {
-      inet_twsk_kill(tw);
-    } else if ((th.flags & kTcpFin) && cb.seq == tw.rcv_nxt && cb.end_seq == cb.seq + 1) {
-      // The peer's FIN: TIME_WAIT now.
-      tw.rcv_nxt = cb.end_seq;
-      tw.substate = TcpState::kTimeWait;
-      n.mod_timer(tw.tw_timer, sysctl_.tcp_timewait_len);
+  auto ack_oow = [&] {
+    if ((cb.seq != cb.end_seq && !(th.flags & kTcpSyn)) || !tcp_oow_rate_limited(tw.last_oow_ack_time))
       ack_it();
-    } else if (cb.end_seq != cb.seq && after(cb.end_seq, tw.rcv_nxt)) {
-      // New data for a closed socket: reset.
-      tcp_v4_send_reset(*skb, th);
-      inet_twsk_kill(tw);
-    }
-    consume_skb(std::move(skb));
-    return;
-  }
-  if (th.flags & kTcpRst) {
-    // Linux's default (tcp_rfc1337 = 0): a reset ends TIME_WAIT early.
-    ++stats_.tw_killed;
+  };
+  auto reset_and_kill = [&] {
+    tcp_v4_send_reset(*skb, th);
     inet_twsk_kill(tw);
     consume_skb(std::move(skb));
+  };
+  // tcp_paws_reject with no slack: a timestamp older than the last one seen (a reset is believed once
+  // TCP_PAWS_MSL has passed).
+  bool paws_reject = tw.ts_ok && opt.ts && tw.ts_recent &&
+                     static_cast<int32_t>(tw.ts_recent - opt.tsval) > 0 &&
+                     !((th.flags & kTcpRst) && n.now() - tw.ts_recent_stamp >= 60s);
+  if (tw.substate == TcpState::kFinWait2) {
+    bool in_window = cb.seq == tw.rcv_nxt ||
+                     (after(cb.end_seq, tw.rcv_nxt) && before(cb.seq, tw.rcv_nxt + tw.rcv_wnd)) ||
+                     (cb.seq == tw.rcv_nxt + tw.rcv_wnd && cb.seq == cb.end_seq);
+    if (paws_reject || !in_window) {
+      ack_oow();
+    } else if (th.flags & kTcpRst) {
+      inet_twsk_kill(tw);
+    } else if ((th.flags & kTcpSyn) && !before(cb.seq, tw.rcv_nxt)) {
+      return reset_and_kill();
+    } else if (!(th.flags & kTcpAck) || !after(cb.end_seq, tw.rcv_nxt) || cb.end_seq == cb.seq) {
+      // A duplicate ACK: nothing to do.
+    } else if (!(th.flags & kTcpFin) || cb.end_seq != tw.rcv_nxt + 1) {
+      return reset_and_kill();  // new data after our half-close: nobody will read it
+    } else {
+      // The peer's FIN: TIME_WAIT now, for TCP_TIMEWAIT_LEN.
+      tw.substate = TcpState::kTimeWait;
+      tw.rcv_nxt = cb.end_seq;
+      if (opt.ts) {
+        tw.ts_recent = opt.tsval;
+        tw.ts_recent_stamp = n.now();
+      }
+      n.mod_timer(tw.tw_timer, sysctl_.tcp_timewait_len);
+      ack_it();
+    }
+    consume_skb(std::move(skb));
     return;
   }
-  if ((th.flags & kTcpSyn) && !(th.flags & kTcpAck)) {
-    // A new connection may reuse the 4-tuple if it is clearly newer (RFC 6191): higher sequence number,
-    // or a newer timestamp.
-    bool newer = after(th.seq, tw.rcv_nxt) ||
-                 (tw.ts_ok && opt.ts && static_cast<int32_t>(opt.tsval - tw.ts_recent) > 0);
-    if (newer) {
-      Ipv4Addr loc = tw.loc_addr;
+  if (!paws_reject && cb.seq == tw.rcv_nxt && (cb.seq == cb.end_seq || (th.flags & kTcpRst))) {
+    // In window: only a bare ACK or a reset can be.
+    if (th.flags & kTcpRst) {
+      ++stats_.tw_killed;  // TIME_WAIT assassination (RFC 1337), allowed as Linux's tcp_rfc1337 = 0 does
       inet_twsk_kill(tw);
-      if (TcpSock* l = lookup_listener(loc, th.dest)) {
-        tcp_conn_request(*l, std::move(skb), th, opt);
-        return;
+    } else {
+      n.mod_timer(tw.tw_timer, sysctl_.tcp_timewait_len);
+      if (opt.ts) {
+        tw.ts_recent = opt.tsval;
+        tw.ts_recent_stamp = n.now();
       }
-      tcp_v4_send_reset(*skb, th);
-      consume_skb(std::move(skb));
+    }
+    consume_skb(std::move(skb));
+    return;
+  }
+  if ((th.flags & kTcpSyn) && !(th.flags & (kTcpRst | kTcpAck)) && !paws_reject &&
+      (after(cb.seq, tw.rcv_nxt) || (opt.ts && static_cast<int32_t>(tw.ts_recent - opt.tsval) < 0))) {
+    // A newer SYN (TCP_TW_SYN): a listener may take it; the new connection's sequence space starts
+    // beyond anything the old one used.
+    if (TcpSock* l = lookup_listener(tw.loc_addr, th.dest)) {
+      uint32_t isn = tw.snd_nxt + 65535 + 2;
+      inet_twsk_kill(tw);
+      tcp_conn_request(*l, std::move(skb), th, opt, isn ? isn : 1);
       return;
     }
+    ack_it();  // no listener: TCP_TW_ACK
+    consume_skb(std::move(skb));
+    return;
   }
-  if (th.flags & kTcpFin) n.mod_timer(tw.tw_timer, sysctl_.tcp_timewait_len);  // the peer lost our ACK
-  if ((th.flags & kTcpFin) || cb.end_seq != cb.seq || !(th.flags & kTcpAck) || (th.flags & kTcpSyn)) ack_it();
+  if (!(th.flags & kTcpRst)) {
+    // Out of window (a retransmitted FIN, old data, an old SYN): acknowledge. A segment with an ACK
+    // (or a PAWS failure) shows the peer still sends: TIME_WAIT starts over.
+    if (paws_reject || (th.flags & kTcpAck)) n.mod_timer(tw.tw_timer, sysctl_.tcp_timewait_len);
+    ack_oow();
+  }
   consume_skb(std::move(skb));
 }
 

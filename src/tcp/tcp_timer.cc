@@ -55,8 +55,24 @@ void Tcp::tcp_enter_loss(TcpSock& tp) {
   tp.ca_ops->set_state(tp, CaState::kLoss);
 }
 
-// tcp_retransmit_timer: the RTO expired. Back off (RFC 6298 §5.5), resend the head, give up after the
-// retry limit: tcp_syn_retries for a SYN, tcp_retries2 (tcp_orphan_retries for orphans) otherwise.
+// retransmits_timed_out with tcp_model_timeout: has the time since the first transmission of what is
+// being resent reached what `boundary` backed-off timeouts from TCP_RTO_MIN would take (924.6 s for
+// tcp_retries2 = 15)? Linux budgets time, not retransmissions: a larger RTO gets fewer of them.
+static bool retransmits_timed_out(const TcpSock& tp, unsigned boundary, const TcpSysctl& sc, TimePoint now) {
+  if (tp.retransmits == 0 || tp.retrans_stamp == TimePoint::min()) return false;
+  const Duration rto_base = sc.rto_min;
+  unsigned linear_backoff_thresh = 0;  // ilog2(TCP_RTO_MAX / rto_base)
+  while ((int64_t{2} << linear_backoff_thresh) <= sc.rto_max / rto_base) ++linear_backoff_thresh;
+  Duration timeout = boundary <= linear_backoff_thresh
+                         ? ((int64_t{2} << boundary) - 1) * rto_base
+                         : ((int64_t{2} << linear_backoff_thresh) - 1) * rto_base +
+                               int64_t(boundary - linear_backoff_thresh) * sc.rto_max;
+  return now - tp.retrans_stamp >= timeout;
+}
+
+// tcp_retransmit_timer: the RTO expired. Back off (RFC 6298 §5.5), resend the head, give up
+// (tcp_write_timeout) after tcp_syn_retries timeouts for a SYN, or once the time budget of tcp_retries2
+// (tcp_orphan_retries for orphans) is spent.
 void Tcp::tcp_retransmit_timer(TcpSock& tp) {
   if (tp.packets_out == 0 || tp.sk_state == TcpState::kClose) return;
   ++stats_.timeouts;
@@ -66,7 +82,8 @@ void Tcp::tcp_retransmit_timer(TcpSock& tp) {
   } else {
     limit = tp.dead ? sysctl_.tcp_orphan_retries : sysctl_.tcp_retries2;
   }
-  if (tp.retransmits >= limit) {
+  bool syn = tp.sk_state == TcpState::kSynSent || tp.sk_state == TcpState::kSynRecv;
+  if (syn ? tp.retransmits >= limit : retransmits_timed_out(tp, limit, sysctl_, net().now())) {
     tcp_write_err(tp);
     return;
   }
@@ -108,8 +125,8 @@ void Tcp::tcp_probe_timer(TcpSock& tp) {
 
 void Tcp::tcp_delack_timer(TcpSock& tp) {
   if (!tp.ack_pending || tp.sk_state == TcpState::kClose) return;
-  // The timer firing means the application is not answering quickly: Linux grows ato (up to the max).
-  tp.ato = std::min(tp.ato * 2, sysctl_.delack_max);
+  // The timer firing means the application is not answering quickly: Linux grows ato (up to the RTO).
+  tp.ato = std::min(tp.ato * 2, tp.rto);
   tcp_send_ack(tp);
 }
 

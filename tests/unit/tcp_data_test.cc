@@ -1,0 +1,647 @@
+// Data transfer, segment by segment, in virtual time: segmentation and PSH, the receive window, in-order
+// and out-of-order receive with SACK, retransmission (RFC 6298, Karn), fast retransmit and NewReno
+// (RFC 5681, RFC 6582), Nagle, delayed ACKs, zero windows both ways, PAWS (RFC 7323), keepalive and
+// TCP_INFO, each checked against what Linux does.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "support/tcp_harness.h"
+
+namespace ustack::tcptest {
+namespace {
+
+using namespace wire;
+
+constexpr uint32_t kPeerIss = 5000;
+constexpr uint32_t kP = kPeerIss + 1;  // the peer's first data byte
+
+struct PeerOpts {
+  bool sack = false;
+  bool ts = false;
+  std::optional<uint8_t> wscale;
+  uint16_t win = 65535;
+};
+
+// Completes the active open of `fd` (a fresh non-blocking socket) with a SYN-ACK offering `o`.
+// Returns our handshake ACK.
+Seg open_with(TcpHarness& h, int fd, const PeerOpts& o) {
+  EXPECT_EQ(h.api().connect(fd, SockAddrIn{kPeer, h.peer_port}).error(), Errc::kInProgress);
+  Seg syn = h.expect_tx(kTcpSyn);
+  h.our_port = syn.sport;
+  h.iss = syn.seq;
+  Out sa{kTcpSyn | kTcpAck, kPeerIss, syn.seq + 1, o.win, 1460};
+  sa.sack_ok = o.sack;
+  if (o.ts) sa.ts = std::make_pair(100u, syn.opt.tsval);
+  sa.wscale = o.wscale;
+  h.inject(sa);
+  Seg ack = h.expect_tx(kTcpAck);
+  EXPECT_EQ(ack.ack, kP);
+  return ack;
+}
+
+PeerOpts opts_ts() {
+  PeerOpts o;
+  o.ts = true;
+  return o;
+}
+PeerOpts opts_sack() {
+  PeerOpts o;
+  o.sack = true;
+  return o;
+}
+PeerOpts opts_wscale(uint8_t ws) {
+  PeerOpts o;
+  o.wscale = ws;
+  return o;
+}
+
+int establish(TcpHarness& h, const PeerOpts& o) {
+  int fd = *h.api().socket(kAfInet, kSockStream | kSockNonblock);
+  open_with(h, fd, o);
+  return fd;
+}
+
+TcpInfo info(TcpHarness& h, int fd) {
+  TcpInfo i{};
+  EXPECT_TRUE(h.api().getsockopt(fd, kSolTcp, kTcpInfo, std::as_writable_bytes(std::span(&i, 1))));
+  return i;
+}
+
+// Data from the peer at `seq`, acknowledging all we sent.
+Out data(TcpHarness& h, uint32_t seq, size_t len, char c = 'd') {
+  return Out{kTcpAck | kTcpPsh, seq, h.iss + 1}.with_payload(std::string(len, c));
+}
+
+// Virtual seconds since `t0`, rounded to the millisecond.
+double at(const TcpHarness& h, TimePoint t0) {
+  return std::round(to_seconds(h.clock.now() - t0) * 1000) / 1000;
+}
+
+TEST(TcpData, SendCutsSegmentsOfTheMssWithPshOnTheLast) {
+  TcpHarness h;
+  int fd = h.connect_established();
+  std::string d(4000, 'a');
+  ASSERT_EQ(*h.api().send(fd, sv_bytes(d)), 4000u);
+  Seg a = h.expect_tx(kTcpAck);
+  Seg b = h.expect_tx(kTcpAck);
+  Seg c = h.expect_tx(kTcpAck | kTcpPsh);
+  h.expect_no_tx();
+  EXPECT_EQ(a.seq, h.iss + 1);
+  EXPECT_EQ(b.seq, h.iss + 1 + 1460);
+  EXPECT_EQ(c.seq, h.iss + 1 + 2920);
+  EXPECT_EQ(a.payload.size(), 1460u);
+  EXPECT_EQ(b.payload.size(), 1460u);
+  EXPECT_EQ(c.payload.size(), 1080u);
+  for (const Seg& s : {a, b, c}) {
+    EXPECT_EQ(s.ack, kP);
+    EXPECT_EQ(s.win, 64240);  // no window scaling: whole segments of 65535
+    EXPECT_FALSE(s.opt.ts);
+  }
+}
+
+TEST(TcpData, TimestampsTakeTwelveBytesOfEachSegment) {
+  TcpHarness h;
+  int fd = establish(h, opts_ts());
+  std::string d(3000, 'a');
+  ASSERT_TRUE(h.api().send(fd, sv_bytes(d)));
+  Seg a = h.expect_tx(kTcpAck);
+  Seg b = h.expect_tx(kTcpAck);
+  Seg c = h.expect_tx(kTcpAck | kTcpPsh);
+  EXPECT_EQ(a.payload.size(), 1448u);
+  EXPECT_EQ(b.payload.size(), 1448u);
+  EXPECT_EQ(c.payload.size(), 104u);
+  EXPECT_TRUE(a.opt.ts);
+  EXPECT_EQ(a.opt.tsecr, 100u);
+}
+
+TEST(TcpData, ReceiveWindowIsScaledAndItsRightEdgeNeverMovesLeft) {
+  TcpHarness h;
+  int fd = *h.api().socket(kAfInet, kSockStream | kSockNonblock);
+  Seg hs = open_with(h, fd, opts_wscale(2));
+  // SO_RCVBUF's default here is 1 MiB; our SYN offered wscale 7, so the window field counts 128 bytes.
+  EXPECT_EQ(hs.win, (1u << 20) >> 7);
+  h.inject(data(h, kP, 1000));
+  Seg a = h.expect_tx(kTcpAck);
+  EXPECT_EQ(a.ack, kP + 1000);
+  // The free space, rounded up to the scale unit (__tcp_select_window's ALIGN).
+  EXPECT_EQ(a.win, ((1u << 20) - 1000 + 127) >> 7);
+  // The application shrinks its buffer: the window offered is kept (RFC 9293 §3.8.6.2.2, Linux
+  // tcp_shrink_window = 0), only consumed by the data that arrives.
+  ASSERT_TRUE(h.api().setsockopt_int(fd, kSolSocket, kSoRcvBuf, 4096));
+  h.inject(data(h, kP + 1000, 100));
+  Seg b = h.expect_tx(kTcpAck);
+  EXPECT_EQ(b.ack, kP + 1100);
+  EXPECT_FALSE(before(b.ack + (uint32_t{b.win} << 7), a.ack + (uint32_t{a.win} << 7)));
+  EXPECT_EQ(b.win, a.win);
+  // The peer's window is scaled by the 2 it announced.
+  EXPECT_EQ(info(h, fd).snd_wnd, 65535u << 2);
+}
+
+TEST(TcpData, OutOfOrderDataGetsAnImmediateAckWithSackBlocks) {
+  TcpHarness h;
+  int fd = establish(h, opts_sack());
+  h.inject(data(h, kP, 100, 'A'));
+  Seg a = h.expect_tx(kTcpAck);
+  EXPECT_EQ(a.ack, kP + 100);
+  EXPECT_EQ(a.opt.num_sacks, 0);
+  // A hole at [100, 200): every segment above it is acknowledged at once with the blocks it holds, the
+  // block of the segment just received first (RFC 2018 §4).
+  h.inject(data(h, kP + 200, 100, 'C'));
+  Seg c = h.expect_tx(kTcpAck);
+  EXPECT_EQ(c.ack, kP + 100);
+  ASSERT_EQ(c.opt.num_sacks, 1);
+  EXPECT_EQ(c.opt.sacks[0].start, kP + 200);
+  EXPECT_EQ(c.opt.sacks[0].end, kP + 300);
+  h.inject(data(h, kP + 400, 100, 'E'));
+  Seg e = h.expect_tx(kTcpAck);
+  EXPECT_EQ(e.ack, kP + 100);
+  ASSERT_EQ(e.opt.num_sacks, 2);
+  EXPECT_EQ(e.opt.sacks[0].start, kP + 400);
+  EXPECT_EQ(e.opt.sacks[0].end, kP + 500);
+  EXPECT_EQ(e.opt.sacks[1].start, kP + 200);
+  EXPECT_EQ(e.opt.sacks[1].end, kP + 300);
+  h.inject(data(h, kP + 300, 100, 'D'));
+  Seg d = h.expect_tx(kTcpAck);
+  EXPECT_EQ(d.ack, kP + 100);
+  ASSERT_EQ(d.opt.num_sacks, 1);
+  EXPECT_EQ(d.opt.sacks[0].start, kP + 200);
+  EXPECT_EQ(d.opt.sacks[0].end, kP + 500);
+  // The hole fills: everything is acknowledged at once, no SACK left.
+  h.inject(data(h, kP + 100, 100, 'B'));
+  Seg b = h.expect_tx(kTcpAck);
+  EXPECT_EQ(b.ack, kP + 500);
+  EXPECT_EQ(b.opt.num_sacks, 0);
+  h.expect_no_tx();
+  std::array<std::byte, 600> buf{};
+  ASSERT_EQ(*h.api().recv(fd, buf), 500u);
+  std::string got(reinterpret_cast<const char*>(buf.data()), 500);
+  EXPECT_EQ(got, std::string(100, 'A') + std::string(100, 'B') + std::string(100, 'C') +
+                     std::string(100, 'D') + std::string(100, 'E'));
+}
+
+TEST(TcpData, OutOfOrderWithoutSackGetsAPlainDuplicateAck) {
+  TcpHarness h;
+  int fd = h.connect_established();
+  h.inject(data(h, kP + 100, 100));
+  Seg a = h.expect_tx(kTcpAck);
+  EXPECT_EQ(a.ack, kP);
+  EXPECT_EQ(a.opt.num_sacks, 0);
+  std::array<std::byte, 300> buf{};
+  EXPECT_EQ(h.api().recv(fd, buf).error(), Errc::kAgain);
+  h.inject(data(h, kP, 100));
+  EXPECT_EQ(h.expect_tx(kTcpAck).ack, kP + 200);
+  EXPECT_EQ(*h.api().recv(fd, buf), 200u);
+}
+
+// Retransmission times (seconds after the first transmission) until the socket reports an error.
+std::vector<double> retransmissions_until_error(TcpHarness& h, int fd, uint32_t seq, double& error_at) {
+  TimePoint t0 = h.clock.now();
+  std::vector<double> times;
+  error_at = -1;
+  for (int i = 0; i < 100 && error_at < 0; ++i) {
+    auto next = h.stack.next_deadline();
+    if (!next) break;
+    h.advance(*next - h.clock.now());
+    while (auto s = h.next_tx()) {
+      EXPECT_EQ(s->seq, seq);
+      EXPECT_EQ(s->flags & kTcpRst, 0) << "tcp_write_err sends no reset";
+      times.push_back(at(h, t0));
+    }
+    PollFd p{fd, kPollIn, 0};
+    if (*h.api().poll(std::span(&p, 1), Duration(0)) && (p.revents & kPollErr)) error_at = at(h, t0);
+  }
+  return times;
+}
+
+TEST(TcpData, RtoDoublesFrom200msAndGivesUpAfterRetries2) {
+  TcpHarness h;
+  int fd = h.connect_established();  // an RTT sample of ~0 from the handshake: RTO = rto_min
+  ASSERT_TRUE(h.api().send(fd, sv_bytes("x")));
+  h.expect_tx(kTcpAck | kTcpPsh);
+  h.advance(199ms);
+  h.expect_no_tx();
+  h.advance(2ms);
+  Seg r = h.expect_tx(kTcpAck | kTcpPsh);
+  EXPECT_EQ(r.seq, h.iss + 1);
+  EXPECT_EQ(r.payload.size(), 1u);
+  double err_at = 0;
+  std::vector<double> t = retransmissions_until_error(h, fd, h.iss + 1, err_at);
+  // Each timeout doubles the RTO up to 120 s; Linux gives up once the time since the first transmission
+  // reaches what 15 (tcp_retries2) backed-off timeouts from TCP_RTO_MIN take: 924.6 s.
+  std::vector<double> want{0.6,   1.4,   3.0,   6.2,   12.6,  25.4,  51.0,
+                           102.2, 204.6, 324.6, 444.6, 564.6, 684.6, 804.6};
+  ASSERT_EQ(t.size(), want.size());
+  for (size_t i = 0; i < t.size(); ++i) EXPECT_NEAR(t[i], want[i] - 0.201, 0.005) << i;
+  EXPECT_NEAR(err_at, 924.6 - 0.201, 0.005);
+  std::array<std::byte, 8> buf{};
+  EXPECT_EQ(h.api().recv(fd, buf).error(), Errc::kTimedOut);
+  EXPECT_EQ(h.api().send(fd, sv_bytes("y")).error(), Errc::kPipe);
+  EXPECT_EQ(info(h, fd).state, TcpState::kClose);
+}
+
+TEST(TcpData, GivingUpIsATimeBudgetNotACountOfRetransmissions) {
+  // The SYN was lost once: no RTT sample from the handshake, so the RTO is the 3 s fallback
+  // (RFC 6298 §5.7, tcp_init_metrics). The budget of tcp_retries2 still is 924.6 s, so only 12
+  // retransmissions fit (retransmits_timed_out, tcp_model_timeout).
+  TcpHarness h;
+  int fd = *h.api().socket(kAfInet, kSockStream | kSockNonblock);
+  (void)h.api().connect(fd, SockAddrIn{kPeer, h.peer_port});
+  Seg syn = h.expect_tx(kTcpSyn);
+  h.our_port = syn.sport;
+  h.iss = syn.seq;
+  h.advance(1s);
+  h.expect_tx(kTcpSyn);
+  h.inject(Out{kTcpSyn | kTcpAck, kPeerIss, syn.seq + 1, 65535, 1460});
+  h.expect_tx(kTcpAck);
+  EXPECT_EQ(info(h, fd).rto_us, 3000000u);
+  EXPECT_EQ(info(h, fd).snd_cwnd, 10u);  // one SYN retransmission keeps the initial window
+  ASSERT_TRUE(h.api().send(fd, sv_bytes("x")));
+  h.expect_tx(kTcpAck | kTcpPsh);
+  double err_at = 0;
+  std::vector<double> t = retransmissions_until_error(h, fd, h.iss + 1, err_at);
+  EXPECT_EQ(t, (std::vector<double>{3, 9, 21, 45, 93, 189, 309, 429, 549, 669, 789, 909}));
+  EXPECT_EQ(err_at, 1029);
+}
+
+TEST(TcpData, KarnTakesNoRttSampleFromARetransmittedSegment) {
+  TcpHarness h;
+  int fd = h.connect_established();
+  uint32_t rtt0 = info(h, fd).rtt_us;
+  EXPECT_LT(rtt0, 1000u);
+  ASSERT_TRUE(h.api().send(fd, sv_bytes("a")));
+  h.expect_tx(kTcpAck | kTcpPsh);
+  h.advance(201ms);
+  h.expect_tx(kTcpAck | kTcpPsh);  // the retransmission
+  h.advance(200ms);
+  h.inject(Out{kTcpAck, kP, h.iss + 2});  // may answer either copy: ambiguous
+  TcpInfo i = info(h, fd);
+  EXPECT_EQ(i.rtt_us, rtt0);
+  EXPECT_EQ(i.rto_us, 400002u);  // the backed-off RTO stays until a valid sample
+  EXPECT_EQ(i.retransmits, 0);
+  // New data is timed with that RTO: 400 ms, not 200.
+  ASSERT_TRUE(h.api().send(fd, sv_bytes("b")));
+  h.expect_tx(kTcpAck | kTcpPsh);
+  h.advance(399ms);
+  h.expect_no_tx();
+  h.advance(2ms);
+  EXPECT_EQ(h.expect_tx(kTcpAck | kTcpPsh).seq, h.iss + 2);
+  // A segment sent once gives a sample again: 50 ms.
+  h.advance(1s);  // the retransmission is acknowledged below; let its timer go
+  h.next_tx();
+  h.inject(Out{kTcpAck, kP, h.iss + 3});
+  ASSERT_TRUE(h.api().send(fd, sv_bytes("c")));
+  h.expect_tx(kTcpAck | kTcpPsh);
+  h.advance(50ms);
+  h.inject(Out{kTcpAck, kP, h.iss + 4});
+  EXPECT_NEAR(info(h, fd).rtt_us, 50000 / 8, 2);  // SRTT = 7/8 SRTT + 1/8 R
+}
+
+TEST(TcpData, ThirdDuplicateAckTriggersFastRetransmitAndPartialAckTheNextHole) {
+  TcpHarness h;
+  int fd = h.connect_established();
+  std::string d(5 * 1460, 'z');
+  ASSERT_TRUE(h.api().send(fd, sv_bytes(d)));
+  uint32_t b = h.iss + 1;
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(h.next_tx()->seq, b + 1460u * uint32_t(i));
+  h.expect_no_tx();
+  h.inject(Out{kTcpAck, kP, b + 1460});  // the first arrived, the second was lost
+  h.inject(Out{kTcpAck, kP, b + 1460});
+  h.inject(Out{kTcpAck, kP, b + 1460});
+  h.expect_no_tx();
+  EXPECT_EQ(info(h, fd).ca_state, CaState::kDisorder);
+  h.inject(Out{kTcpAck, kP, b + 1460});  // the third duplicate
+  Seg r = h.expect_tx(kTcpAck);
+  EXPECT_EQ(r.seq, b + 1460);
+  EXPECT_EQ(r.payload.size(), 1460u);
+  h.expect_no_tx();
+  TcpInfo i = info(h, fd);
+  EXPECT_EQ(i.ca_state, CaState::kRecovery);
+  EXPECT_EQ(i.snd_ssthresh, 5u);  // half the congestion window
+  EXPECT_EQ(i.total_retrans, 1u);
+  // A partial ACK (RFC 6582 §3.2 step 4): the next hole is resent at once, recovery goes on.
+  h.inject(Out{kTcpAck, kP, b + 2920});
+  Seg r2 = h.expect_tx(kTcpAck);
+  EXPECT_EQ(r2.seq, b + 2920);
+  EXPECT_EQ(info(h, fd).ca_state, CaState::kRecovery);
+  // The full ACK: everything is acknowledged, nothing more is resent.
+  h.inject(Out{kTcpAck, kP, b + 5 * 1460});
+  i = info(h, fd);
+  EXPECT_EQ(i.total_retrans, 2u);
+  EXPECT_EQ(i.unacked, 0u);
+  h.advance(2s);
+  h.expect_no_tx();
+}
+
+TEST(TcpData, NagleHoldsASmallSegmentWhileAnotherIsUnackedAndNodelaySendsAtOnce) {
+  TcpHarness h;
+  int fd = h.connect_established();
+  ASSERT_TRUE(h.api().send(fd, sv_bytes("a")));
+  EXPECT_EQ(h.expect_tx(kTcpAck | kTcpPsh).payload.size(), 1u);
+  ASSERT_TRUE(h.api().send(fd, sv_bytes("b")));
+  ASSERT_TRUE(h.api().send(fd, sv_bytes("c")));
+  h.expect_no_tx();
+  h.inject(Out{kTcpAck, kP, h.iss + 2});
+  Seg bc = h.expect_tx(kTcpAck | kTcpPsh);
+  EXPECT_EQ(bc.seq, h.iss + 2);
+  EXPECT_EQ(bc.payload.size(), 2u);
+  // A full segment is never held.
+  std::string full(1460, 'f');
+  ASSERT_TRUE(h.api().send(fd, sv_bytes(full)));
+  EXPECT_EQ(h.expect_tx(kTcpAck | kTcpPsh).payload.size(), 1460u);
+  // TCP_NODELAY: small segments go at once, whatever is in flight.
+  ASSERT_TRUE(h.api().setsockopt_int(fd, kSolTcp, kTcpNoDelay, 1));
+  ASSERT_TRUE(h.api().send(fd, sv_bytes("d")));
+  EXPECT_EQ(h.expect_tx(kTcpAck | kTcpPsh).seq, h.iss + 4 + 1460);
+  ASSERT_TRUE(h.api().send(fd, sv_bytes("e")));
+  EXPECT_EQ(h.expect_tx(kTcpAck | kTcpPsh).seq, h.iss + 5 + 1460);
+}
+
+TEST(TcpData, SettingNodelayPushesWhatNagleHeld) {
+  TcpHarness h;
+  int fd = h.connect_established();
+  ASSERT_TRUE(h.api().send(fd, sv_bytes("a")));
+  h.expect_tx(kTcpAck | kTcpPsh);
+  ASSERT_TRUE(h.api().send(fd, sv_bytes("b")));
+  h.expect_no_tx();
+  ASSERT_TRUE(h.api().setsockopt_int(fd, kSolTcp, kTcpNoDelay, 1));
+  EXPECT_EQ(h.expect_tx(kTcpAck | kTcpPsh).seq, h.iss + 2);
+}
+
+TEST(TcpData, DelayedAckAfterQuickAckMode) {
+  TcpHarness h;
+  h.connect_established();
+  // The first data initialises the delayed-ACK engine in quick-ack mode: 16 segments
+  // (TCP_MAX_QUICKACKS) are acknowledged at once.
+  uint32_t seq = kP;
+  for (int i = 0; i < 16; ++i) {
+    h.inject(data(h, seq, 100));
+    seq += 100;
+    Seg a = h.expect_tx(kTcpAck);
+    EXPECT_EQ(a.ack, seq) << i;
+  }
+  // Then one small segment waits for the delayed-ACK timer: 40 ms (TCP_DELACK_MIN).
+  h.inject(data(h, seq, 100));
+  seq += 100;
+  h.expect_no_tx();
+  h.advance(39ms);
+  h.expect_no_tx();
+  h.advance(1ms);
+  EXPECT_EQ(h.expect_tx(kTcpAck).ack, seq);
+  // Again later: still 40 ms, as the smoothed RTT bounds the ACK delay (tcp_send_delayed_ack).
+  h.advance(100ms);
+  h.inject(data(h, seq, 100));
+  seq += 100;
+  h.advance(39ms);
+  h.expect_no_tx();
+  h.advance(1ms);
+  EXPECT_EQ(h.expect_tx(kTcpAck).ack, seq);
+  // One full segment waits; a second one is acknowledged at once with the first.
+  h.advance(10ms);
+  h.inject(data(h, seq, 1460));
+  h.expect_no_tx();
+  h.inject(data(h, seq + 1460, 1460));
+  EXPECT_EQ(h.expect_tx(kTcpAck).ack, seq + 2920);
+  h.advance(1s);
+  h.expect_no_tx();
+}
+
+TEST(TcpData, DataOutgoingCarriesThePendingAck) {
+  TcpHarness h;
+  int fd = h.connect_established();
+  for (int i = 0; i < 16; ++i) {
+    h.inject(data(h, kP + 10u * uint32_t(i), 10));
+    h.expect_tx(kTcpAck);
+  }
+  h.inject(data(h, kP + 160, 10));
+  h.expect_no_tx();
+  ASSERT_TRUE(h.api().send(fd, sv_bytes("reply")));
+  Seg r = h.expect_tx(kTcpAck | kTcpPsh);
+  EXPECT_EQ(r.ack, kP + 170);
+  h.inject(Out{kTcpAck, kP + 170, h.iss + 6});
+  h.advance(1s);
+  h.expect_no_tx();  // the delayed ACK went with the data
+}
+
+TEST(TcpData, ZeroWindowIsProbedWithBackoffAndSendingResumesWhenItOpens) {
+  TcpHarness h;
+  int fd = h.connect_established(kPeerIss, false, 0);
+  ASSERT_EQ(*h.api().send(fd, sv_bytes("hello")), 5u);
+  h.expect_no_tx();
+  TimePoint t0 = h.clock.now();
+  std::vector<double> probes;
+  for (int i = 0; i < 2500; ++i) {
+    h.advance(1ms);
+    while (auto s = h.next_tx()) {
+      EXPECT_EQ(s->flags, kTcpAck);
+      EXPECT_EQ(s->seq, h.iss);  // snd_una - 1: the peer must answer with its window
+      EXPECT_EQ(s->ack, kP);
+      EXPECT_TRUE(s->payload.empty());
+      probes.push_back(at(h, t0));
+      h.inject(Out{kTcpAck, kP, h.iss + 1, 0});  // still closed
+    }
+  }
+  // tcp_probe0_base = the RTO (200 ms here), doubling: 0.2, 0.6, 1.4 s.
+  EXPECT_EQ(probes, (std::vector<double>{0.201, 0.601, 1.401}));
+  EXPECT_EQ(h.tcp().stats().zero_window_probes, 3u);
+  EXPECT_EQ(info(h, fd).state, TcpState::kEstablished);
+  h.inject(Out{kTcpAck, kP, h.iss + 1, 1000});  // the window opens
+  Seg d = h.expect_tx(kTcpAck | kTcpPsh);
+  EXPECT_EQ(d.seq, h.iss + 1);
+  EXPECT_EQ(d.payload.size(), 5u);
+  h.inject(Out{kTcpAck, kP, h.iss + 6, 1000});
+  h.advance(10s);
+  h.expect_no_tx();
+}
+
+TEST(TcpData, FullReceiveBufferAdvertisesZeroThenAWindowUpdateAfterTheRead) {
+  TcpHarness h;
+  int fd = *h.api().socket(kAfInet, kSockStream | kSockNonblock);
+  ASSERT_TRUE(h.api().setsockopt_int(fd, kSolSocket, kSoRcvBuf, 2048));  // 4096 once doubled
+  EXPECT_EQ(*h.api().getsockopt_int(fd, kSolSocket, kSoRcvBuf), 4096);
+  EXPECT_EQ(h.api().connect(fd, SockAddrIn{kPeer, h.peer_port}).error(), Errc::kInProgress);
+  Seg syn = h.expect_tx(kTcpSyn);
+  EXPECT_EQ(syn.win, 2920);  // 4096 in whole segments
+  h.our_port = syn.sport;
+  h.iss = syn.seq;
+  h.inject(Out{kTcpSyn | kTcpAck, kPeerIss, syn.seq + 1, 65535, 1460});
+  EXPECT_EQ(h.expect_tx(kTcpAck).win, 2920);
+  h.inject(data(h, kP, 1460));
+  Seg a = h.expect_tx(kTcpAck);
+  EXPECT_EQ(a.ack, kP + 1460);
+  EXPECT_EQ(a.win, 1460);
+  // The second waits for the delayed ACK (quick-ack mode gave this small window a single quick ACK).
+  h.inject(data(h, kP + 1460, 1460));
+  h.expect_no_tx();
+  h.advance(40ms);
+  Seg z = h.expect_tx(kTcpAck);
+  EXPECT_EQ(z.ack, kP + 2920);
+  EXPECT_EQ(z.win, 0);  // less than a segment free: zero (receiver SWS avoidance)
+  // The peer probes with a byte: dropped (the window is zero), answered with the same ACK.
+  h.inject(data(h, kP + 2920, 1, 'p'));
+  Seg pa = h.expect_tx(kTcpAck);
+  EXPECT_EQ(pa.ack, kP + 2920);
+  EXPECT_EQ(pa.win, 0);
+  // The application reads: the window reopens, and the peer is told at once.
+  std::array<std::byte, 4096> buf{};
+  EXPECT_EQ(*h.api().recv(fd, buf), 2920u);
+  Seg u = h.expect_tx(kTcpAck);
+  EXPECT_EQ(u.ack, kP + 2920);
+  EXPECT_EQ(u.win, 2920);
+  h.inject(data(h, kP + 2920, 1, 'p'));
+  h.expect_no_tx();  // a small segment out of quick-ack mode: the delayed ACK
+  h.advance(40ms);
+  EXPECT_EQ(h.expect_tx(kTcpAck).ack, kP + 2921);
+  EXPECT_EQ(*h.api().recv(fd, buf), 1u);
+}
+
+TEST(TcpData, PawsDropsASegmentWithAnOldTimestampAndAcks) {
+  TcpHarness h;
+  int fd = establish(h, opts_ts());
+  Out d1 = data(h, kP, 10);
+  d1.ts = std::make_pair(200u, 0u);
+  h.inject(d1);
+  Seg a = h.expect_tx(kTcpAck);
+  EXPECT_EQ(a.ack, kP + 10);
+  EXPECT_EQ(a.opt.tsecr, 200u);
+  // TSval 150 < TS.Recent 200: an old duplicate (RFC 7323 §5.3), dropped and answered.
+  Out old = data(h, kP + 10, 10, 'o');
+  old.ts = std::make_pair(150u, 0u);
+  h.inject(old);
+  Seg p = h.expect_tx(kTcpAck);
+  EXPECT_EQ(p.ack, kP + 10);
+  EXPECT_EQ(p.opt.tsecr, 200u);
+  EXPECT_EQ(h.tcp().stats().paws_drops, 1u);
+  std::array<std::byte, 64> buf{};
+  EXPECT_EQ(*h.api().recv(fd, buf), 10u);
+  EXPECT_EQ(h.api().recv(fd, buf).error(), Errc::kAgain);
+  // One tick older passes (TCP_PAWS_WINDOW = 1) without moving TS.Recent back.
+  Out edge = data(h, kP + 10, 10, 'e');
+  edge.ts = std::make_pair(199u, 0u);
+  h.inject(edge);
+  Seg e = h.expect_tx(kTcpAck);
+  EXPECT_EQ(e.ack, kP + 20);
+  EXPECT_EQ(e.opt.tsecr, 200u);
+  // A reset is accepted whatever its timestamp.
+  Out rst{kTcpRst, kP + 20, 0};
+  rst.ts = std::make_pair(1u, 0u);
+  h.inject(rst);
+  EXPECT_EQ(info(h, fd).state, TcpState::kClose);
+}
+
+void set_keepalive(TcpHarness& h, int fd) {
+  ASSERT_TRUE(h.api().setsockopt_int(fd, kSolSocket, kSoKeepAlive, 1));
+  ASSERT_TRUE(h.api().setsockopt_int(fd, kSolTcp, kTcpKeepIdle, 10));
+  ASSERT_TRUE(h.api().setsockopt_int(fd, kSolTcp, kTcpKeepIntvl, 5));
+  ASSERT_TRUE(h.api().setsockopt_int(fd, kSolTcp, kTcpKeepCnt, 2));
+}
+
+TEST(TcpData, KeepaliveProbesAt10And15SecondsAndTimesOutAt20) {
+  TcpHarness h;
+  int fd = h.connect_established();
+  set_keepalive(h, fd);
+  TimePoint t0 = h.clock.now();
+  std::vector<double> probes;
+  for (int i = 0; i < 2500 && info(h, fd).state == TcpState::kEstablished; ++i) {
+    h.advance(10ms);
+    while (auto s = h.next_tx()) {
+      if (s->flags & kTcpRst) {
+        EXPECT_EQ(s->flags, kTcpRst | kTcpAck);
+        EXPECT_EQ(s->seq, h.iss + 1);
+        EXPECT_EQ(at(h, t0), 20);
+        continue;
+      }
+      EXPECT_EQ(s->flags, kTcpAck);
+      EXPECT_EQ(s->seq, h.iss);  // snd_una - 1, no data
+      EXPECT_TRUE(s->payload.empty());
+      probes.push_back(at(h, t0));
+    }
+  }
+  EXPECT_EQ(probes, (std::vector<double>{10, 15}));
+  EXPECT_EQ(at(h, t0), 20);
+  std::array<std::byte, 8> buf{};
+  EXPECT_EQ(h.api().recv(fd, buf).error(), Errc::kTimedOut);
+  EXPECT_EQ(h.tcp().stats().keepalive_timeouts, 1u);
+}
+
+TEST(TcpData, AnsweredKeepaliveProbeRestartsTheIdleTime) {
+  TcpHarness h;
+  int fd = h.connect_established();
+  set_keepalive(h, fd);
+  h.advance(10s);
+  EXPECT_EQ(h.expect_tx(kTcpAck).seq, h.iss);
+  h.advance(1s);
+  h.inject(Out{kTcpAck, kP, h.iss + 1});  // the peer is alive
+  h.advance(9999ms);
+  h.expect_no_tx();
+  h.advance(1ms);
+  EXPECT_EQ(h.expect_tx(kTcpAck).seq, h.iss);  // 10 s after the answer
+  // Traffic also counts as life: data from the peer.
+  h.inject(data(h, kP, 3));
+  h.expect_tx(kTcpAck);
+  h.advance(9s);
+  h.expect_no_tx();
+  EXPECT_EQ(info(h, fd).state, TcpState::kEstablished);
+}
+
+TEST(TcpData, TcpInfoFollowsTheConnection) {
+  TcpHarness h;
+  int fd = h.connect_established();
+  TcpInfo i = info(h, fd);
+  EXPECT_EQ(i.state, TcpState::kEstablished);
+  EXPECT_EQ(i.ca_state, CaState::kOpen);
+  EXPECT_EQ(i.snd_cwnd, 10u);
+  EXPECT_EQ(i.total_retrans, 0u);
+  EXPECT_EQ(i.snd_mss, 1460u);
+  EXPECT_LT(i.rtt_us, 1000u);
+  EXPECT_EQ(i.rto_us / 1000, 200u);
+  std::string d(2000, 'i');
+  ASSERT_TRUE(h.api().send(fd, sv_bytes(d)));
+  h.expect_tx(kTcpAck);
+  h.expect_tx(kTcpAck | kTcpPsh);
+  i = info(h, fd);
+  EXPECT_EQ(i.unacked, 2u);
+  EXPECT_EQ(i.bytes_sent, 2000u);
+  EXPECT_EQ(i.data_segs_out, 2u);
+  // A timeout: one segment resent, cwnd 1, in Loss.
+  h.advance(201ms);
+  h.expect_tx(kTcpAck);
+  i = info(h, fd);
+  EXPECT_EQ(i.ca_state, CaState::kLoss);
+  EXPECT_EQ(i.snd_cwnd, 1u);
+  EXPECT_EQ(i.snd_ssthresh, 5u);
+  EXPECT_EQ(i.total_retrans, 1u);
+  EXPECT_EQ(i.retransmits, 1);
+  EXPECT_EQ(i.backoff, 1);
+  EXPECT_EQ(i.rto_us / 1000, 400u);
+  // The peer acknowledges the first segment: slow start from one, the second is resent.
+  h.inject(Out{kTcpAck, kP, h.iss + 1461});
+  EXPECT_EQ(h.expect_tx(kTcpAck | kTcpPsh).seq, h.iss + 1461);
+  i = info(h, fd);
+  EXPECT_EQ(i.snd_cwnd, 2u);
+  EXPECT_EQ(i.retransmits, 0);
+  EXPECT_EQ(i.total_retrans, 2u);
+  h.inject(Out{kTcpAck, kP, h.iss + 2001});
+  i = info(h, fd);
+  EXPECT_EQ(i.ca_state, CaState::kOpen);
+  EXPECT_EQ(i.unacked, 0u);
+  EXPECT_EQ(i.bytes_acked, 2001u);  // the SYN counts one
+  EXPECT_EQ(i.bytes_retrans, 1460u + 540u);
+}
+
+TEST(TcpData, TwoSynRetransmissionsStartWithACongestionWindowOfOne) {
+  TcpHarness h;
+  int fd = *h.api().socket(kAfInet, kSockStream | kSockNonblock);
+  (void)h.api().connect(fd, SockAddrIn{kPeer, h.peer_port});
+  Seg syn = h.expect_tx(kTcpSyn);
+  h.our_port = syn.sport;
+  h.advance(3s);
+  h.expect_tx(kTcpSyn);
+  h.expect_tx(kTcpSyn);
+  h.inject(Out{kTcpSyn | kTcpAck, kPeerIss, syn.seq + 1, 65535, 1460});
+  h.expect_tx(kTcpAck);
+  EXPECT_EQ(info(h, fd).snd_cwnd, 1u);  // tcp_init_transfer: total_retrans > 1
+}
+
+}  // namespace
+}  // namespace ustack::tcptest
