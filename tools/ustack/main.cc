@@ -33,6 +33,14 @@ commands:
       Like netcat: standard input to the connection, the connection to standard output; end of
       input half-closes. Without --tap, talks to an echo server on the memory-wire peer.
 
+  drill [--json] [--profile linux|rfc] SCRIPT.pkt|DIR...
+      Run packetdrill scripts against ustack in this process, in virtual time: the runner is the
+      remote host (192.0.2.1; ustack is 192.168.0.1). One line per script (PASS, FAIL with the
+      script line and expected against actual, SKIP with the reason) and a closing line
+      "N passed, N failed, N skipped"; --json for machines. --profile rfc compares flags, seq/ack,
+      SACK blocks and payload but not windows, option order or timestamps (FreeBSD's scripts).
+      Exit status 1 if any script failed. See docs/conformance.md.
+
 options for every command:
   --tap IFNAME            attach to this TAP interface (created if absent) instead of the memory wire
   --addr A.B.C.D/PREFIX   our address on the TAP interface
@@ -63,6 +71,7 @@ int main(int argc, char** argv) {
   if (cmd == "serve") return ustack::cli::cmd_serve(argc - 2, argv + 2);
   if (cmd == "demo") return ustack::cli::cmd_demo(argc - 2, argv + 2);
   if (cmd == "connect") return ustack::cli::cmd_connect(argc - 2, argv + 2);
+  if (cmd == "drill") return ustack::cli::cmd_drill(argc - 2, argv + 2);
   std::fprintf(stderr, "ustack: unknown command '%s' (see ustack --help)\n", argv[1]);
   return 2;
 }

@@ -1,0 +1,1183 @@
+#include "packetdrill/runner.h"
+
+#include <algorithm>
+#include <cstring>
+#include <deque>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "packetdrill/parser.h"
+#include "stack/stack.h"
+#include "wire/ethernet.h"
+#include "wire/ipv4.h"
+#include "wire/tcp.h"
+
+namespace ustack::drill {
+
+const char* outcome_name(Outcome o) {
+  switch (o) {
+    case Outcome::kPass:
+      return "PASS";
+    case Outcome::kFail:
+      return "FAIL";
+    case Outcome::kSkip:
+      return "SKIP";
+  }
+  return "?";
+}
+
+namespace {
+
+using namespace std::chrono_literals;
+
+// ---------------------------------------------------------------------------------------------------
+// Symbols: Linux's values for the names scripts use.
+
+const std::map<std::string, int64_t>& symbols() {
+  static const std::map<std::string, int64_t> m = {
+      {"AF_INET", 2},
+      {"PF_INET", 2},
+      {"SOCK_STREAM", 1},
+      {"SOCK_DGRAM", 2},
+      {"SOCK_NONBLOCK", 04000},
+      {"IPPROTO_IP", 0},
+      {"IPPROTO_TCP", 6},
+      {"IPPROTO_UDP", 17},
+      {"SOL_SOCKET", 1},
+      {"SOL_TCP", 6},
+      {"SOL_IP", 0},
+      {"F_GETFL", 3},
+      {"F_SETFL", 4},
+      {"O_RDONLY", 0},
+      {"O_WRONLY", 1},
+      {"O_RDWR", 2},
+      {"O_NONBLOCK", 04000},
+      {"SHUT_RD", 0},
+      {"SHUT_WR", 1},
+      {"SHUT_RDWR", 2},
+      {"MSG_PEEK", 0x2},
+      {"MSG_DONTWAIT", 0x40},
+      {"MSG_WAITALL", 0x100},
+      {"MSG_NOSIGNAL", 0x4000},
+      {"POLLIN", 0x1},
+      {"POLLPRI", 0x2},
+      {"POLLOUT", 0x4},
+      {"POLLERR", 0x8},
+      {"POLLHUP", 0x10},
+      {"POLLNVAL", 0x20},
+      {"POLLRDNORM", 0x40},
+      {"POLLWRNORM", 0x100},
+      {"POLLRDHUP", 0x2000},
+      {"NULL", 0},
+  };
+  return m;
+}
+
+struct OptName {
+  int level;
+  int name;
+};
+// The socket options ustack has (sock/sock.h), by level.
+const std::map<std::string, OptName>& sockopts() {
+  static const std::map<std::string, OptName> m = {
+      {"SO_REUSEADDR", {kSolSocket, kSoReuseAddr}},
+      {"SO_ERROR", {kSolSocket, kSoError}},
+      {"SO_BROADCAST", {kSolSocket, kSoBroadcast}},
+      {"SO_SNDBUF", {kSolSocket, kSoSndBuf}},
+      {"SO_RCVBUF", {kSolSocket, kSoRcvBuf}},
+      {"SO_KEEPALIVE", {kSolSocket, kSoKeepAlive}},
+      {"SO_LINGER", {kSolSocket, kSoLinger}},
+      {"SO_RCVTIMEO", {kSolSocket, kSoRcvTimeo}},
+      {"SO_SNDTIMEO", {kSolSocket, kSoSndTimeo}},
+      {"TCP_NODELAY", {kSolTcp, kTcpNoDelay}},
+      {"TCP_MAXSEG", {kSolTcp, kTcpMaxSeg}},
+      {"TCP_KEEPIDLE", {kSolTcp, kTcpKeepIdle}},
+      {"TCP_KEEPINTVL", {kSolTcp, kTcpKeepIntvl}},
+      {"TCP_KEEPCNT", {kSolTcp, kTcpKeepCnt}},
+      {"TCP_QUICKACK", {kSolTcp, kTcpQuickAck}},
+      {"TCP_CONGESTION", {kSolTcp, kTcpCongestion}},
+      {"IP_TOS", {kSolIp, kIpTos}},
+      {"IP_TTL", {kSolIp, kIpTtl}},
+      {"IP_MTU_DISCOVER", {kSolIp, kIpMtuDiscover}},
+  };
+  return m;
+}
+
+const std::vector<std::string>& supported_calls() {
+  static const std::vector<std::string> v = {
+      "socket",     "bind",       "listen", "accept", "accept4",     "connect",    "write",
+      "send",       "sendto",     "read",   "recv",   "recvfrom",    "close",      "shutdown",
+      "setsockopt", "getsockopt", "fcntl",  "poll",   "getsockname", "getpeername"};
+  return v;
+}
+
+struct SkipError {
+  std::string reason;
+};
+
+int64_t eval_int(const Expr& e) {
+  switch (e.kind) {
+    case Expr::Kind::kInt:
+      return e.num;
+    case Expr::Kind::kIdent: {
+      auto it = symbols().find(e.text);
+      if (it == symbols().end())
+        throw SkipError{std::string("symbol ") + e.text + " not known to the runner"};
+      return it->second;
+    }
+    case Expr::Kind::kOr: {
+      int64_t v = 0;
+      for (const Expr& x : e.items) v |= eval_int(x);
+      return v;
+    }
+    case Expr::Kind::kCall:
+      if ((e.text == "htons" || e.text == "htonl" || e.text == "ntohs") && e.items.size() == 1)
+        return eval_int(e.items[0]);
+      throw SkipError{std::string("function ") + e.text + "() in an argument"};
+    case Expr::Kind::kList:
+      if (e.items.size() == 1) return eval_int(e.items[0]);
+      break;
+    default:
+      break;
+  }
+  throw SkipError{std::string("expression ") + e.str() + " where a number is expected"};
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Shell commands and sysctls that map to a ustack setting.
+
+std::string trim(std::string s) {
+  size_t a = s.find_first_not_of(" \t\r\n\\");
+  size_t b = s.find_last_not_of(" \t\r\n\\");
+  return a == std::string::npos ? "" : s.substr(a, b - a + 1);
+}
+
+// One sysctl NAME=VALUE (Linux net.ipv4.* or /proc/sys/net/ipv4/*, FreeBSD net.inet.* / kern.ipc.*).
+// Applies it to `sc`; returns "" or why it can't be honoured.
+std::string apply_sysctl(std::string name, std::string value, TcpSysctl& sc) {
+  for (char& c : name)
+    if (c == '/') c = '.';
+  if (name.rfind(".proc.sys.", 0) == 0) name = name.substr(10);
+  if (value.size() >= 2 && (value.front() == '"' || value.front() == '\''))
+    value = value.substr(1, value.size() - 2);
+  int64_t v = std::strtoll(value.c_str(), nullptr, 0);
+  auto triple = [&](size_t& def, size_t& max) {
+    std::istringstream in(value);
+    size_t lo = 0, d = 0, mx = 0;
+    if (!(in >> lo >> d >> mx)) return std::string("sysctl ") + name + " value '" + value + "'";
+    def = d;
+    max = mx;
+    return std::string();
+  };
+  if (name == "net.ipv4.tcp_timestamps") return sc.tcp_timestamps = v != 0, "";
+  if (name == "net.ipv4.tcp_sack") return sc.tcp_sack = v != 0, "";
+  if (name == "net.ipv4.tcp_window_scaling") return sc.tcp_window_scaling = v != 0, "";
+  if (name == "net.ipv4.tcp_syn_retries") return sc.tcp_syn_retries = uint8_t(v), "";
+  if (name == "net.ipv4.tcp_synack_retries") return sc.tcp_synack_retries = uint8_t(v), "";
+  if (name == "net.ipv4.tcp_retries2") return sc.tcp_retries2 = uint8_t(v), "";
+  if (name == "net.ipv4.tcp_orphan_retries") return sc.tcp_orphan_retries = uint8_t(v), "";
+  if (name == "net.ipv4.tcp_fin_timeout") return sc.tcp_fin_timeout = std::chrono::seconds(v), "";
+  if (name == "net.ipv4.tcp_keepalive_time") return sc.tcp_keepalive_time = std::chrono::seconds(v), "";
+  if (name == "net.ipv4.tcp_keepalive_intvl") return sc.tcp_keepalive_intvl = std::chrono::seconds(v), "";
+  if (name == "net.ipv4.tcp_keepalive_probes") return sc.tcp_keepalive_probes = uint8_t(v), "";
+  if (name == "net.ipv4.tcp_rmem") return triple(sc.tcp_rmem_default, sc.tcp_rmem_max);
+  if (name == "net.ipv4.tcp_wmem") return triple(sc.tcp_wmem_default, sc.tcp_wmem_max);
+  if (name == "net.ipv4.tcp_congestion_control") {
+    if (value == sc.congestion_control) return "";
+    return std::string("congestion control ") + value + " (ustack has " + sc.congestion_control + ")";
+  }
+  // FreeBSD (tcp-testsuite).
+  if (name == "net.inet.tcp.rfc1323") return sc.tcp_timestamps = sc.tcp_window_scaling = v != 0, "";
+  if (name == "net.inet.tcp.sack.enable") return sc.tcp_sack = v != 0, "";
+  if (name == "net.inet.tcp.recvspace") return sc.tcp_rmem_default = size_t(v), "";
+  if (name == "net.inet.tcp.sendspace") return sc.tcp_wmem_default = size_t(v), "";
+  // No-ops: a cache ustack doesn't have, a cap above ustack's, the default behaviour.
+  if (name == "net.inet.tcp.hostcache.purgenow" || name == "kern.ipc.maxsockbuf") return "";
+  if (name == "net.inet.tcp.blackhole" && v == 0) return "";
+  if (name == "net.inet.tcp.ecn.enable" && (v == 0 || v == 2)) return "";  // ustack never asks for ECN
+  if (name == "net.inet.tcp.fastopen.client_enable" && v == 0) return "";
+  return std::string("sysctl ") + name + "=" + value + " has no ustack setting";
+}
+
+// Linux's settings from gtests/net/common/defaults.sh that ustack has. The others (FRTO, RACK, TSO
+// divisor, pacing, Fast Open, ECN off, syncookies) have no ustack knob; cubic isn't in ustack (reno).
+void apply_linux_defaults(TcpSysctl& sc) {
+  sc.tcp_rmem_default = 540000;
+  sc.tcp_rmem_max = 15 << 20;
+  sc.tcp_wmem_default = 256 << 10;
+  sc.tcp_wmem_max = 4194304;
+  sc.tcp_timestamps = true;
+  sc.tcp_syn_retries = 5;
+  sc.tcp_synack_retries = 5;
+  sc.tcp_sack = true;
+}
+
+// A `shell command`: defaults.sh, set_sysctls.py, sysctl -w/-q and the sysctl restore script are
+// honoured; anything else is a reason to skip.
+std::string apply_command(const std::string& text, TcpSysctl& sc) {
+  std::vector<std::vector<std::string>> cmds;
+  std::istringstream in(text);
+  std::string line, acc;
+  while (std::getline(in, line)) {
+    size_t l = line.find_last_not_of(" \t\r");
+    bool cont = l != std::string::npos && line[l] == '\\';
+    acc += std::string(" ") + trim(line);
+    if (cont) continue;
+    std::istringstream w(acc);
+    std::vector<std::string> words;
+    for (std::string x; w >> x;) words.push_back(x);
+    if (!words.empty()) cmds.push_back(words);
+    acc.clear();
+  }
+  for (auto& w : cmds) {
+    const std::string& prog = w[0];
+    auto ends = [&](const std::string& s) {
+      return prog.size() >= s.size() && prog.compare(prog.size() - s.size(), s.size(), s) == 0;
+    };
+    if (ends("defaults.sh")) {
+      apply_linux_defaults(sc);
+    } else if (prog.rfind("/tmp/sysctl_restore", 0) == 0) {
+      // Restores what set_sysctls.py changed: each script gets a fresh stack anyway.
+    } else if (ends("set_sysctls.py") || prog == "sysctl") {
+      for (size_t i = 1; i < w.size(); ++i) {
+        if (w[i][0] == '-') continue;  // -w, -q
+        size_t eq = w[i].find('=');
+        std::string name = w[i].substr(0, eq);
+        if (eq == std::string::npos) return std::string("shell command `") + trim(text) + "`";
+        std::string value = w[i].substr(eq + 1);
+        // sysctl -q net.ipv4.tcp_rmem="4096 540000 15728640" arrives in pieces.
+        if (!value.empty() && value[0] == '"' && value.back() != '"') {
+          while (++i < w.size()) {
+            value += std::string(" ") + w[i];
+            if (w[i].back() == '"') break;
+          }
+        }
+        std::string r = apply_sysctl(name, value, sc);
+        if (!r.empty()) return r;
+      }
+    } else {
+      return std::string("shell command `") + trim(text) + "`";
+    }
+  }
+  return "";
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The device under test's wire: every frame the stack sends, with the virtual time it left.
+
+const MacAddr kLocalMac{{0x02, 0, 0, 0, 0, 1}};
+const MacAddr kRemoteMac{{0x02, 0, 0, 0, 0, 2}};
+
+class DrillDevice final : public NetDevice {
+ public:
+  explicit DrillDevice(Clock& c) : NetDevice("tun0", kLocalMac, 1500, kIffBroadcast), clock_(c) {}
+  XmitResult ndo_start_xmit(SkbPtr& skb) override {
+    frames.push_back({clock_.now(), std::vector<std::byte>(skb->bytes().begin(), skb->bytes().end())});
+    skb.reset();
+    return XmitResult::kOk;
+  }
+  const char* driver() const override { return "packetdrill"; }
+  struct Frame {
+    TimePoint at;
+    std::vector<std::byte> bytes;
+  };
+  std::deque<Frame> frames;
+
+ private:
+  Clock& clock_;
+};
+
+struct LiveOption {
+  uint8_t kind;
+  std::vector<std::byte> data;
+};
+struct LiveSeg {
+  TimePoint at;
+  uint16_t sport = 0, dport = 0;
+  uint32_t seq = 0, ack = 0;
+  uint8_t flags = 0, tos = 0;
+  uint16_t win = 0, urg = 0;
+  std::vector<LiveOption> opts;
+  size_t len = 0;
+};
+
+std::string flags_str(uint8_t f) {
+  std::string s;
+  if (f & 0x02) s += 'S';
+  if (f & 0x01) s += 'F';
+  if (f & 0x04) s += 'R';
+  if (f & 0x08) s += 'P';
+  if (f & 0x20) s += 'U';
+  if (f & 0x40) s += 'E';
+  if (f & 0x80) s += 'W';
+  if (f & 0x10) s += '.';
+  return s.empty() ? "-" : s;
+}
+
+std::string options_str(const std::vector<TcpOptionSpec>& v) {
+  std::string s;
+  for (const auto& o : v) {
+    if (!s.empty()) s += ",";
+    switch (o.kind) {
+      case TcpOptionSpec::Kind::kNop:
+        s += "nop";
+        break;
+      case TcpOptionSpec::Kind::kEol:
+        s += "eol";
+        break;
+      case TcpOptionSpec::Kind::kMss:
+        s += std::string("mss ") + std::to_string(o.a);
+        break;
+      case TcpOptionSpec::Kind::kWscale:
+        s += std::string("wscale ") + std::to_string(o.a);
+        break;
+      case TcpOptionSpec::Kind::kSackOk:
+        s += "sackOK";
+        break;
+      case TcpOptionSpec::Kind::kSack:
+        s += "sack";
+        for (auto& b : o.blocks)
+          s += std::string(" ") + std::to_string(b.first) + ":" + std::to_string(b.second);
+        break;
+      case TcpOptionSpec::Kind::kTimestamp:
+        s += std::string("TS val ") + std::to_string(o.a) + " ecr " + std::to_string(o.b);
+        break;
+      case TcpOptionSpec::Kind::kOther:
+        s += o.name;
+        break;
+    }
+  }
+  return s;
+}
+
+std::string packet_str(uint8_t flags, uint32_t start, uint32_t len, std::optional<uint32_t> ack,
+                       std::optional<uint32_t> win, const std::vector<TcpOptionSpec>* opts, bool any) {
+  std::string s = flags_str(flags) + " " + std::to_string(start) + ":" + std::to_string(start + len) + "(" +
+                  std::to_string(len) + ")";
+  if (ack) s += std::string(" ack ") + std::to_string(*ack);
+  if (win) s += std::string(" win ") + std::to_string(*win);
+  if (any)
+    s += " <...>";
+  else if (opts && !opts->empty())
+    s += std::string(" <") + options_str(*opts) + ">";
+  return s;
+}
+
+// Converts a live option list into the script's form (SACK blocks and TS as they are on the wire).
+std::vector<TcpOptionSpec> to_spec(const std::vector<LiveOption>& opts) {
+  std::vector<TcpOptionSpec> out;
+  for (const auto& o : opts) {
+    TcpOptionSpec s;
+    const std::byte* d = o.data.data();
+    size_t n = o.data.size();
+    switch (o.kind) {
+      case 0:
+        s.kind = TcpOptionSpec::Kind::kEol;
+        break;
+      case 1:
+        s.kind = TcpOptionSpec::Kind::kNop;
+        break;
+      case 2:
+        s.kind = TcpOptionSpec::Kind::kMss;
+        if (n == 2) s.a = wire::load_be16(d);
+        break;
+      case 3:
+        s.kind = TcpOptionSpec::Kind::kWscale;
+        if (n == 1) s.a = wire::load8(d);
+        break;
+      case 4:
+        s.kind = TcpOptionSpec::Kind::kSackOk;
+        break;
+      case 5:
+        s.kind = TcpOptionSpec::Kind::kSack;
+        for (size_t i = 0; i + 8 <= n; i += 8)
+          s.blocks.emplace_back(wire::load_be32(d + i), wire::load_be32(d + i + 4));
+        break;
+      case 8:
+        s.kind = TcpOptionSpec::Kind::kTimestamp;
+        if (n == 8) {
+          s.a = wire::load_be32(d);
+          s.b = wire::load_be32(d + 4);
+        }
+        break;
+      default:
+        s.kind = TcpOptionSpec::Kind::kOther;
+        s.name = std::string("kind") + std::to_string(o.kind);
+    }
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------------
+
+struct Config {
+  Ipv4Addr local{192, 168, 0, 1};
+  Ipv4Addr remote{192, 0, 2, 1};
+  uint16_t bind_port = 8080, connect_port = 8080;
+  int64_t tolerance_usecs = 4000;
+  double tolerance_percent = 12.5;
+};
+
+std::string config_from_options(const Script& s, Config* cfg) {
+  Config c;
+  for (const auto& [name, value] : s.options) {
+    if (name == "ip_version") {
+      if (value != "ipv4") return std::string("--ip_version=") + value + " (ustack is IPv4 only)";
+    } else if (name == "tolerance_usecs") {
+      c.tolerance_usecs = std::strtoll(value.c_str(), nullptr, 10);
+    } else if (name == "tolerance_percent") {
+      c.tolerance_percent = std::strtod(value.c_str(), nullptr);
+    } else if (name == "local_ip" || name == "remote_ip") {
+      auto a = Ipv4Addr::parse(value);
+      if (!a) return std::string("--") + name + "=" + value + " (not IPv4)";
+      (name == "local_ip" ? c.local : c.remote) = *a;
+    } else if (name == "gateway_ip" || name == "netmask_ip" || name == "strict_segments" ||
+               name == "tcp_ts_tick_usecs") {
+      // gateway and netmask: the runner routes everything to the remote; strict_segments: the runner
+      // compares segment by segment anyway; TS val is not checked (as packetdrill without a tick).
+    } else if (name == "bind_port") {
+      c.bind_port = uint16_t(std::strtol(value.c_str(), nullptr, 10));
+    } else if (name == "connect_port") {
+      c.connect_port = uint16_t(std::strtol(value.c_str(), nullptr, 10));
+    } else {
+      return std::string("script option --") + name + (value.empty() ? "" : std::string("=") + value);
+    }
+  }
+  if (cfg) *cfg = c;
+  return "";
+}
+
+}  // namespace
+
+std::string skip_reason(const Script& s) {
+  std::string r = config_from_options(s, nullptr);
+  if (!r.empty()) return r;
+  if (!s.directives.empty())
+    return std::string("preprocessor directive ") + s.directives[0] + " (nplab extension)";
+  TcpSysctl scratch;
+  for (const Event& ev : s.events) {
+    std::string at = std::string(" (line ") + std::to_string(ev.line) + ")";
+    switch (ev.type) {
+      case Event::Type::kCode:
+        return std::string("%{ python }% block") + at;
+      case Event::Type::kCommand:
+        r = apply_command(ev.text, scratch);
+        if (!r.empty()) return r + at;
+        break;
+      case Event::Type::kPacket:
+        if (!ev.packet.unsupported.empty()) return ev.packet.unsupported + at;
+        break;
+      case Event::Type::kSyscall: {
+        const auto& calls = supported_calls();
+        if (std::find(calls.begin(), calls.end(), ev.call.name) == calls.end())
+          return std::string("system call ") + ev.call.name + "()" + at;
+        if ((ev.call.name == "setsockopt" || ev.call.name == "getsockopt") && ev.call.args.size() >= 3) {
+          const Expr& n = ev.call.args[2];
+          if (n.kind == Expr::Kind::kIdent && !sockopts().count(n.text))
+            return std::string("socket option ") + n.text + at;
+        }
+        try {
+          if (ev.call.name == "socket" && ev.call.args.size() >= 2) {
+            int64_t type = eval_int(ev.call.args[1]);
+            if ((type & 0xf) != 1) return std::string("non-TCP socket") + at;
+          }
+          if (ev.call.name == "fcntl" && ev.call.args.size() >= 2) {
+            int64_t cmd = eval_int(ev.call.args[1]);
+            if (cmd != 3 && cmd != 4) return std::string("fcntl command ") + ev.call.args[1].str() + at;
+          }
+        } catch (const SkipError& e) {
+          return e.reason + at;
+        }
+        break;
+      }
+    }
+  }
+  return "";
+}
+
+namespace {
+
+class Run {
+ public:
+  Run(const Script& s, const RunOptions& o) : s_(s), opts_(o), stack_(clock_, StackConfig{"drill", o.seed}) {}
+
+  ScriptResult go() {
+    res_.path = s_.path;
+    std::string skip = skip_reason(s_);
+    if (!skip.empty()) {
+      res_.outcome = Outcome::kSkip;
+      res_.reason = skip;
+      return res_;
+    }
+    (void)config_from_options(s_, &cfg_);
+    setup();
+    try {
+      while (pc_ < s_.events.size() && !failed_) step();
+    } catch (const SkipError& e) {
+      if (!failed_) {
+        res_.outcome = Outcome::kSkip;
+        res_.reason = e.reason;
+      }
+    }
+    // Close what the script left open, as the process exit would, with the waiter made inert.
+    stack_.set_waiter([](const std::function<bool()>& cond, Duration) { return cond(); });
+    res_.virtual_usecs = (clock_.now() - t0_) / 1us;
+    return res_;
+  }
+
+ private:
+  void setup() {
+    auto d = std::make_unique<DrillDevice>(clock_);
+    dev_ = d.get();
+    stack_.add_device(std::move(d));
+    (void)stack_.add_address(*dev_, Ipv4Cidr{cfg_.local, 16});
+    // Everything off-link goes via a gateway that is the remote host's MAC: the runner answers for all.
+    Ipv4Addr gw{(cfg_.local.to_u32() & 0xffff0000u) | 0xfffeu};
+    stack_.arp().tbl().neigh_add_permanent(gw, *dev_, kRemoteMac);
+    stack_.arp().tbl().neigh_add_permanent(cfg_.remote, *dev_, kRemoteMac);
+    (void)stack_.add_default_route(gw, *dev_);
+    settle();
+    dev_->frames.clear();
+    stack_.set_waiter(
+        [this](const std::function<bool()>& cond, Duration timeout) { return wait(cond, timeout); });
+    clock_.advance(1s);  // time 0 of the script
+    t0_ = clock_.now();
+  }
+
+  void settle() {
+    for (int i = 0; i < 100000 && stack_.poll(); ++i) {
+    }
+  }
+  int64_t now_usecs() const { return (clock_.now() - t0_) / 1us; }
+  TimePoint at(int64_t usecs) const { return t0_ + std::chrono::microseconds(usecs); }
+
+  // Runs timers up to script time `usecs`.
+  void advance_to(int64_t usecs) {
+    TimePoint end = at(usecs);
+    for (;;) {
+      settle();
+      auto next = stack_.next_deadline();
+      if (!next || *next > end) break;
+      clock_.set(*next);
+    }
+    clock_.set(end);
+    settle();
+  }
+
+  int64_t start_of(const Event& ev) const {
+    switch (ev.time.type) {
+      case TimeType::kAbsolute:
+      case TimeType::kAbsoluteRange:
+        return ev.time.usecs;
+      case TimeType::kRelative:
+      case TimeType::kRelativeRange:
+        return last_usecs_ + ev.time.usecs;
+      case TimeType::kAny:
+        return std::max(now_usecs(), last_usecs_);
+    }
+    return 0;
+  }
+  int64_t end_of(const Event& ev) const {
+    switch (ev.time.type) {
+      case TimeType::kAbsoluteRange:
+        return ev.time.end_usecs;
+      case TimeType::kRelativeRange:
+        return last_usecs_ + ev.time.end_usecs;
+      default:
+        return start_of(ev);
+    }
+  }
+  int64_t tolerance(int64_t t) const {
+    int64_t pct = int64_t(double(std::max<int64_t>(0, t - last_usecs_)) * cfg_.tolerance_percent / 100.0);
+    return std::max(cfg_.tolerance_usecs, pct);
+  }
+
+  void fail(const Event& ev, std::string reason, std::string expected = "", std::string actual = "") {
+    if (failed_) return;
+    failed_ = true;
+    res_.outcome = Outcome::kFail;
+    res_.line = ev.line;
+    res_.source = ev.source;
+    res_.reason = std::move(reason);
+    res_.expected = std::move(expected);
+    res_.actual = std::move(actual);
+  }
+
+  // The stack's Waiter: while a call blocks, the script's later packet events keep running.
+  bool wait(const std::function<bool()>& cond, Duration timeout) {
+    TimePoint end = timeout == Duration::max() ? clock_.now() + 3600s : clock_.now() + timeout;
+    for (;;) {
+      settle();
+      if (cond()) return true;
+      if (failed_) return false;
+      std::optional<TimePoint> ev_at;
+      if (pc_ < s_.events.size() && s_.events[pc_].type == Event::Type::kPacket)
+        ev_at = std::max(clock_.now(), at(start_of(s_.events[pc_])));
+      auto dl = stack_.next_deadline();
+      if (ev_at && *ev_at <= end && (!dl || *ev_at <= *dl)) {
+        clock_.set(*ev_at);
+        settle();
+        if (cond()) return true;
+        step();
+        continue;
+      }
+      if (!dl || *dl > end) {
+        clock_.set(end);
+        settle();
+        return cond();
+      }
+      clock_.set(*dl);
+    }
+  }
+
+  void step() {
+    const Event& ev = s_.events[pc_++];
+    switch (ev.type) {
+      case Event::Type::kCommand: {
+        std::string r = apply_command(ev.text, stack_.tcp().sysctl());
+        if (!r.empty()) throw SkipError{r};
+        if (ev.time.type != TimeType::kRelative || ev.time.usecs != 0) {
+          advance_to(start_of(ev));
+          last_usecs_ = start_of(ev);
+        }
+        break;
+      }
+      case Event::Type::kCode:
+        throw SkipError{"%{ python }% block"};
+      case Event::Type::kPacket:
+        if (ev.packet.inbound)
+          inbound(ev);
+        else
+          outbound(ev);
+        break;
+      case Event::Type::kSyscall:
+        syscall(ev);
+        break;
+    }
+  }
+
+  // --- the connection under test: ports and the ISN mapping -------------------------------------
+  struct Flow {
+    bool valid = false, passive = false;
+    uint16_t local_port = 0, remote_port = 0;
+    uint32_t script_remote_isn = 0;
+    bool local_isn_known = false;
+    uint32_t script_local_isn = 0, live_local_isn = 0;
+    bool ts_known = false;
+    uint32_t ts_offset = 0;  // live TS val - script TS val
+    uint32_t local_off() const { return live_local_isn - script_local_isn; }
+  };
+
+  void new_passive_flow(uint32_t remote_isn) {
+    flow_ = Flow{};
+    flow_.valid = flow_.passive = true;
+    flow_.local_port = cfg_.bind_port;
+    flow_.remote_port = next_remote_port_++;
+    flow_.script_remote_isn = remote_isn;
+  }
+
+  void inbound(const Event& ev) {
+    const PacketSpec& p = ev.packet;
+    int64_t t = start_of(ev);
+    advance_to(t);
+    last_usecs_ = t;
+    bool syn_only = (p.flags & 0x02) && !(p.flags & 0x10);
+    if (syn_only && (!flow_.valid || (flow_.passive && flow_.script_remote_isn != p.start))) {
+      new_passive_flow(p.start);
+    } else if (!flow_.valid) {
+      new_passive_flow(p.start);
+    }
+    uint32_t off = flow_.local_isn_known ? flow_.local_off() : 0;
+    std::vector<std::byte> opts;
+    auto put8 = [&](uint32_t x) { opts.push_back(std::byte(uint8_t(x))); };
+    auto put16 = [&](uint32_t x) { put8(x >> 8), put8(x); };
+    auto put32 = [&](uint32_t x) { put16(x >> 16), put16(x); };
+    for (const auto& o : p.options) {
+      switch (o.kind) {
+        case TcpOptionSpec::Kind::kNop:
+          put8(1);
+          break;
+        case TcpOptionSpec::Kind::kEol:
+          put8(0);
+          break;
+        case TcpOptionSpec::Kind::kMss:
+          put8(2), put8(4), put16(o.a);
+          break;
+        case TcpOptionSpec::Kind::kWscale:
+          put8(3), put8(3), put8(o.a);
+          break;
+        case TcpOptionSpec::Kind::kSackOk:
+          put8(4), put8(2);
+          break;
+        case TcpOptionSpec::Kind::kSack:
+          put8(5), put8(uint32_t(2 + 8 * o.blocks.size()));
+          for (auto& b : o.blocks) put32(b.first + off), put32(b.second + off);
+          break;
+        case TcpOptionSpec::Kind::kTimestamp:
+          put8(8), put8(10), put32(o.a), put32(o.b + (flow_.ts_known ? flow_.ts_offset : 0));
+          break;
+        case TcpOptionSpec::Kind::kOther:
+          throw SkipError{std::string("TCP option ") + o.name};
+      }
+    }
+    if (opts.size() > wire::kTcpMaxOptionLen) return fail(ev, "inbound TCP options longer than 40 bytes");
+    while (opts.size() % 4) opts.push_back(std::byte{0});  // packetdrill pads with EOL too
+    using namespace wire;
+    size_t tcplen = kTcpHeaderLen + opts.size() + p.len;
+    SkbPtr skb = SkBuff::alloc(64, kEthHeaderLen + kIpv4HeaderLen + tcplen);
+    std::byte* b = skb->put(kEthHeaderLen + kIpv4HeaderLen + tcplen).data();
+    std::memset(b, 0, kEthHeaderLen + kIpv4HeaderLen + tcplen);
+    EthHdr{kLocalMac, kRemoteMac, kEthPIp}.emit(b);
+    Ipv4Hdr ip;
+    ip.tot_len = uint16_t(kIpv4HeaderLen + tcplen);
+    ip.protocol = kIpProtoTcp;
+    ip.saddr = cfg_.remote;
+    ip.daddr = cfg_.local;
+    ip.frag_off = kIpDf;
+    if (p.ecn == "ect0")
+      ip.tos = 2;
+    else if (p.ecn == "ect1")
+      ip.tos = 1;
+    else if (p.ecn == "ce")
+      ip.tos = 3;
+    ip.emit(b + kEthHeaderLen);
+    std::byte* th_p = b + kEthHeaderLen + kIpv4HeaderLen;
+    TcpHdr th;
+    th.source = flow_.remote_port;
+    th.dest = flow_.local_port;
+    th.seq = p.start;
+    th.ack_seq = p.ack ? *p.ack + off : 0;
+    th.doff = uint8_t((kTcpHeaderLen + opts.size()) / 4);
+    th.flags = p.flags;
+    th.window = uint16_t(p.win.value_or(0));
+    th.urg_ptr = uint16_t(p.urg.value_or(0));
+    th.emit(th_p);
+    if (!opts.empty()) std::memcpy(th_p + kTcpHeaderLen, opts.data(), opts.size());
+    store_be16(th_p + 16, csum_fold(csum_pseudo(cfg_.remote, cfg_.local, kIpProtoTcp, uint32_t(tcplen),
+                                                csum_partial(th_p, tcplen, 0))));
+    stack_.devs().netif_rx(std::move(skb), *dev_);
+    settle();
+  }
+
+  std::optional<LiveSeg> next_live() {
+    using namespace wire;
+    while (!dev_->frames.empty()) {
+      DrillDevice::Frame f = std::move(dev_->frames.front());
+      dev_->frames.pop_front();
+      auto eth = EthHdr::parse(f.bytes);
+      if (!eth || eth->ethertype != kEthPIp) continue;
+      ConstBytes ipb = ConstBytes(f.bytes).subspan(kEthHeaderLen);
+      auto ip = Ipv4Hdr::parse(ipb);
+      if (!ip || ip->protocol != kIpProtoTcp) continue;
+      ConstBytes tb = ipb.subspan(ip->header_len(), ip->tot_len - ip->header_len());
+      auto th = TcpHdr::parse(tb);
+      if (!th) continue;
+      LiveSeg s;
+      s.at = f.at;
+      s.sport = th->source;
+      s.dport = th->dest;
+      s.seq = th->seq;
+      s.ack = th->ack_seq;
+      s.flags = th->flags;
+      s.win = th->window;
+      s.urg = th->urg_ptr;
+      s.tos = ip->tos;
+      s.len = tb.size() - th->header_len();
+      ConstBytes ob = tb.subspan(kTcpHeaderLen, th->header_len() - kTcpHeaderLen);
+      for (size_t i = 0; i < ob.size();) {
+        uint8_t kind = load8(ob.data() + i);
+        if (kind == 0 || kind == 1) {
+          s.opts.push_back({kind, {}});
+          ++i;
+          if (kind == 0) break;
+          continue;
+        }
+        if (i + 1 >= ob.size()) break;
+        uint8_t len = load8(ob.data() + i + 1);
+        if (len < 2 || i + len > ob.size()) break;
+        s.opts.push_back(
+            {kind, std::vector<std::byte>(ob.begin() + long(i) + 2, ob.begin() + long(i) + len)});
+        i += len;
+      }
+      return s;
+    }
+    return std::nullopt;
+  }
+
+  void outbound(const Event& ev) {
+    const PacketSpec& p = ev.packet;
+    int64_t t = start_of(ev), t_end = end_of(ev);
+    int64_t tol = tolerance(t_end);
+    bool rfc = opts_.profile == "rfc";
+    if (ev.time.type == TimeType::kAny) t = now_usecs(), t_end = t + 3600'000'000LL;
+    // Wait for the stack to send something, up to the end of the tolerance.
+    TimePoint limit = at(t_end + tol);
+    while (dev_->frames.empty()) {
+      settle();
+      if (!dev_->frames.empty()) break;
+      auto next = stack_.next_deadline();
+      if (!next || *next > limit) {
+        clock_.set(std::max(clock_.now(), limit));
+        settle();
+        break;
+      }
+      clock_.set(*next);
+    }
+    std::string want = packet_str(p.flags, p.start, p.len, p.ack, rfc ? std::nullopt : p.win,
+                                  rfc ? nullptr : &p.options, p.any_options);
+    auto live = next_live();
+    if (!live)
+      return fail(ev, "no packet sent", want,
+                  std::string("nothing by ") + std::to_string(t_end + tol) + "us");
+    int64_t live_t = (live->at - t0_) / 1us;
+    bool syn = live->flags & 0x02;
+    // Learn the connection from the stack's SYN or SYN-ACK.
+    if (syn && !(live->flags & 0x10) && (!flow_.valid || flow_.passive || flow_.local_port != live->sport)) {
+      flow_ = Flow{};
+      flow_.valid = true;
+      flow_.local_port = live->sport;
+      flow_.remote_port = live->dport;
+    }
+    if (syn && (p.flags & 0x02)) {
+      flow_.local_isn_known = true;
+      flow_.live_local_isn = live->seq;
+      flow_.script_local_isn = p.start;
+    }
+    uint32_t off = flow_.local_isn_known ? flow_.local_off() : 0;
+    uint32_t seq = live->seq - off;
+    std::optional<uint32_t> ack;
+    // The raw field, as packetdrill compares it (`R 1:1(0) ack 0` checks a zero ack_seq without the flag).
+    if ((live->flags & 0x10) || p.ack) ack = live->ack;
+    auto live_opts = to_spec(live->opts);
+    // The first TS val the stack sends anchors the script's TS values (inbound ecr are shifted by it).
+    for (const auto& o : live_opts) {
+      if (o.kind != TcpOptionSpec::Kind::kTimestamp || flow_.ts_known) continue;
+      for (const auto& so : p.options) {
+        if (so.kind == TcpOptionSpec::Kind::kTimestamp) {
+          flow_.ts_known = true;
+          flow_.ts_offset = o.a - so.a;
+        }
+      }
+    }
+    std::string got = packet_str(live->flags, seq, uint32_t(live->len), ack,
+                                 rfc ? std::nullopt : std::optional<uint32_t>(live->win),
+                                 rfc ? nullptr : &live_opts, false);
+    if (live->sport != flow_.local_port || live->dport != flow_.remote_port)
+      return fail(ev,
+                  std::string("packet on another connection (ports ") + std::to_string(live->sport) + ">" +
+                      std::to_string(live->dport) + ")",
+                  want, got);
+    uint8_t mask = rfc ? uint8_t(~0x08) : 0xff;
+    if ((live->flags & mask) != (p.flags & mask)) return fail(ev, "flags differ", want, got);
+    if (seq != p.start) return fail(ev, "seq differs", want, got);
+    if (live->len != p.len || p.end - p.start != p.len) return fail(ev, "payload length differs", want, got);
+    if (p.ack && (!ack || *ack != *p.ack)) return fail(ev, "ack differs", want, got);
+    if (!rfc && p.win && live->win != *p.win) return fail(ev, "window differs", want, got);
+    if (!p.any_options) {
+      if (rfc) {
+        // Only SACK blocks.
+        std::vector<std::pair<uint32_t, uint32_t>> a, b;
+        for (auto& o : p.options)
+          if (o.kind == TcpOptionSpec::Kind::kSack) a = o.blocks;
+        for (auto& o : live_opts)
+          if (o.kind == TcpOptionSpec::Kind::kSack) b = o.blocks;
+        if (a != b) return fail(ev, "SACK blocks differ", want, got);
+      } else {
+        bool same = live_opts.size() == p.options.size();
+        for (size_t i = 0; same && i < live_opts.size(); ++i) {
+          const auto &x = p.options[i], &y = live_opts[i];
+          if (x.kind != y.kind)
+            same = false;
+          else if ((x.kind == TcpOptionSpec::Kind::kMss || x.kind == TcpOptionSpec::Kind::kWscale) &&
+                   x.a != y.a)
+            same = false;
+          else if (x.kind == TcpOptionSpec::Kind::kSack && x.blocks != y.blocks)
+            same = false;
+          else if (x.kind == TcpOptionSpec::Kind::kTimestamp && x.b != y.b)
+            same = false;  // ecr; val unchecked
+        }
+        if (!same) return fail(ev, "TCP options differ", want, got);
+      }
+    }
+    if (ev.time.type != TimeType::kAny && (live_t < t - tol || live_t > t_end + tol))
+      return fail(ev,
+                  std::string("timing: sent at ") + std::to_string(live_t) + "us, expected " +
+                      std::to_string(t) + (t_end != t ? std::string("~") + std::to_string(t_end) : "") +
+                      "us +/- " + std::to_string(tol) + "us",
+                  want, got);
+    last_usecs_ = (ev.time.type == TimeType::kAbsolute || ev.time.type == TimeType::kRelative) ? t : live_t;
+  }
+
+  // --- system calls -------------------------------------------------------------------------------
+  struct CallResult {
+    int64_t ret = 0;
+    Errc err = Errc::kOk;
+  };
+  template <class T>
+  static CallResult from(const Result<T>& r) {
+    if (!r) return {-1, r.error()};
+    if constexpr (std::is_same_v<T, void>)
+      return {0, Errc::kOk};
+    else
+      return {int64_t(*r), Errc::kOk};
+  }
+
+  SockAddrIn sockaddr(const Expr& e, bool local) {
+    SockAddrIn a{local ? cfg_.local : cfg_.remote, local ? cfg_.bind_port : cfg_.connect_port};
+    if (e.kind != Expr::Kind::kStruct) return a;
+    for (size_t i = 0; i < e.items.size(); ++i) {
+      const std::string& f = e.fields[i];
+      const Expr& v = e.items[i];
+      if (f == "sin_port") a.port = uint16_t(eval_int(v));
+      if (f == "sin_addr" && v.kind == Expr::Kind::kCall && v.text == "inet_addr" && !v.items.empty()) {
+        auto ip = Ipv4Addr::parse(v.items[0].text);
+        if (!ip) throw SkipError{std::string("address ") + v.items[0].text};
+        a.addr = *ip;
+      }
+      if (f == "sin_family" && v.kind == Expr::Kind::kIdent && v.text == "AF_UNSPEC") a.family = kAfUnspec;
+    }
+    return a;
+  }
+
+  const Expr& arg(const Event& ev, size_t i) {
+    static const Expr ellipsis;
+    return i < ev.call.args.size() ? ev.call.args[i] : ellipsis;
+  }
+  int fd_arg(const Event& ev) { return int(eval_int(arg(ev, 0))); }
+
+  CallResult do_call(const Event& ev) {
+    SocketApi& api = stack_.sockets();
+    const std::string& n = ev.call.name;
+    if (n == "socket") {
+      int type = int(eval_int(arg(ev, 1)));
+      auto r = api.socket(kAfInet, type);
+      if (r && (type & kSockNonblock)) nonblock_[*r] = true;
+      return from(r);
+    }
+    if (n == "bind") return from(api.bind(fd_arg(ev), sockaddr(arg(ev, 1), true)));
+    if (n == "listen") return from(api.listen(fd_arg(ev), int(eval_int(arg(ev, 1)))));
+    if (n == "accept" || n == "accept4") {
+      int flags = n == "accept4" ? int(eval_int(arg(ev, 3))) : 0;
+      auto r = api.accept(fd_arg(ev), nullptr, flags);
+      if (r) nonblock_[*r] = flags & kSockNonblock;
+      return from(r);
+    }
+    if (n == "connect") return from(api.connect(fd_arg(ev), sockaddr(arg(ev, 1), false)));
+    if (n == "write" || n == "send" || n == "sendto") {
+      size_t len = size_t(eval_int(arg(ev, 2)));
+      int flags = n == "write" ? 0 : int(eval_int(arg(ev, 3)));
+      std::vector<std::byte> buf(len);
+      return from(api.send(fd_arg(ev), buf, flags));
+    }
+    if (n == "read" || n == "recv" || n == "recvfrom") {
+      size_t len = size_t(eval_int(arg(ev, 2)));
+      int flags = n == "read" ? 0 : int(eval_int(arg(ev, 3)));
+      std::vector<std::byte> buf(len);
+      return from(api.recv(fd_arg(ev), buf, flags));
+    }
+    if (n == "close") {
+      nonblock_.erase(fd_arg(ev));
+      return from(api.close(fd_arg(ev)));
+    }
+    if (n == "shutdown") return from(api.shutdown(fd_arg(ev), int(eval_int(arg(ev, 1)))));
+    if (n == "getsockname")
+      return from(api.getsockname(fd_arg(ev)).has_value()
+                      ? Status{}
+                      : Status{make_error(api.getsockname(fd_arg(ev)).error())});
+    if (n == "getpeername")
+      return from(api.getpeername(fd_arg(ev)).has_value()
+                      ? Status{}
+                      : Status{make_error(api.getpeername(fd_arg(ev)).error())});
+    if (n == "fcntl") {
+      int64_t cmd = eval_int(arg(ev, 1));
+      int fd = fd_arg(ev);
+      if (cmd == 3) {  // F_GETFL
+        if (!api.lookup(fd)) return {-1, Errc::kBadFd};
+        return {2 | (nonblock_[fd] ? 04000 : 0), Errc::kOk};
+      }
+      bool nb = eval_int(arg(ev, 2)) & 04000;
+      auto r = api.set_nonblock(fd, nb);
+      if (r) nonblock_[fd] = nb;
+      return from(r);
+    }
+    if (n == "setsockopt" || n == "getsockopt") return sockopt(ev, n == "setsockopt");
+    if (n == "poll") return poll(ev);
+    throw SkipError{std::string("system call ") + n + "()"};
+  }
+
+  OptName optname(const Expr& e) {
+    if (e.kind == Expr::Kind::kIdent) {
+      auto it = sockopts().find(e.text);
+      if (it == sockopts().end()) throw SkipError{std::string("socket option ") + e.text};
+      return it->second;
+    }
+    return {0, int(eval_int(e))};
+  }
+
+  CallResult sockopt(const Event& ev, bool set) {
+    SocketApi& api = stack_.sockets();
+    int fd = fd_arg(ev);
+    int level = int(eval_int(arg(ev, 1)));
+    OptName o = optname(arg(ev, 2));
+    const Expr& val = arg(ev, 3);
+    if (o.name == kSoLinger && level == kSolSocket) {
+      Linger l{};
+      if (set) {
+        for (size_t i = 0; i < val.items.size(); ++i) {
+          if (val.fields[i] == "l_onoff") l.l_onoff = int(eval_int(val.items[i]));
+          if (val.fields[i] == "l_linger") l.l_linger = int(eval_int(val.items[i]));
+        }
+        return from(api.setsockopt(fd, level, o.name, std::as_bytes(std::span(&l, 1))));
+      }
+      auto r = api.getsockopt(fd, level, o.name, std::as_writable_bytes(std::span(&l, 1)));
+      return from(r ? Status{} : Status{make_error(r.error())});
+    }
+    if ((o.name == kSoRcvTimeo || o.name == kSoSndTimeo) && level == kSolSocket && set) {
+      Timeval tv{};
+      for (size_t i = 0; i < val.items.size(); ++i) {
+        if (val.fields[i] == "tv_sec") tv.tv_sec = eval_int(val.items[i]);
+        if (val.fields[i] == "tv_usec") tv.tv_usec = eval_int(val.items[i]);
+      }
+      return from(api.setsockopt(fd, level, o.name, std::as_bytes(std::span(&tv, 1))));
+    }
+    if (val.kind == Expr::Kind::kString) {
+      std::string s = val.text;
+      if (set) return from(api.setsockopt(fd, level, o.name, std::as_bytes(std::span(s.data(), s.size()))));
+      std::vector<std::byte> out(64);
+      auto r = api.getsockopt(fd, level, o.name, out);
+      if (!r) return {-1, r.error()};
+      std::string got(reinterpret_cast<const char*>(out.data()),
+                      strnlen(reinterpret_cast<const char*>(out.data()), *r));
+      if (got != s)
+        throw_mismatch(ev, "getsockopt value", std::string("\"") + s + "\"", std::string("\"") + got + "\"");
+      return {0, Errc::kOk};
+    }
+    if (set) return from(api.setsockopt_int(fd, level, o.name, int(eval_int(val))));
+    auto r = api.getsockopt_int(fd, level, o.name);
+    if (!r) return {-1, r.error()};
+    if (val.kind != Expr::Kind::kEllipsis) {
+      int64_t want = eval_int(val);
+      if (want != *r) throw_mismatch(ev, "getsockopt value", std::to_string(want), std::to_string(*r));
+    }
+    return {0, Errc::kOk};
+  }
+
+  struct Mismatch {};
+  [[noreturn]] void throw_mismatch(const Event& ev, const std::string& what, std::string want,
+                                   std::string got) {
+    fail(ev, what + " differs", std::move(want), std::move(got));
+    throw Mismatch{};
+  }
+
+  CallResult poll(const Event& ev) {
+    const Expr& list = arg(ev, 0);
+    std::vector<PollFd> fds;
+    std::vector<std::optional<int64_t>> want;
+    for (const Expr& e : list.items) {
+      PollFd p;
+      std::optional<int64_t> rev;
+      for (size_t i = 0; i < e.items.size(); ++i) {
+        if (e.fields[i] == "fd") p.fd = int(eval_int(e.items[i]));
+        if (e.fields[i] == "events") p.events = uint16_t(eval_int(e.items[i]));
+        if (e.fields[i] == "revents" && e.items[i].kind != Expr::Kind::kEllipsis) rev = eval_int(e.items[i]);
+      }
+      fds.push_back(p);
+      want.push_back(rev);
+    }
+    int64_t ms = eval_int(arg(ev, 2));
+    Duration timeout = ms < 0 ? Duration::max() : Duration(std::chrono::milliseconds(ms));
+    auto r = stack_.sockets().poll(fds, timeout);
+    if (!r) return {-1, r.error()};
+    for (size_t i = 0; i < fds.size(); ++i) {
+      if (want[i] && *want[i] != fds[i].revents)
+        throw_mismatch(ev, "poll revents", std::to_string(*want[i]), std::to_string(fds[i].revents));
+    }
+    return {*r, Errc::kOk};
+  }
+
+  void syscall(const Event& ev) {
+    int64_t start = start_of(ev);
+    int64_t offset =
+        (ev.time.type == TimeType::kRelative || ev.time.type == TimeType::kRelativeRange) ? last_usecs_ : 0;
+    advance_to(start);
+    last_usecs_ = start;
+    int64_t end = ev.call.blocking ? offset + ev.call.end_usecs : start;
+    CallResult r;
+    try {
+      r = do_call(ev);
+    } catch (const Mismatch&) {
+      return;
+    }
+    if (failed_) return;
+    const SyscallSpec& c = ev.call;
+    auto errname = [](Errc e) { return std::string(errc_name(e)); };
+    std::string got = r.err == Errc::kOk ? std::to_string(r.ret) : std::string("-1 ") + errname(r.err);
+    std::string want = c.result.kind == Expr::Kind::kEllipsis ? "..." : std::to_string(c.result.num);
+    if (!c.errno_name.empty()) want += std::string(" ") + c.errno_name;
+    if (c.result.kind != Expr::Kind::kEllipsis) {
+      bool ok;
+      if (c.result.num == -1) {
+        std::string en = c.errno_name == "EWOULDBLOCK" ? "EAGAIN" : c.errno_name;
+        ok = r.err != Errc::kOk && (en.empty() || errname(r.err) == en);
+      } else {
+        ok = r.err == Errc::kOk && r.ret == c.result.num;
+      }
+      if (!ok) return fail(ev, "system call result differs", want, got);
+    }
+    int64_t now = now_usecs();
+    int64_t tol = tolerance(end);
+    if (now < end - tol || now > end + tol)
+      return fail(ev,
+                  std::string(c.blocking ? "blocking call" : "call") + " returned at " + std::to_string(now) +
+                      "us, expected " + std::to_string(end) + "us +/- " + std::to_string(tol) + "us",
+                  want, got);
+  }
+
+  const Script& s_;
+  RunOptions opts_;
+  Config cfg_;
+  VirtualClock clock_;
+  Stack stack_;
+  DrillDevice* dev_ = nullptr;
+  TimePoint t0_{};
+  size_t pc_ = 0;
+  int64_t last_usecs_ = 0;
+  bool failed_ = false;
+  ScriptResult res_;
+  Flow flow_;
+  uint16_t next_remote_port_ = 48000;
+  std::map<int, bool> nonblock_;
+};
+
+}  // namespace
+
+ScriptResult run_script(const Script& script, const RunOptions& opts) { return Run(script, opts).go(); }
+
+ScriptResult run_script_file(const std::string& path, const RunOptions& opts) {
+  ScriptResult r;
+  r.path = path;
+  std::ifstream f(path);
+  if (!f) {
+    r.outcome = Outcome::kFail;
+    r.reason = "cannot read the script";
+    return r;
+  }
+  std::stringstream ss;
+  ss << f.rdbuf();
+  std::string text = ss.str();
+  Script s;
+  try {
+    s = parse_script(text, path);
+  } catch (const ParseError& e) {
+    r.outcome = Outcome::kFail;
+    r.line = e.line;
+    r.source = Lexer::line_text(text, e.line);
+    r.reason = std::string("parse error: ") + e.what();
+    return r;
+  }
+  return run_script(s, opts);
+}
+
+}  // namespace ustack::drill
