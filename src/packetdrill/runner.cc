@@ -472,7 +472,7 @@ std::string skip_reason(const Script& s) {
       case Event::Type::kSyscall: {
         const auto& calls = supported_calls();
         if (std::find(calls.begin(), calls.end(), ev.call.name) == calls.end())
-          return std::string("system call ") + ev.call.name + "()" + at;
+          return ev.call.name + "()" + at;
         if ((ev.call.name == "setsockopt" || ev.call.name == "getsockopt") && ev.call.args.size() >= 3) {
           const Expr& n = ev.call.args[2];
           if (n.kind == Expr::Kind::kIdent && !sockopts().count(n.text))
@@ -825,12 +825,35 @@ class Run {
       }
       clock_.set(*next);
     }
+    auto sacks_only = [](const std::vector<TcpOptionSpec>& v) {
+      std::vector<TcpOptionSpec> out;
+      for (const auto& o : v)
+        if (o.kind == TcpOptionSpec::Kind::kSack) out.push_back(o);
+      return out;
+    };
+    std::vector<TcpOptionSpec> want_sacks = sacks_only(p.options);
     std::string want = packet_str(p.flags, p.start, p.len, p.ack, rfc ? std::nullopt : p.win,
-                                  rfc ? nullptr : &p.options, p.any_options);
+                                  rfc ? &want_sacks : &p.options, p.any_options);
     auto live = next_live();
     if (!live)
       return fail(ev, "no packet sent", want,
                   std::string("nothing by ") + std::to_string(t_end + tol) + "us");
+    // Several smaller live segments may add up to one larger scripted one (TSO/GSO on Linux), as
+    // packetdrill allows unless --strict_segments: contiguous data with the same ack, flags ORed.
+    if (!strict_segments() && live->len < p.len && !(live->flags & 0x07)) {
+      while (live->len < p.len && !dev_->frames.empty()) {
+        DrillDevice::Frame saved = dev_->frames.front();
+        auto more = next_live();
+        if (!more || more->seq != live->seq + live->len || more->ack != live->ack || (more->flags & 0x07) ||
+            live->len + more->len > p.len) {
+          dev_->frames.push_front(std::move(saved));
+          break;
+        }
+        live->len += more->len;
+        live->flags |= more->flags;
+        live->win = more->win;
+      }
+    }
     int64_t live_t = (live->at - t0_) / 1us;
     bool syn = live->flags & 0x02;
     // Learn the connection from the stack's SYN or SYN-ACK.
@@ -861,9 +884,10 @@ class Run {
         }
       }
     }
+    std::vector<TcpOptionSpec> live_sacks = sacks_only(live_opts);
     std::string got = packet_str(live->flags, seq, uint32_t(live->len), ack,
                                  rfc ? std::nullopt : std::optional<uint32_t>(live->win),
-                                 rfc ? nullptr : &live_opts, false);
+                                 rfc ? &live_sacks : &live_opts, false);
     if (live->sport != flow_.local_port || live->dport != flow_.remote_port)
       return fail(ev,
                   std::string("packet on another connection (ports ") + std::to_string(live->sport) + ">" +
@@ -1133,6 +1157,12 @@ class Run {
                   std::string(c.blocking ? "blocking call" : "call") + " returned at " + std::to_string(now) +
                       "us, expected " + std::to_string(end) + "us +/- " + std::to_string(tol) + "us",
                   want, got);
+  }
+
+  bool strict_segments() const {
+    for (const auto& o : s_.options)
+      if (o.first == "strict_segments") return true;
+    return false;
   }
 
   const Script& s_;
