@@ -225,6 +225,7 @@ struct RequestSock {
   uint32_t ts_offset = 0;
   uint32_t rcv_wnd = 0;
   uint8_t num_retrans = 0;
+  TimePoint last_oow_ack_time = TimePoint::min();
   TimePoint snt_synack{};
   Timer rsk_timer;
 };

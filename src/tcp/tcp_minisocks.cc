@@ -108,6 +108,19 @@ void Tcp::tcp_check_req(RequestSock& req, SkbPtr skb, const TcpHdr& th, const Tc
     kfree_skb(n, std::move(skb), DropReason::TCP_FLAGS);
     return;
   }
+  // RFC 9293 §3.10.7.4, first check the sequence number: out of the window we offered, an ACK (our
+  // SYN-ACK's numbers, rate-limited for pure ACKs) and nothing more (tcp_in_window in tcp_check_req).
+  const TcpSkbCb& cb = tcp_skb_cb(*skb);
+  uint32_t rcv_nxt = req.rcv_isn + 1;
+  if (cb.seq != rcv_nxt && !(after(cb.end_seq, rcv_nxt) && before(cb.seq, rcv_nxt + req.rcv_wnd)) &&
+      !(cb.seq == rcv_nxt + req.rcv_wnd && cb.seq == cb.end_seq)) {
+    if ((cb.seq != cb.end_seq && !(th.flags & kTcpSyn)) || !tcp_oow_rate_limited(req.last_oow_ack_time)) {
+      tcp_v4_send_ack(req.loc_addr, req.rmt_addr, req.loc_port, req.rmt_port, req.snt_isn + 1, rcv_nxt,
+                      req.rcv_wnd >> req.rcv_wscale, req.ts_ok, tcp_time_stamp(req.ts_offset), req.ts_recent);
+    }
+    kfree_skb(n, std::move(skb), DropReason::TCP_OLD_DATA);
+    return;
+  }
   if (th.flags & kTcpSyn) {
     kfree_skb(n, std::move(skb), DropReason::TCP_FLAGS);
     return;

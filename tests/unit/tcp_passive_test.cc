@@ -338,6 +338,21 @@ TEST(TcpPassive, WrongAckInSynRecvIsReset) {
   EXPECT_TRUE(h.api().accept(l));
 }
 
+TEST(TcpPassive, OutOfWindowAckInSynRecvGetsAnAckAndCompletesNothing) {
+  TcpHarness h;
+  int l = listen_on(h, 8);
+  h.inject(Out{kTcpSyn, 1000, 0, 65535, 1460});
+  Seg sa = h.expect_tx(kTcpSyn | kTcpAck);
+  h.inject(Out{kTcpAck, 1001 + 100000, sa.seq + 1});  // the right ACK number, a sequence number far off
+  Seg a = h.expect_tx(kTcpAck);
+  EXPECT_EQ(a.seq, sa.seq + 1);
+  EXPECT_EQ(a.ack, 1001u);
+  EXPECT_EQ(a.win, sa.win);
+  EXPECT_EQ(h.api().accept(l).error(), Errc::kAgain);
+  h.inject(Out{kTcpAck, 1001, sa.seq + 1});
+  EXPECT_TRUE(h.api().accept(l));
+}
+
 TEST(TcpPassive, FinalAckWithDataDeliversIt) {
   TcpHarness h;
   int l = listen_on(h, 8);
