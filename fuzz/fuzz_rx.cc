@@ -64,6 +64,8 @@ class Harness {
     if (report) std::fprintf(stderr, "%s", stack_.counters_report().c_str());
   }
 
+  Stack& stack() { return stack_; }
+
   void trace_on() {
     static const bool show = std::getenv("FUZZ_RX_REPORT") != nullptr;
     if (show) {
@@ -161,6 +163,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::span<const uint8_t> rest(data + 1, size - 1);
   Harness h;
   if (ctl & kTrace) h.trace_on();
+  if (ctl & kForward) h.stack().ipv4().sysctl().ip_forward = true;
   if (!(ctl & kMulti)) {
     h.receive(rest);
   } else {

@@ -8,6 +8,8 @@
 //     bit 0 (kDrain)  after the last frame, let virtual time run until no timer is left (bounded), so
 //                     every timeout (reassembly, ARP, neighbour) fires.
 //     bit 1 (kTrace)  switch the tracer on (into a sink that discards), to run the trace formatting.
+//     bit 2 (kForward) net.ipv4.ip_forward = 1: datagrams for other hosts are forwarded (back out of
+//                     the one device) instead of dropped.
 //
 // The stack under test has one Ethernet device, kDevMac, with 198.18.0.2/24 (kOurAddr) and a default route
 // via kPeerAddr, a UDP socket bound to port 7 that echoes what it receives, and a TCP echo server
@@ -26,6 +28,7 @@ namespace ustack::fuzz {
 inline constexpr uint8_t kMulti = 0x80;
 inline constexpr uint8_t kDrain = 0x01;
 inline constexpr uint8_t kTrace = 0x02;
+inline constexpr uint8_t kForward = 0x04;
 inline constexpr size_t kMaxFrames = 64;
 
 inline constexpr MacAddr kDevMac{{0x02, 0x00, 0x5e, 0x00, 0x00, 0x02}};

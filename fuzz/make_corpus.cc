@@ -230,6 +230,18 @@ int main(int argc, char** argv) {
                {1, ip_frame(ipv4(6, tcp(40010, kEchoPort, 1001, kIsn + 1, 0x18, ts(3, kTsEcho), hello), 4))},
                {1, ip_frame(ipv4(6, tcp(40010, kEchoPort, 1007, kIsn + 7, 0x11, ts(4, kTsEcho), {}), 5))}},
               kDrain));
+  // With forwarding on: a datagram for a host beyond the peer (out again through the same device), and
+  // one whose TTL runs out here (ICMP time exceeded).
+  write("ip_forward", multi({{0, arp_request},
+                             {0, ip_frame(ipv4(17, udp(40020, 53, pattern(20, 6), kPeerAddr, Ipv4Addr(198, 19, 0, 9)), 11,
+                                               0, {}, kPeerAddr, Ipv4Addr(198, 19, 0, 9)))}},
+                            kForward));
+  Bytes ttl1 = ipv4(17, udp(40021, 53, pattern(20, 8), kPeerAddr, Ipv4Addr(198, 19, 0, 9)), 12, 0, {}, kPeerAddr,
+                    Ipv4Addr(198, 19, 0, 9));
+  ttl1[8] = 1;
+  ttl1[10] = ttl1[11] = 0;
+  store16(ttl1, 10, csum(Bytes(ttl1.begin(), ttl1.begin() + 20)));
+  write("ip_forward_ttl_expired", single(ip_frame(ttl1), kForward));
   std::printf("%d seeds written to %s\n", written, dir.c_str());
   return 0;
 }
