@@ -36,7 +36,10 @@ std::string recv_str(TcpHarness& h, int fd, Errc* err = nullptr) {
   auto n = h.api().recv(fd, buf);
   if (!n) {
     if (err) *err = n.error();
-    return "<" + std::string(errc_name(n.error())) + ">";
+    std::string e = "<";
+    e.append(errc_name(n.error()));
+    e.push_back('>');
+    return e;
   }
   return std::string(reinterpret_cast<const char*>(buf.data()), *n);
 }
