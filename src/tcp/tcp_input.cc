@@ -621,13 +621,6 @@ void Tcp::tcp_rcv_state_process(TcpSock& tp, SkbPtr skb) {
     consume_skb(std::move(skb));
     return;
   }
-  // RFC 7323 §4.3: remember the timestamp of a segment that covers the last ACK we sent, if it is not
-  // older than the one we have (tcp_replace_ts_recent).
-  if (tp.ts_ok && opt.ts && !after(cb.seq, tp.rcv_wup) &&
-      (static_cast<int32_t>(tp.ts_recent - opt.tsval) <= 0 || tp.ts_recent == 0)) {
-    tp.ts_recent = opt.tsval;
-    tp.ts_recent_stamp = n.now();
-  }
   // Fourth: a SYN in a synchronized state is answered with a challenge ACK (RFC 5961 §4.2).
   // (Linux lets through the peer's SYN-ACK that completes a simultaneous open.)
   bool simultaneous_synack = tp.sk_state == TcpState::kSynRecv && (th.flags & kTcpAck) &&
@@ -660,9 +653,18 @@ void Tcp::tcp_rcv_state_process(TcpSock& tp, SkbPtr skb) {
     n.timers.del_timer(tp.retransmit_timer);
     tcp_finish_connect(tp, th);
   }
-  if (tcp_ack(*this, tp, *skb, th, opt, payload) < 0) {
+  int acked = tcp_ack(*this, tp, *skb, th, opt, payload);
+  if (acked < 0) {
     kfree_skb(n, std::move(skb), DropReason::TCP_OLD_DATA);
     return;
+  }
+  // RFC 7323 §4.3: remember the timestamp of a segment that covers the last ACK we sent, if it is not
+  // older than the one we have (tcp_replace_ts_recent) and only once its ACK proved valid (Linux's
+  // FLAG_UPDATE_TS_RECENT in tcp_ack: an old ACK, or one for data never sent, changes nothing).
+  if (acked > 0 && tp.ts_ok && opt.ts && !after(cb.seq, tp.rcv_wup) &&
+      (static_cast<int32_t>(tp.ts_recent - opt.tsval) <= 0 || tp.ts_recent == 0)) {
+    tp.ts_recent = opt.tsval;
+    tp.ts_recent_stamp = n.now();
   }
   // Our FIN acknowledged?
   bool fin_acked = tp.snd_una == tp.write_seq && tp.send_head == nullptr && tp.packets_out == 0;

@@ -529,6 +529,26 @@ TEST(TcpData, PawsDropsASegmentWithAnOldTimestampAndAcks) {
   EXPECT_EQ(info(h, fd).state, TcpState::kClose);
 }
 
+TEST(TcpData, AnInvalidAckDoesNotMoveTsRecent) {
+  // ts_recent changes only once the segment's ACK proved valid (tcp_ack's FLAG_UPDATE_TS_RECENT): an ACK
+  // for data never sent, with a TSval far ahead, must not make the next good segment fail PAWS.
+  TcpHarness h;
+  int fd = establish(h, opts_ts());
+  Out bad{kTcpFin | kTcpAck, kP, h.iss + 9999};
+  bad.ts = std::make_pair(200000u, 0u);
+  h.inject(bad);
+  Seg c = h.expect_tx(kTcpAck);  // the challenge ACK (RFC 5961 §5.2)
+  EXPECT_EQ(c.ack, kP);
+  EXPECT_EQ(c.opt.tsecr, 100u);
+  Out good = data(h, kP, 1000);
+  good.ts = std::make_pair(201u, 0u);
+  h.inject(good);
+  Seg a = h.expect_tx(kTcpAck);
+  EXPECT_EQ(a.ack, kP + 1000);
+  EXPECT_EQ(a.opt.tsecr, 201u);
+  EXPECT_EQ(info(h, fd).state, TcpState::kEstablished);
+}
+
 void set_keepalive(TcpHarness& h, int fd) {
   ASSERT_TRUE(h.api().setsockopt_int(fd, kSolSocket, kSoKeepAlive, 1));
   ASSERT_TRUE(h.api().setsockopt_int(fd, kSolTcp, kTcpKeepIdle, 10));
