@@ -69,7 +69,8 @@ class Harness {
   void trace_on() {
     static const bool show = std::getenv("FUZZ_RX_REPORT") != nullptr;
     if (show) {
-      stack_.net().trace.set_sink([](std::string_view l) { std::fprintf(stderr, "%.*s\n", int(l.size()), l.data()); });
+      stack_.net().trace.set_sink(
+          [](std::string_view l) { std::fprintf(stderr, "%.*s\n", int(l.size()), l.data()); });
     } else {
       stack_.net().trace.set_sink([](std::string_view) {});
     }

@@ -56,8 +56,8 @@ Bytes arp(uint16_t op, const MacAddr& tha, Ipv4Addr tpa) {
 }
 
 // An IPv4 packet; `frag_off` as on the wire (flags and 8-byte units). `options` must be a multiple of 4.
-Bytes ipv4(uint8_t proto, const Bytes& payload, uint16_t id = 1, uint16_t frag_off = 0, const Bytes& options = {},
-           Ipv4Addr src = kPeerAddr, Ipv4Addr dst = kOurAddr) {
+Bytes ipv4(uint8_t proto, const Bytes& payload, uint16_t id = 1, uint16_t frag_off = 0,
+           const Bytes& options = {}, Ipv4Addr src = kPeerAddr, Ipv4Addr dst = kOurAddr) {
   Bytes h;
   h.push_back(uint8_t(0x40 | (5 + options.size() / 4)));
   h.push_back(0);
@@ -75,7 +75,8 @@ Bytes ipv4(uint8_t proto, const Bytes& payload, uint16_t id = 1, uint16_t frag_o
   return h;
 }
 
-Bytes udp(uint16_t sport, uint16_t dport, const Bytes& data, Ipv4Addr src = kPeerAddr, Ipv4Addr dst = kOurAddr) {
+Bytes udp(uint16_t sport, uint16_t dport, const Bytes& data, Ipv4Addr src = kPeerAddr,
+          Ipv4Addr dst = kOurAddr) {
   Bytes u;
   put16(u, sport);
   put16(u, dport);
@@ -194,17 +195,21 @@ int main(int argc, char** argv) {
   write("ip_fragments_udp", multi({{0, arp_request}, {1, two[0]}, {1, two[1]}}));
   // Out of order, with an exact duplicate, for an ICMP echo of 3000 bytes.
   auto three = fragments(1, icmp(8, 0, 0x12340003, pattern(2992, 5)), 0x4343, 1024);
-  write("ip_fragments_reordered", multi({{0, arp_request}, {0, three[2]}, {0, three[0]}, {0, three[0]}, {5, three[1]}}));
+  write("ip_fragments_reordered",
+        multi({{0, arp_request}, {0, three[2]}, {0, three[0]}, {0, three[0]}, {5, three[1]}}));
   // The first fragment alone, then 31 s: reassembly times out (ICMP time exceeded).
   write("ip_fragment_timeout", multi({{0, arp_request}, {0, two[0]}, {128 + 31, Bytes{}}}, kDrain));
   // An echo request from a peer that never answers ARP: the reply waits, ARP retries, then gives up.
-  write("icmp_echo_unresolved", single(ip_frame(ipv4(1, icmp(8, 0, 0x12340004, pattern(56, 2)))), kDrain | kTrace));
+  write("icmp_echo_unresolved",
+        single(ip_frame(ipv4(1, icmp(8, 0, 0x12340004, pattern(56, 2)))), kDrain | kTrace));
   // An ICMP port unreachable quoting a datagram from our echo port (the error path to the socket).
-  Bytes quoted = ipv4(17, udp(kEchoPort, 40002, pattern(8, 4), kOurAddr, kPeerAddr), 9, 0, {}, kOurAddr, kPeerAddr);
+  Bytes quoted =
+      ipv4(17, udp(kEchoPort, 40002, pattern(8, 4), kOurAddr, kPeerAddr), 9, 0, {}, kOurAddr, kPeerAddr);
   quoted.resize(28);
   write("icmp_port_unreachable", single(ip_frame(ipv4(1, icmp(3, 3, 0, quoted)))));
   // ICMP frag needed (path MTU 576) for the same, then a large datagram whose echo must honour it.
-  write("icmp_frag_needed", multi({{0, arp_request}, {0, ip_frame(ipv4(1, icmp(3, 4, 576, quoted)))}, {0, two[0]}, {0, two[1]}}));
+  write("icmp_frag_needed",
+        multi({{0, arp_request}, {0, ip_frame(ipv4(1, icmp(3, 4, 576, quoted)))}, {0, two[0]}, {0, two[1]}}));
   // TCP to the echo port: a SYN with the options Linux sends (MSS, SACK permitted, timestamps, window
   // scale), and a SYN to a closed port (RST).
   const Bytes syn_opts{2, 4, 0x05, 0xb4, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0, 1, 3, 3, 7};
@@ -232,12 +237,13 @@ int main(int argc, char** argv) {
               kDrain));
   // With forwarding on: a datagram for a host beyond the peer (out again through the same device), and
   // one whose TTL runs out here (ICMP time exceeded).
-  write("ip_forward", multi({{0, arp_request},
-                             {0, ip_frame(ipv4(17, udp(40020, 53, pattern(20, 6), kPeerAddr, Ipv4Addr(198, 19, 0, 9)), 11,
-                                               0, {}, kPeerAddr, Ipv4Addr(198, 19, 0, 9)))}},
-                            kForward));
-  Bytes ttl1 = ipv4(17, udp(40021, 53, pattern(20, 8), kPeerAddr, Ipv4Addr(198, 19, 0, 9)), 12, 0, {}, kPeerAddr,
-                    Ipv4Addr(198, 19, 0, 9));
+  write("ip_forward",
+        multi({{0, arp_request},
+               {0, ip_frame(ipv4(17, udp(40020, 53, pattern(20, 6), kPeerAddr, Ipv4Addr(198, 19, 0, 9)), 11,
+                                 0, {}, kPeerAddr, Ipv4Addr(198, 19, 0, 9)))}},
+              kForward));
+  Bytes ttl1 = ipv4(17, udp(40021, 53, pattern(20, 8), kPeerAddr, Ipv4Addr(198, 19, 0, 9)), 12, 0, {},
+                    kPeerAddr, Ipv4Addr(198, 19, 0, 9));
   ttl1[8] = 1;
   ttl1[10] = ttl1[11] = 0;
   store16(ttl1, 10, csum(Bytes(ttl1.begin(), ttl1.begin() + 20)));

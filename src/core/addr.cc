@@ -67,34 +67,62 @@ std::string SockAddrIn::to_string() const { return addr.to_string() + ":" + std:
 
 std::string_view errc_name(Errc e) {
   switch (e) {
-    case Errc::kOk: return "OK";
-    case Errc::kAgain: return "EAGAIN";
-    case Errc::kInval: return "EINVAL";
-    case Errc::kMsgSize: return "EMSGSIZE";
-    case Errc::kNetUnreach: return "ENETUNREACH";
-    case Errc::kHostUnreach: return "EHOSTUNREACH";
-    case Errc::kConnRefused: return "ECONNREFUSED";
-    case Errc::kAddrInUse: return "EADDRINUSE";
-    case Errc::kAddrNotAvail: return "EADDRNOTAVAIL";
-    case Errc::kNoBufs: return "ENOBUFS";
-    case Errc::kTimedOut: return "ETIMEDOUT";
-    case Errc::kConnReset: return "ECONNRESET";
-    case Errc::kIsConn: return "EISCONN";
-    case Errc::kNotConn: return "ENOTCONN";
-    case Errc::kAlready: return "EALREADY";
-    case Errc::kInProgress: return "EINPROGRESS";
-    case Errc::kPipe: return "EPIPE";
-    case Errc::kAfNoSupport: return "EAFNOSUPPORT";
-    case Errc::kDestAddrReq: return "EDESTADDRREQ";
-    case Errc::kBadFd: return "EBADF";
-    case Errc::kNetDown: return "ENETDOWN";
-    case Errc::kAccess: return "EACCES";
-    case Errc::kProtoNoSupport: return "EPROTONOSUPPORT";
-    case Errc::kNoProtoOpt: return "ENOPROTOOPT";
-    case Errc::kMFile: return "EMFILE";
-    case Errc::kNoDev: return "ENODEV";
-    case Errc::kPerm: return "EPERM";
-    default: return "E?";
+    case Errc::kOk:
+      return "OK";
+    case Errc::kAgain:
+      return "EAGAIN";
+    case Errc::kInval:
+      return "EINVAL";
+    case Errc::kMsgSize:
+      return "EMSGSIZE";
+    case Errc::kNetUnreach:
+      return "ENETUNREACH";
+    case Errc::kHostUnreach:
+      return "EHOSTUNREACH";
+    case Errc::kConnRefused:
+      return "ECONNREFUSED";
+    case Errc::kAddrInUse:
+      return "EADDRINUSE";
+    case Errc::kAddrNotAvail:
+      return "EADDRNOTAVAIL";
+    case Errc::kNoBufs:
+      return "ENOBUFS";
+    case Errc::kTimedOut:
+      return "ETIMEDOUT";
+    case Errc::kConnReset:
+      return "ECONNRESET";
+    case Errc::kIsConn:
+      return "EISCONN";
+    case Errc::kNotConn:
+      return "ENOTCONN";
+    case Errc::kAlready:
+      return "EALREADY";
+    case Errc::kInProgress:
+      return "EINPROGRESS";
+    case Errc::kPipe:
+      return "EPIPE";
+    case Errc::kAfNoSupport:
+      return "EAFNOSUPPORT";
+    case Errc::kDestAddrReq:
+      return "EDESTADDRREQ";
+    case Errc::kBadFd:
+      return "EBADF";
+    case Errc::kNetDown:
+      return "ENETDOWN";
+    case Errc::kAccess:
+      return "EACCES";
+    case Errc::kProtoNoSupport:
+      return "EPROTONOSUPPORT";
+    case Errc::kNoProtoOpt:
+      return "ENOPROTOOPT";
+    case Errc::kMFile:
+      return "EMFILE";
+    case Errc::kNoDev:
+      return "ENODEV";
+    case Errc::kPerm:
+      return "EPERM";
+    default:
+      return "E?";
   }
 }
 

@@ -24,7 +24,9 @@ NetDevice* DevCore::dev_get_by_name(std::string_view name) const {
   return nullptr;
 }
 
-void DevCore::dev_add_pack(uint16_t ethertype, PacketHandler h) { ptypes_.emplace_back(ethertype, std::move(h)); }
+void DevCore::dev_add_pack(uint16_t ethertype, PacketHandler h) {
+  ptypes_.emplace_back(ethertype, std::move(h));
+}
 
 Status DevCore::dev_queue_xmit(SkbPtr skb) {
   NetDevice* dev = dev_get_by_index(skb->ifindex);
@@ -53,7 +55,8 @@ void DevCore::qdisc_run(NetDevice& dev) {
     if (dev.capture()) dev.capture()->write(skb->bytes(), net_.now());
     size_t len = skb->len();
     if (net_.trace.on()) {
-      net_.trace.emit("dev_hard_start_xmit", "dev=%s driver=%s len=%zu", dev.name().c_str(), dev.driver(), len);
+      net_.trace.emit("dev_hard_start_xmit", "dev=%s driver=%s len=%zu", dev.name().c_str(), dev.driver(),
+                      len);
     }
     if (dev.ndo_start_xmit(skb) == XmitResult::kBusy) {
       dev.qdisc().requeue(std::move(skb));

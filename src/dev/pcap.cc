@@ -29,7 +29,8 @@ Result<std::shared_ptr<PcapWriter>> PcapWriter::open(const std::string& path, in
 PcapWriter::~PcapWriter() { std::fclose(f_); }
 
 void PcapWriter::write(std::span<const std::byte> frame, TimePoint ts) {
-  int64_t us = base_us_ + std::chrono::duration_cast<std::chrono::microseconds>(ts.time_since_epoch()).count();
+  int64_t us =
+      base_us_ + std::chrono::duration_cast<std::chrono::microseconds>(ts.time_since_epoch()).count();
   uint32_t caplen = static_cast<uint32_t>(std::min<size_t>(frame.size(), kSnapLen));
   put32(f_, static_cast<uint32_t>(us / 1000000));
   put32(f_, static_cast<uint32_t>(us % 1000000));

@@ -60,7 +60,8 @@ void MemWire::transmit(int side, SkbPtr skb) {
     start = d.busy_until;
   }
   TimePoint due = start + imp_.delay;
-  if (imp_.jitter.count() > 0) due += Duration(rng_.below(static_cast<uint32_t>(std::min<int64_t>(imp_.jitter.count(), UINT32_MAX))));
+  if (imp_.jitter.count() > 0)
+    due += Duration(rng_.below(static_cast<uint32_t>(std::min<int64_t>(imp_.jitter.count(), UINT32_MAX))));
   if (rng_.chance(imp_.reorder)) {
     ++stats_.reordered;
     due += imp_.reorder_delay;

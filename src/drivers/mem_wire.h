@@ -23,7 +23,7 @@ struct Impairments {
   Duration delay{0};     // one-way propagation delay
   Duration jitter{0};    // uniform extra delay in [0, jitter)
   Duration reorder_delay{1ms};
-  uint64_t rate_bps = 0;             // 0: unlimited
+  uint64_t rate_bps = 0;               // 0: unlimited
   size_t queue_limit_bytes = 1 << 20;  // frames waiting for the link beyond this are tail-dropped
 };
 

@@ -26,7 +26,8 @@ class TapDevice final : public NetDevice {
   const char* driver() const override { return "tap"; }
 
  private:
-  TapDevice(int fd, std::string name, MacAddr mac, uint32_t mtu) : NetDevice(std::move(name), mac, mtu, kIffBroadcast), fd_(fd) {}
+  TapDevice(int fd, std::string name, MacAddr mac, uint32_t mtu)
+      : NetDevice(std::move(name), mac, mtu, kIffBroadcast), fd_(fd) {}
   int fd_;
 };
 

@@ -9,7 +9,8 @@ Arp::Arp(Ipv4& ip)
       tbl_(ip.net(), ip.devs(),
            NeighOps{[this](Neighbour& n, bool unicast) { arp_solicit(n, unicast); },
                     [this](Neighbour&, SkBuff& skb) { ip_.ip_link_failure(skb); }}) {
-  ip.devs().dev_add_pack(wire::kEthPArp, [this](SkbPtr skb, NetDevice& dev) { arp_rcv(std::move(skb), dev); });
+  ip.devs().dev_add_pack(wire::kEthPArp,
+                         [this](SkbPtr skb, NetDevice& dev) { arp_rcv(std::move(skb), dev); });
 }
 
 void Arp::arp_send(uint16_t op, NetDevice& dev, const MacAddr& dest_hw, Ipv4Addr sip, Ipv4Addr tip,
@@ -27,8 +28,9 @@ void Arp::arp_send(uint16_t op, NetDevice& dev, const MacAddr& dest_hw, Ipv4Addr
   skb->priority = 0;  // TC_PRIO_CONTROL
   net.mib.inc(op == wire::kArpOpRequest ? Mib::ArpOutRequests : Mib::ArpOutReplies);
   if (net.trace.on()) {
-    net.trace.emit("arp_send", "%s who-has %s tell %s dev=%s", op == wire::kArpOpRequest ? "request" : "reply",
-                   tip.to_string().c_str(), sip.to_string().c_str(), dev.name().c_str());
+    net.trace.emit("arp_send", "%s who-has %s tell %s dev=%s",
+                   op == wire::kArpOpRequest ? "request" : "reply", tip.to_string().c_str(),
+                   sip.to_string().c_str(), dev.name().c_str());
   }
   (void)ip_.devs().dev_queue_xmit(std::move(skb));  // a lost ARP packet is retried by the neighbour timer
 }
@@ -66,7 +68,8 @@ void Arp::arp_rcv(SkbPtr skb, NetDevice& dev) {
   bool target_is_ours = ip_.is_local_address(a->tpa) && !a->tpa.is_loopback();
   if (a->spa.is_any()) {
     // RFC 5227 address probe: answer only if the probed address is ours.
-    if (a->op == wire::kArpOpRequest && target_is_ours) arp_send(wire::kArpOpReply, dev, a->sha, a->tpa, a->spa, a->sha);
+    if (a->op == wire::kArpOpRequest && target_is_ours)
+      arp_send(wire::kArpOpReply, dev, a->sha, a->tpa, a->spa, a->sha);
     consume_skb(std::move(skb));
     return;
   }

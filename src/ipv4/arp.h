@@ -17,7 +17,8 @@ class Arp {
   // arp_rcv: the skb's data starts at the ARP header.
   void arp_rcv(SkbPtr skb, NetDevice& dev);
   // arp_send: one ARP packet. `dest_hw` is the Ethernet destination.
-  void arp_send(uint16_t op, NetDevice& dev, const MacAddr& dest_hw, Ipv4Addr sip, Ipv4Addr tip, const MacAddr& tha);
+  void arp_send(uint16_t op, NetDevice& dev, const MacAddr& dest_hw, Ipv4Addr sip, Ipv4Addr tip,
+                const MacAddr& tha);
   void send_gratuitous(NetDevice& dev, Ipv4Addr addr);
 
  private:

@@ -9,14 +9,20 @@ namespace ustack {
 Status Ipv4::add_address(int ifindex, Ipv4Cidr cidr) {
   NetDevice* dev = dev_.dev_get_by_index(ifindex);
   if (!dev) return make_error(Errc::kNoDev);
-  if (cidr.prefix_len > 32 || cidr.addr.is_lbcast_or_mcast() || cidr.addr.is_any()) return make_error(Errc::kInval);
+  if (cidr.prefix_len > 32 || cidr.addr.is_lbcast_or_mcast() || cidr.addr.is_any())
+    return make_error(Errc::kInval);
   for (auto& a : ifaddrs_)
     if (a.ifindex == ifindex && a.local.addr == cidr.addr) return make_error(Errc::kExist);
   ifaddrs_.push_back(InIfaddr{cidr, ifindex});
   // fib_add_ifaddr: the connected route for the subnet, with this address as its source.
   if (cidr.prefix_len < 32 && !(dev->flags() & kIffLoopback)) {
-    FibRoute r{Ipv4Cidr{cidr.network(), cidr.prefix_len}, Ipv4Addr::any(), ifindex, cidr.addr, 0,
-               RouteType::kUnicast, RouteScope::kLink};
+    FibRoute r{Ipv4Cidr{cidr.network(), cidr.prefix_len},
+               Ipv4Addr::any(),
+               ifindex,
+               cidr.addr,
+               0,
+               RouteType::kUnicast,
+               RouteScope::kLink};
     (void)fib_.add(r);  // kExist: a second address in the same subnet shares the first one's route
   }
   rt_cache_flush();
@@ -32,7 +38,8 @@ Status Ipv4::del_address(int ifindex, Ipv4Addr addr) {
   Ipv4Cidr cidr = it->local;
   ifaddrs_.erase(it);
   auto next = std::find_if(ifaddrs_.begin(), ifaddrs_.end(), [&](const InIfaddr& a) {
-    return a.ifindex == ifindex && a.local.prefix_len == cidr.prefix_len && a.local.network() == cidr.network();
+    return a.ifindex == ifindex && a.local.prefix_len == cidr.prefix_len &&
+           a.local.network() == cidr.network();
   });
   if (next == ifaddrs_.end()) {
     (void)fib_.del(Ipv4Cidr{cidr.network(), cidr.prefix_len}, 0);

@@ -68,7 +68,8 @@ void Icmp::icmp_rcv(SkbPtr skb) {
       auto it = echo_listeners_.find(h->echo_id());
       if (it != echo_listeners_.end() && it->second.on_reply) {
         auto iph = Ipv4Hdr::parse({skb->network_header(), skb->network_len()}, nullptr, false);
-        it->second.on_reply(EchoReply{iph->saddr, h->echo_id(), h->echo_seq(), iph->ttl, skb->bytes().subspan(kIcmpHeaderLen)});
+        it->second.on_reply(EchoReply{iph->saddr, h->echo_id(), h->echo_seq(), iph->ttl,
+                                      skb->bytes().subspan(kIcmpHeaderLen)});
       }
       consume_skb(std::move(skb));
       return;
@@ -129,7 +130,8 @@ void Icmp::icmp_unreach(SkbPtr skb, const IcmpHdr& h) {
   auto inner = Ipv4Hdr::parse(quoted.first(std::min(quoted.size(), kIpv4MaxHeaderLen)), nullptr, false);
   if (!inner) {
     // parse() wants tot_len <= size: quotes are truncated, so check the fixed part by hand.
-    if (quoted.size() < kIpv4HeaderLen || (load8(quoted.data()) >> 4) != 4 || (load8(quoted.data()) & 0xf) < 5) {
+    if (quoted.size() < kIpv4HeaderLen || (load8(quoted.data()) >> 4) != 4 ||
+        (load8(quoted.data()) & 0xf) < 5) {
       net.mib.inc(Mib::IcmpInErrors);
       kfree_skb(net, std::move(skb), DropReason::ICMP_INVALID);
       return;
@@ -178,7 +180,8 @@ bool Icmp::icmpv4_xrlim_allow(Ipv4Addr dst) {
   const Ipv4Sysctl& s = ip_.sysctl();
   TimePoint now = net.now();
   // Global bucket: icmp_msgs_per_sec tokens a second, at most icmp_msgs_burst.
-  global_tokens_ = std::min<double>(s.icmp_msgs_burst, global_tokens_ + to_seconds(now - global_stamp_) * s.icmp_msgs_per_sec);
+  global_tokens_ = std::min<double>(s.icmp_msgs_burst,
+                                    global_tokens_ + to_seconds(now - global_stamp_) * s.icmp_msgs_per_sec);
   global_stamp_ = now;
   if (global_tokens_ < 1) {
     net.mib.inc(Mib::IcmpOutRateLimitGlobal);
@@ -189,7 +192,8 @@ bool Icmp::icmpv4_xrlim_allow(Ipv4Addr dst) {
     if (peers_.size() > 4096) peers_.clear();  // bounded: a spoofed flood must not grow it for ever
     auto [it, fresh] = peers_.try_emplace(dst, PeerBucket{kBurst, now});
     PeerBucket& b = it->second;
-    if (!fresh) b.tokens = std::min(kBurst, b.tokens + to_seconds(now - b.stamp) / to_seconds(s.icmp_ratelimit));
+    if (!fresh)
+      b.tokens = std::min(kBurst, b.tokens + to_seconds(now - b.stamp) / to_seconds(s.icmp_ratelimit));
     b.stamp = now;
     if (b.tokens < 1) {
       net.mib.inc(Mib::IcmpOutRateLimitHost);
@@ -243,14 +247,16 @@ void Icmp::icmp_send(const SkBuff& skb_in, uint8_t type, uint8_t code, uint32_t 
   if (type == kIcmpDestUnreach) net.mib.inc(Mib::IcmpOutDestUnreachs);
   if (type == kIcmpTimeExceeded) net.mib.inc(Mib::IcmpOutTimeExcds);
   if (net.trace.on()) {
-    net.trace.emit("icmp_send", "type=%u code=%u to %s about proto=%u", type, code, saddr.to_string().c_str(), proto);
+    net.trace.emit("icmp_send", "type=%u code=%u to %s about proto=%u", type, code, saddr.to_string().c_str(),
+                   proto);
   }
   uint8_t tos = static_cast<uint8_t>((load8(orig.data() + 1) & 0x1e) | 0xc0);  // IPTOS_PREC_INTERNETCONTROL
   IpFlow flow{(*dst)->saddr, saddr, kIpProtoIcmp, tos, 0, PmtuDisc::kDont};
   if (!ip_.ip_queue_xmit(std::move(skb), flow, *dst)) net.mib.inc(Mib::IcmpOutErrors);
 }
 
-Status Icmp::send_echo(Ipv4Addr dst_addr, uint16_t id, uint16_t seq, std::span<const std::byte> payload, uint8_t ttl) {
+Status Icmp::send_echo(Ipv4Addr dst_addr, uint16_t id, uint16_t seq, std::span<const std::byte> payload,
+                       uint8_t ttl) {
   if (payload.size() > 65507 - kIcmpHeaderLen) return make_error(Errc::kMsgSize);
   auto dst = ip_.ip_route_output(dst_addr);
   if (!dst) return make_error(dst.error());

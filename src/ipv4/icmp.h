@@ -44,7 +44,8 @@ class Icmp {
   // icmp_send: an error about `skb_in`, whose network header is set.
   void icmp_send(const SkBuff& skb_in, uint8_t type, uint8_t code, uint32_t info = 0);
   // An echo request, as a ping socket sends it.
-  Status send_echo(Ipv4Addr dst, uint16_t id, uint16_t seq, std::span<const std::byte> payload, uint8_t ttl = 0);
+  Status send_echo(Ipv4Addr dst, uint16_t id, uint16_t seq, std::span<const std::byte> payload,
+                   uint8_t ttl = 0);
   void set_echo_listener(uint16_t id, EchoListener l) { echo_listeners_[id] = std::move(l); }
   void remove_echo_listener(uint16_t id) { echo_listeners_.erase(id); }
 

@@ -32,11 +32,11 @@ class IpFragQueues;
 struct Ipv4Sysctl {
   bool ip_forward = false;
   uint8_t ip_default_ttl = 64;
-  uint32_t ip_min_pmtu = 552;     // net.ipv4.route.min_pmtu
-  Duration mtu_expires = 600s;    // net.ipv4.route.mtu_expires
+  uint32_t ip_min_pmtu = 552;   // net.ipv4.route.min_pmtu
+  Duration mtu_expires = 600s;  // net.ipv4.route.mtu_expires
   size_t ipfrag_high_thresh = 4 * 1024 * 1024;
   Duration ipfrag_time = 30s;
-  Duration icmp_ratelimit = 1000ms;  // per destination: one error per interval, bursts of 6
+  Duration icmp_ratelimit = 1000ms;   // per destination: one error per interval, bursts of 6
   uint32_t icmp_msgs_per_sec = 1000;  // all destinations together
   uint32_t icmp_msgs_burst = 50;
   bool icmp_echo_ignore_broadcasts = true;
@@ -55,7 +55,8 @@ struct IcmpErrInfo {
   uint32_t info = 0;  // the next-hop MTU for fragmentation needed
   Errc err = Errc::kOk;
   bool fatal = false;
-  Ipv4Addr reporter;  // who sent the ICMP error (ourselves for a local link failure)  // a hard error (icmp_err_convert[].fatal)
+  Ipv4Addr reporter;  // who sent the ICMP error (ourselves for a local link failure)  // a hard error
+                      // (icmp_err_convert[].fatal)
   // The offending datagram as quoted: its addresses and the first bytes of its transport header.
   Ipv4Addr saddr, daddr;
   uint8_t protocol = 0;
@@ -120,7 +121,10 @@ class Ipv4 {
   // ip_rt_update_pmtu: an ICMP fragmentation-needed (or a local EMSGSIZE) lowered the path MTU.
   void ip_rt_update_pmtu(Ipv4Addr daddr, uint32_t mtu);
   uint32_t path_mtu(Ipv4Addr daddr);
-  void rt_cache_flush() { ++genid_; dst_cache_.clear(); }
+  void rt_cache_flush() {
+    ++genid_;
+    dst_cache_.clear();
+  }
 
   // --- protocols (af_inet.c inet_add_protocol) ---
   void inet_add_protocol(uint8_t proto, InetProtocol p) { protos_[proto] = std::move(p); }
@@ -133,7 +137,9 @@ class Ipv4 {
   // ip_local_out: a complete IP datagram (data at the IP header) from this host.
   Status ip_local_out(SkbPtr skb, const DstPtr& dst);
   // Headroom a transport should reserve in front of its header for packets on `dst`.
-  static size_t max_header_room(const Dst& dst) { return dst.dev->ll_reserved_space() + wire::kIpv4MaxHeaderLen; }
+  static size_t max_header_room(const Dst& dst) {
+    return dst.dev->ll_reserved_space() + wire::kIpv4MaxHeaderLen;
+  }
 
   // --- input (ip_input.c) ---
   void ip_rcv(SkbPtr skb, NetDevice& dev);

@@ -42,7 +42,7 @@ class IpFragQueues {
   };
   struct Queue {
     Key key;
-    SkbQueue frags;  // in offset order, data at the fragment's payload
+    SkbQueue frags;     // in offset order, data at the fragment's payload
     uint32_t len = 0;   // total payload length once the last fragment is in, else the highest end seen
     uint32_t meat = 0;  // payload bytes received
     bool first_in = false, last_in = false;

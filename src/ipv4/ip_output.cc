@@ -77,7 +77,8 @@ Status Ipv4::ip_output(SkbPtr skb, const DstPtr& dst) {
     kfree_skb(net_, std::move(skb), DropReason::NETFILTER_DROP);
     return make_error(Errc::kPerm);
   }
-  if (net_.trace.on()) net_.trace.emit("ip_output", "dev=%s nf_hook POST_ROUTING accept", dst->dev->name().c_str());
+  if (net_.trace.on())
+    net_.trace.emit("ip_output", "dev=%s nf_hook POST_ROUTING accept", dst->dev->name().c_str());
   return ip_finish_output(std::move(skb), dst);
 }
 
@@ -148,7 +149,9 @@ Status Ipv4::ip_fragment(SkbPtr skb, const DstPtr& dst, uint32_t mtu) {
     if (!s && result) result = s;
   }
   net_.mib.inc(Mib::IpFragOKs);
-  if (net_.trace.on()) net_.trace.emit("ip_fragment", "len=%zu mtu=%u -> %zu fragments", skb->len(), mtu, (payload + chunk - 1) / chunk);
+  if (net_.trace.on())
+    net_.trace.emit("ip_fragment", "len=%zu mtu=%u -> %zu fragments", skb->len(), mtu,
+                    (payload + chunk - 1) / chunk);
   consume_skb(std::move(skb));
   return result;
 }

@@ -7,17 +7,23 @@ namespace ustack {
 
 const char* route_type_name(RouteType t) {
   switch (t) {
-    case RouteType::kUnicast: return "unicast";
-    case RouteType::kLocal: return "local";
-    case RouteType::kBroadcast: return "broadcast";
-    case RouteType::kMulticast: return "multicast";
-    case RouteType::kUnreachable: return "unreachable";
+    case RouteType::kUnicast:
+      return "unicast";
+    case RouteType::kLocal:
+      return "local";
+    case RouteType::kBroadcast:
+      return "broadcast";
+    case RouteType::kMulticast:
+      return "multicast";
+    case RouteType::kUnreachable:
+      return "unreachable";
   }
   return "?";
 }
 
 std::string FibRoute::to_string() const {
-  std::string s = dst.prefix_len == 0 ? std::string("default") : dst.network().to_string() + "/" + std::to_string(dst.prefix_len);
+  std::string s = dst.prefix_len == 0 ? std::string("default")
+                                      : dst.network().to_string() + "/" + std::to_string(dst.prefix_len);
   if (!gateway.is_any()) s += " via " + gateway.to_string();
   s += " dev#" + std::to_string(ifindex);
   if (!prefsrc.is_any()) s += " src " + prefsrc.to_string();
@@ -33,7 +39,8 @@ Status Fib::add(const FibRoute& r) {
       return make_error(Errc::kExist);
   // Most specific first, then by metric: the first match in lookup() is the best.
   auto pos = std::find_if(routes_.begin(), routes_.end(), [&](const FibRoute& e) {
-    return e.dst.prefix_len < n.dst.prefix_len || (e.dst.prefix_len == n.dst.prefix_len && e.metric > n.metric);
+    return e.dst.prefix_len < n.dst.prefix_len ||
+           (e.dst.prefix_len == n.dst.prefix_len && e.metric > n.metric);
   });
   routes_.insert(pos, n);
   return {};
@@ -77,7 +84,9 @@ DstPtr Ipv4::make_dst(const FibRoute& r, Ipv4Addr daddr, Ipv4Addr saddr) {
   dst->type = r.type;
   dst->gateway = !r.gateway.is_any() && r.type == RouteType::kUnicast;
   dst->nexthop = dst->gateway ? r.gateway : daddr;
-  dst->saddr = !saddr.is_any() ? saddr : !r.prefsrc.is_any() ? r.prefsrc : inet_select_addr(r.ifindex, dst->nexthop);
+  dst->saddr = !saddr.is_any()       ? saddr
+               : !r.prefsrc.is_any() ? r.prefsrc
+                                     : inet_select_addr(r.ifindex, dst->nexthop);
   dst->genid = genid_;
   if (auto it = pmtu_.find(daddr); it != pmtu_.end() && it->second.expires > net_.now()) {
     dst->pmtu = it->second.mtu;
@@ -105,8 +114,8 @@ Result<DstPtr> Ipv4::ip_route_output(Ipv4Addr daddr, Ipv4Addr saddr, int oif) {
     if (d->flags() & kIffLoopback) lo = d.get();
   if ((daddr.is_loopback() || is_local_address(daddr)) && lo) {
     // Linux's local table: our own addresses are reached through the loopback device.
-    r = FibRoute{Ipv4Cidr{daddr, 32}, Ipv4Addr::any(), lo->ifindex(), saddr.is_any() ? daddr : saddr, 0,
-                 RouteType::kLocal, RouteScope::kHost};
+    r = FibRoute{Ipv4Cidr{daddr, 32}, Ipv4Addr::any(),  lo->ifindex(), saddr.is_any() ? daddr : saddr, 0,
+                 RouteType::kLocal,   RouteScope::kHost};
   } else if (daddr.is_broadcast()) {
     if (oif == 0) {
       for (auto& a : ifaddrs_)
@@ -116,7 +125,8 @@ Result<DstPtr> Ipv4::ip_route_output(Ipv4Addr daddr, Ipv4Addr saddr, int oif) {
         }
     }
     if (oif == 0) return make_error(Errc::kNetUnreach);
-    r = FibRoute{Ipv4Cidr{daddr, 32}, Ipv4Addr::any(), oif, saddr, 0, RouteType::kBroadcast, RouteScope::kLink};
+    r = FibRoute{Ipv4Cidr{daddr, 32},   Ipv4Addr::any(),  oif, saddr, 0,
+                 RouteType::kBroadcast, RouteScope::kLink};
   } else {
     const FibRoute* fr = fib_.lookup(daddr);
     if (!fr || (oif != 0 && fr->ifindex != oif)) {
@@ -151,9 +161,9 @@ Result<DstPtr> Ipv4::ip_route_output(Ipv4Addr daddr, Ipv4Addr saddr, int oif) {
   if (dst_cache_.size() >= sysctl_.dst_cache_max) dst_cache_.clear();
   dst_cache_.emplace(key, dst);
   if (net_.trace.on()) {
-    net_.trace.emit("ip_route_output_key", "daddr=%s -> %s dev=%s nexthop=%s src=%s mtu=%u", daddr.to_string().c_str(),
-                    route_type_name(dst->type), dst->dev->name().c_str(), dst->nexthop.to_string().c_str(),
-                    dst->saddr.to_string().c_str(), dst->mtu());
+    net_.trace.emit("ip_route_output_key", "daddr=%s -> %s dev=%s nexthop=%s src=%s mtu=%u",
+                    daddr.to_string().c_str(), route_type_name(dst->type), dst->dev->name().c_str(),
+                    dst->nexthop.to_string().c_str(), dst->saddr.to_string().c_str(), dst->mtu());
   }
   return dst;
 }
@@ -177,7 +187,8 @@ void Ipv4::ip_rt_update_pmtu(Ipv4Addr daddr, uint32_t mtu) {
       d->pmtu_expires = expires;
     }
   }
-  if (net_.trace.on()) net_.trace.emit("ip_rt_update_pmtu", "daddr=%s pmtu=%u", daddr.to_string().c_str(), mtu);
+  if (net_.trace.on())
+    net_.trace.emit("ip_rt_update_pmtu", "daddr=%s pmtu=%u", daddr.to_string().c_str(), mtu);
 }
 
 uint32_t Ipv4::path_mtu(Ipv4Addr daddr) {

@@ -7,15 +7,24 @@ namespace ustack {
 
 const char* nud_state_name(NudState s) {
   switch (s) {
-    case NudState::kNone: return "NONE";
-    case NudState::kIncomplete: return "INCOMPLETE";
-    case NudState::kReachable: return "REACHABLE";
-    case NudState::kStale: return "STALE";
-    case NudState::kDelay: return "DELAY";
-    case NudState::kProbe: return "PROBE";
-    case NudState::kFailed: return "FAILED";
-    case NudState::kNoArp: return "NOARP";
-    case NudState::kPermanent: return "PERMANENT";
+    case NudState::kNone:
+      return "NONE";
+    case NudState::kIncomplete:
+      return "INCOMPLETE";
+    case NudState::kReachable:
+      return "REACHABLE";
+    case NudState::kStale:
+      return "STALE";
+    case NudState::kDelay:
+      return "DELAY";
+    case NudState::kProbe:
+      return "PROBE";
+    case NudState::kFailed:
+      return "FAILED";
+    case NudState::kNoArp:
+      return "NOARP";
+    case NudState::kPermanent:
+      return "PERMANENT";
   }
   return "?";
 }
@@ -66,7 +75,8 @@ std::shared_ptr<Neighbour> NeighTable::lookup_or_create(Ipv4Addr key, NetDevice&
   return n;
 }
 
-std::shared_ptr<Neighbour> NeighTable::lookup_or_create_noarp(Ipv4Addr key, NetDevice& dev, const MacAddr& lladdr) {
+std::shared_ptr<Neighbour> NeighTable::lookup_or_create_noarp(Ipv4Addr key, NetDevice& dev,
+                                                              const MacAddr& lladdr) {
   auto n = lookup_or_create(key, dev);
   if (n && n->nud_ != NudState::kNoArp) {
     n->ha_ = lladdr;
@@ -266,8 +276,9 @@ void NeighTable::periodic_gc() {
     // A cached route holding the entry does not keep it alive: the route sees dead() and looks the next
     // hop up again. (Routes hold their next hop for as long as they are cached, so a reference count
     // test would keep failed and stale entries for ever.)
-    bool expired = n.nud_ == NudState::kFailed ||
-                   ((n.nud_ == NudState::kStale || n.nud_ == NudState::kNone) && now - n.used_ > parms_.gc_staletime);
+    bool expired =
+        n.nud_ == NudState::kFailed ||
+        ((n.nud_ == NudState::kStale || n.nud_ == NudState::kNone) && now - n.used_ > parms_.gc_staletime);
     if (expired) {
       net_.timers.del_timer(n.timer_);
       n.dead_ = true;

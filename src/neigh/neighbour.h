@@ -26,7 +26,17 @@ namespace ustack {
 
 class DevCore;
 
-enum class NudState : uint8_t { kNone, kIncomplete, kReachable, kStale, kDelay, kProbe, kFailed, kNoArp, kPermanent };
+enum class NudState : uint8_t {
+  kNone,
+  kIncomplete,
+  kReachable,
+  kStale,
+  kDelay,
+  kProbe,
+  kFailed,
+  kNoArp,
+  kPermanent
+};
 const char* nud_state_name(NudState s);
 
 // Timings and limits, with Linux's defaults (net.ipv4.neigh.default.*).
@@ -62,9 +72,13 @@ class Neighbour {
   NetDevice& dev() const { return *dev_; }
   NudState nud_state() const { return nud_; }
   const MacAddr& ha() const { return ha_; }
-  bool valid() const { return nud_ == NudState::kReachable || nud_ == NudState::kStale || nud_ == NudState::kDelay ||
-                              nud_ == NudState::kProbe || nud_ == NudState::kNoArp || nud_ == NudState::kPermanent; }
-  bool connected() const { return nud_ == NudState::kReachable || nud_ == NudState::kNoArp || nud_ == NudState::kPermanent; }
+  bool valid() const {
+    return nud_ == NudState::kReachable || nud_ == NudState::kStale || nud_ == NudState::kDelay ||
+           nud_ == NudState::kProbe || nud_ == NudState::kNoArp || nud_ == NudState::kPermanent;
+  }
+  bool connected() const {
+    return nud_ == NudState::kReachable || nud_ == NudState::kNoArp || nud_ == NudState::kPermanent;
+  }
   size_t queued() const { return arp_queue_.size(); }
   uint32_t probes() const { return probes_; }
   // Removed from its table: holders (route results) must look the next hop up again.
@@ -135,7 +149,9 @@ class NeighTable {
     bool operator==(const Key&) const = default;
   };
   struct KeyHash {
-    size_t operator()(const Key& k) const { return std::hash<Ipv4Addr>{}(Ipv4Addr{k.addr}) ^ size_t(k.ifindex); }
+    size_t operator()(const Key& k) const {
+      return std::hash<Ipv4Addr>{}(Ipv4Addr{k.addr}) ^ size_t(k.ifindex);
+    }
   };
 
   void set_state(Neighbour& n, NudState s);

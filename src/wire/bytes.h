@@ -32,6 +32,8 @@ inline void store_be32(std::byte* p, uint32_t v) {
   std::memcpy(p, &v, 4);
 }
 
-inline ConstBytes as_bytes(std::string_view s) { return {reinterpret_cast<const std::byte*>(s.data()), s.size()}; }
+inline ConstBytes as_bytes(std::string_view s) {
+  return {reinterpret_cast<const std::byte*>(s.data()), s.size()};
+}
 
 }  // namespace ustack::wire

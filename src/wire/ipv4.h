@@ -39,8 +39,7 @@ struct Ipv4Hdr {
 
   // Reads the fixed fields. Checks (ip_rcv_core): at least 20 bytes; version 4; 20 <= ihl*4 <= size;
   // ihl*4 <= tot_len <= size; the header checksum. Options are left in place for the caller to skip.
-  static std::optional<Ipv4Hdr> parse(ConstBytes b, Ipv4ParseError* err = nullptr,
-                                      bool verify_csum = true) {
+  static std::optional<Ipv4Hdr> parse(ConstBytes b, Ipv4ParseError* err = nullptr, bool verify_csum = true) {
     auto fail = [err](Ipv4ParseError e) {
       if (err) *err = e;
       return std::nullopt;

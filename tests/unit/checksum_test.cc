@@ -16,7 +16,8 @@ TEST(Checksum, Rfc1071Example) {
 
 TEST(Checksum, OddLengthPadsWithZero) {
   const std::array<uint8_t, 3> b = {0x12, 0x34, 0x56};
-  EXPECT_EQ(csum_fold(csum_partial(b.data(), b.size(), 0)), static_cast<uint16_t>(~(0x1234 + 0x5600) & 0xffff));
+  EXPECT_EQ(csum_fold(csum_partial(b.data(), b.size(), 0)),
+            static_cast<uint16_t>(~(0x1234 + 0x5600) & 0xffff));
 }
 
 TEST(Checksum, SplitSumsEqualWholeSum) {
