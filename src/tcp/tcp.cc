@@ -193,23 +193,7 @@ void Tcp::close(Sock& sk) {
   tp.dead = true;
   ++orphans_;
   if (tp.sk_state == TcpState::kListen) {
-    // inet_csk_listen_stop: pending handshakes vanish, unaccepted connections are reset.
-    tcp_set_state(tp, TcpState::kClose);
-    std::vector<RequestSock*> reqs;
-    for (auto& [t, r] : reqhash_)
-      if (r->listener == &tp) reqs.push_back(r.get());
-    for (RequestSock* r : reqs) reqsk_drop(*r);
-    while (!tp.accept_queue.empty()) {
-      // inet_child_forget: the connection nobody accepted is reset (tcp_disconnect) and freed.
-      TcpSock* child = tp.accept_queue.front();
-      tp.accept_queue.pop_front();
-      child->parent = nullptr;
-      (void)disconnect(*child);
-      child->sk_socket = nullptr;
-      child->dead = true;
-      ++orphans_;
-      inet_csk_destroy_sock(*child);
-    }
+    inet_csk_listen_stop(tp);
     inet_csk_destroy_sock(tp);
     return;
   }
@@ -242,16 +226,32 @@ void Tcp::close(Sock& sk) {
   }
 }
 
+// inet_csk_listen_stop: the listener stops (close, or shutdown/disconnect): pending handshakes vanish,
+// and every connection nobody accepted is reset and freed (inet_child_forget).
+void Tcp::inet_csk_listen_stop(TcpSock& tp) {
+  tcp_set_state(tp, TcpState::kClose);
+  std::vector<RequestSock*> reqs;
+  for (auto& [t, r] : reqhash_)
+    if (r->listener == &tp) reqs.push_back(r.get());
+  for (RequestSock* r : reqs) reqsk_drop(*r);
+  while (!tp.accept_queue.empty()) {
+    TcpSock* child = tp.accept_queue.front();
+    tp.accept_queue.pop_front();
+    child->parent = nullptr;
+    (void)disconnect(*child);
+    child->sk_socket = nullptr;
+    child->dead = true;
+    ++orphans_;
+    inet_csk_destroy_sock(*child);
+  }
+}
+
 // tcp_disconnect: back to CLOSE, ready to connect again (connect with AF_UNSPEC).
 Status Tcp::disconnect(Sock& sk) {
   auto& tp = static_cast<TcpSock&>(sk);
   TcpState old = tp.sk_state;
   if (old == TcpState::kListen) {
-    tcp_set_state(tp, TcpState::kClose);
-    std::vector<RequestSock*> reqs;
-    for (auto& [t, r] : reqhash_)
-      if (r->listener == &tp) reqs.push_back(r.get());
-    for (RequestSock* r : reqs) reqsk_drop(*r);
+    inet_csk_listen_stop(tp);  // a listener shut down keeps no children: they would outlive it
   } else if (old != TcpState::kClose && old != TcpState::kSynSent) {
     tcp_send_active_reset(tp);
     tp.sk_err = Errc::kConnReset;

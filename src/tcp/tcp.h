@@ -392,6 +392,7 @@ class Tcp final : public Proto {
   // tcp.cc
   void tcp_cleanup_rbuf(TcpSock& tp, size_t copied);
   void inet_csk_destroy_sock(TcpSock& tp);
+  void inet_csk_listen_stop(TcpSock& tp);
   void tcp_close_state_and_fin(TcpSock& tp);
 
   void trace_seg(const char* func, const TcpSock* tp, const char* dir, const wire::TcpHdr& th, size_t len,

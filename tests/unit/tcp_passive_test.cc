@@ -381,5 +381,25 @@ TEST(TcpPassive, ClosingTheListenerResetsUnacceptedConnections) {
   EXPECT_EQ(h.tcp().sock_count(), 0u);
 }
 
+TEST(TcpPassive, ShuttingDownTheListenerResetsUnacceptedConnectionsToo) {
+  // shutdown(SHUT_RD or SHUT_RDWR) on a listener is tcp_disconnect: inet_csk_listen_stop forgets the
+  // accept queue. (The children used to stay, pointing at the listener, and outlive its close.)
+  TcpHarness h;
+  int l = listen_on(h, 8);
+  uint32_t isn = handshake(h, 42000, 100);
+  Out fin{kTcpFin | kTcpAck, 101, isn + 1};
+  fin.sport = 42000;
+  h.inject(fin);
+  EXPECT_EQ(h.expect_tx(kTcpAck).ack, 102u);
+  ASSERT_TRUE(h.api().shutdown(l, 2));
+  Seg r = h.expect_tx(kTcpRst | kTcpAck);
+  EXPECT_EQ(r.dport, 42000);
+  EXPECT_EQ(r.seq, isn + 1);
+  ASSERT_TRUE(h.api().close(l));
+  h.advance(3600s);
+  EXPECT_EQ(h.tcp().sock_count(), 0u);
+  EXPECT_EQ(h.tcp().timewait_count(), 0u);
+}
+
 }  // namespace
 }  // namespace ustack::tcptest
