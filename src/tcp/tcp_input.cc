@@ -681,6 +681,10 @@ void Tcp::tcp_rcv_state_process(TcpSock& tp, SkbPtr skb) {
             consume_skb(std::move(skb));
             return;
           }
+          // A FIN (or data) came with the ACK: stay a full sock so as not to lose it, but under the
+          // FIN_WAIT2 timer all the same (Linux's inet_csk_reset_keepalive_timer(sk, tmo)); a FIN out of
+          // order would otherwise keep the orphan for ever.
+          inet_csk_reset_keepalive_timer(tp, sysctl_.tcp_fin_timeout);
         }
       }
       break;

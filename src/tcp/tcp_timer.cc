@@ -141,6 +141,18 @@ void Tcp::inet_csk_reset_keepalive_timer(TcpSock& tp, Duration when) {
 // tcp_keepalive_timer: after keepalive_time of silence, probe every keepalive_intvl; after
 // keepalive_probes unanswered, the connection is dead (ETIMEDOUT).
 void Tcp::tcp_keepalive_timer(TcpSock& tp) {
+  if (tp.sk_state == TcpState::kFinWait2 && tp.dead) {
+    // An orphan's FIN_WAIT2 timeout (tcp_fin_timeout): what is left of it beyond TIME_WAIT's length goes
+    // to a minisock; with none left, reset and forget.
+    Duration tmo = sysctl_.tcp_fin_timeout - sysctl_.tcp_timewait_len;
+    if (tmo.count() > 0) {
+      tcp_time_wait(tp, TcpState::kFinWait2, tmo);
+    } else {
+      tcp_send_active_reset(tp);
+      tcp_done(tp);
+    }
+    return;
+  }
   if (!tp.sk_keepopen || (tp.sk_state != TcpState::kEstablished && tp.sk_state != TcpState::kCloseWait &&
                           tp.sk_state != TcpState::kFinWait2))
     return;

@@ -279,6 +279,26 @@ TEST(TcpClose, OrphanInFinWait2ResetsNewData) {
   EXPECT_EQ(h.tcp().timewait_count(), 0u);
 }
 
+TEST(TcpClose, OrphanWhoseFinAckBringsAnOutOfOrderFinStillTimesOut) {
+  // The peer acknowledges our FIN with a FIN beyond a hole: the orphan stays a full FIN_WAIT2 sock so
+  // as not to lose it, under the tcp_fin_timeout timer (Linux tcp_keepalive_timer): reset after 60 s.
+  TcpHarness h;
+  int fd = h.connect_established();
+  ASSERT_TRUE(h.api().close(fd));
+  h.expect_tx(kTcpFin | kTcpAck);
+  h.inject(Out{kTcpFin | kTcpAck, kP + 10, h.iss + 2});
+  EXPECT_EQ(h.expect_tx(kTcpAck).ack, kP);  // a duplicate ACK for the hole
+  EXPECT_EQ(only_state(h), TcpState::kFinWait2);
+  h.advance(59999ms);
+  h.expect_no_tx();
+  h.advance(1ms);
+  Seg r = h.expect_tx(kTcpRst | kTcpAck);
+  EXPECT_EQ(r.seq, h.iss + 2);
+  h.settle();
+  EXPECT_EQ(h.tcp().sock_count(), 0u);
+  EXPECT_EQ(h.tcp().timewait_count(), 0u);
+}
+
 TEST(TcpClose, TimeWaitReacksARetransmittedFinAndRestartsItsTimer) {
   TcpHarness h;
   int fd = h.connect_established();
