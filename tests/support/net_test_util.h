@@ -3,6 +3,7 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstring>
@@ -239,8 +240,11 @@ inline std::vector<PcapRecord> read_pcap(const std::string& path) {
 class DeviceTap {
  public:
   DeviceTap(NetDevice& dev, const std::string& name) : dev_(dev) {
-    path_ = ::testing::TempDir() + "ustack_" + name + "_" +
-            std::to_string(reinterpret_cast<uintptr_t>(this)) + ".pcap";
+    // The process id keeps parallel test processes apart (the object's address alone can repeat across
+    // processes under the same address-space layout).
+    static int seq = 0;
+    path_ = ::testing::TempDir() + "ustack_" + name + "_" + std::to_string(::getpid()) + "_" +
+            std::to_string(++seq) + ".pcap";
     auto w = PcapWriter::open(path_);
     EXPECT_TRUE(w.has_value());
     if (w) dev.set_capture(*w);
