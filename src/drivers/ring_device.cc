@@ -1,0 +1,64 @@
+#include "drivers/ring_device.h"
+
+#include "dev/dev.h"
+
+namespace ustack {
+
+XmitResult RingDevice::ndo_start_xmit(SkbPtr& skb) {
+  if (skb->len() > tx_.frame_max()) {
+    ++stats.tx_dropped;
+    skb.reset();
+    return XmitResult::kOk;
+  }
+  std::byte* slot = tx_.reserve();
+  if (!slot) {
+    blocked_ = true;
+    return XmitResult::kBusy;
+  }
+  blocked_ = false;
+  std::memcpy(slot, skb->data(), skb->len());
+  tx_.commit(static_cast<uint32_t>(skb->len()));
+  ++stats.tx_packets;
+  stats.tx_bytes += skb->len();
+  skb.reset();
+  return XmitResult::kOk;
+}
+
+size_t RingDevice::poll(size_t budget) {
+  // A frame the consumer on the far side took frees a slot: let the qdisc try again.
+  if (blocked_ && tx_.reserve()) blocked_ = false;
+  return rx_.consume(budget, [this](std::span<const std::byte> frame) {
+    SkbPtr skb = SkBuff::alloc(64, frame.size());
+    (void)skb->put_data(frame);
+    ++stats.rx_packets;
+    stats.rx_bytes += frame.size();
+    core()->netif_rx(std::move(skb), *this);
+  });
+}
+
+FrameRingPair::FrameRingPair(uint32_t slots, uint32_t frame_max)
+    : owned_(::operator new(bytes_needed(slots, frame_max), std::align_val_t(64))) {
+  auto* p = static_cast<std::byte*>(owned_.get());
+  rings_[0] = FrameRing::create(p, slots, frame_max);
+  rings_[1] = FrameRing::create(p + FrameRing::bytes_needed(slots, frame_max), slots, frame_max);
+}
+
+FrameRingPair::FrameRingPair(void* mem, uint32_t slots, uint32_t frame_max) {
+  auto* p = static_cast<std::byte*>(mem);
+  rings_[0] = FrameRing::create(p, slots, frame_max);
+  rings_[1] = FrameRing::create(p + FrameRing::bytes_needed(slots, frame_max), slots, frame_max);
+}
+
+FrameRingPair FrameRingPair::attach(void* mem, uint32_t slots, uint32_t frame_max) {
+  FrameRingPair r;
+  auto* p = static_cast<std::byte*>(mem);
+  r.rings_[0] = std::launder(reinterpret_cast<FrameRing*>(p));
+  r.rings_[1] = std::launder(reinterpret_cast<FrameRing*>(p + FrameRing::bytes_needed(slots, frame_max)));
+  return r;
+}
+
+std::unique_ptr<NetDevice> FrameRingPair::make_end(int side, std::string name, MacAddr mac, uint32_t mtu) {
+  return std::make_unique<RingDevice>(*rings_[side], *rings_[1 - side], std::move(name), mac, mtu);
+}
+
+}  // namespace ustack

@@ -1,0 +1,55 @@
+// RingDevice: an Ethernet device whose wire is a pair of FrameRings, one per direction, in memory that
+// the two ends share (two threads of one process, or two processes). Transmit copies the frame into the
+// next free slot and frees the skb at once, as a NIC does after DMA; poll() copies arrived frames into
+// pooled skbs. A full ring pushes back (kBusy) and the frame waits in the qdisc.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "dev/net_device.h"
+#include "drivers/frame_ring.h"
+
+namespace ustack {
+
+class RingDevice final : public NetDevice {
+ public:
+  RingDevice(FrameRing& tx, FrameRing& rx, std::string name, MacAddr mac, uint32_t mtu)
+      : NetDevice(std::move(name), mac, mtu, kIffBroadcast), tx_(tx), rx_(rx) {}
+
+  XmitResult ndo_start_xmit(SkbPtr& skb) override;
+  size_t poll(size_t budget) override;
+  bool tx_blocked() const override { return blocked_; }
+  const char* driver() const override { return "frame_ring"; }
+
+ private:
+  FrameRing& tx_;
+  FrameRing& rx_;
+  bool blocked_ = false;
+};
+
+// The memory for a ring in each direction, for ends in one process. Side 0 transmits on ring 0.
+class FrameRingPair {
+ public:
+  FrameRingPair(uint32_t slots, uint32_t frame_max);
+  // Over caller-provided memory of at least bytes_needed() (a shared mapping for two processes).
+  FrameRingPair(void* mem, uint32_t slots, uint32_t frame_max);
+  static size_t bytes_needed(uint32_t slots, uint32_t frame_max) {
+    return 2 * FrameRing::bytes_needed(slots, frame_max);
+  }
+  // Attach to rings that FrameRingPair(mem, ...) built in shared memory in another process.
+  static FrameRingPair attach(void* mem, uint32_t slots, uint32_t frame_max);
+
+  FrameRing& ring(int side) { return *rings_[side]; }
+  std::unique_ptr<NetDevice> make_end(int side, std::string name, MacAddr mac, uint32_t mtu);
+
+ private:
+  FrameRingPair() = default;
+  struct Free {
+    void operator()(void* p) const { ::operator delete(p, std::align_val_t(64)); }
+  };
+  std::unique_ptr<void, Free> owned_;
+  FrameRing* rings_[2] = {nullptr, nullptr};
+};
+
+}  // namespace ustack
