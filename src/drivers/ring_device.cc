@@ -24,16 +24,48 @@ XmitResult RingDevice::ndo_start_xmit(SkbPtr& skb) {
   return XmitResult::kOk;
 }
 
+namespace {
+struct DelayCb {
+  int64_t due_ns;
+};
+}  // namespace
+
+void RingDevice::set_rx_impairment(const Clock& clock, RingImpairment imp) {
+  clock_ = &clock;
+  imp_ = imp;
+  rng_.reseed(imp.seed);
+}
+
 size_t RingDevice::poll(size_t budget) {
   // A frame the consumer on the far side took frees a slot: let the qdisc try again.
   if (blocked_ && tx_.reserve()) blocked_ = false;
+  if (clock_) deliver_delayed();
   return rx_.consume(budget, [this](std::span<const std::byte> frame) {
     SkbPtr skb = SkBuff::alloc(64, frame.size());
     (void)skb->put_data(frame);
     ++stats.rx_packets;
     stats.rx_bytes += frame.size();
-    core()->netif_rx(std::move(skb), *this);
+    if (!clock_) {
+      core()->netif_rx(std::move(skb), *this);
+      return;
+    }
+    if (rng_.chance(imp_.loss)) {
+      ++stats.rx_dropped;
+      return;
+    }
+    skb->cb<DelayCb>().due_ns = (clock_->now() + imp_.delay).time_since_epoch().count();
+    delayed_.push_back(std::move(skb));
   });
+}
+
+void RingDevice::deliver_delayed() {
+  // One fixed delay keeps the queue in arrival order: only its head can be due.
+  int64_t now = clock_->now().time_since_epoch().count();
+  while (!delayed_.empty() && delayed_.front()->cb<DelayCb>().due_ns <= now) {
+    SkbPtr skb = delayed_.pop_front();
+    skb->clear_cb();
+    core()->netif_rx(std::move(skb), *this);
+  }
 }
 
 FrameRingPair::FrameRingPair(uint32_t slots, uint32_t frame_max)

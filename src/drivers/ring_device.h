@@ -7,10 +7,19 @@
 #include <memory>
 #include <string>
 
+#include "core/clock.h"
+#include "core/rand.h"
 #include "dev/net_device.h"
 #include "drivers/frame_ring.h"
 
 namespace ustack {
+
+// Impairment applied by the receiving end (netem on ingress): random loss and a fixed delay.
+struct RingImpairment {
+  double loss = 0;    // probability a frame is dropped
+  Duration delay{0};  // held this long after it is taken from the ring
+  uint64_t seed = 1;
+};
 
 class RingDevice final : public NetDevice {
  public:
@@ -21,11 +30,19 @@ class RingDevice final : public NetDevice {
   size_t poll(size_t budget) override;
   bool tx_blocked() const override { return blocked_; }
   const char* driver() const override { return "frame_ring"; }
+  void set_rx_impairment(const Clock& clock, RingImpairment imp);
 
  private:
+  void deliver_delayed();
+
   FrameRing& tx_;
   FrameRing& rx_;
   bool blocked_ = false;
+  // Only with an impairment: the clock, the loss dice and the frames still in their delay.
+  const Clock* clock_ = nullptr;
+  RingImpairment imp_;
+  Rng rng_;
+  SkbQueue delayed_;
 };
 
 // The memory for a ring in each direction, for ends in one process. Side 0 transmits on ring 0.

@@ -3,7 +3,9 @@
 #include <cstring>
 #include <string_view>
 
+#include "bench.h"
 #include "commands.h"
+#include "worker.h"
 
 namespace {
 
@@ -41,6 +43,20 @@ commands:
       SACK blocks and payload but not windows, option order or timestamps (FreeBSD's scripts).
       Exit status 1 if any script failed. See docs/conformance.md.
 
+  bench [--quick] [--reps N] [--seconds S] [--json FILE] [--plot FILE.png] [--systems A,B,...]
+        [--metrics M,N,...] [--cpus A,B] [--no-callgrind]
+      Measure ustack side by side with lwIP and the Linux kernel on this machine: first the
+      machine's ceilings (memcpy and checksum bandwidth, a cross-core cache-line round trip), then
+      every metric for every system, interleaved (A B C A B C ...), N repetitions (default 5),
+      reporting median, min and max. Systems: ustack (one thread per stack on CPUs A and B,
+      frame rings between them), ustack_1core (both stacks on CPU A), lwip (lwIP 2.1.3 from
+      liblwip-dev, two processes), linux_veth, linux_veth_nooffload (namespaces joined by a veth
+      pair, needs root), linux_lo. Metrics: bulk_mtu1500_gbps, bulk_64k_gbps, rr_1byte_p50_us,
+      rr_1byte_p99_us, crr_per_s, idle_conn_bytes, bulk_mtu1500_loss1pct_gbps,
+      instructions_per_byte (under callgrind). --quick: one repetition of short runs (under two
+      minutes). Prints a table with the ratio of ustack to each peer (above 1: ustack ahead).
+      See docs/BENCHMARKS.md.
+
 options for every command:
   --tap IFNAME            attach to this TAP interface (created if absent) instead of the memory wire
   --addr A.B.C.D/PREFIX   our address on the TAP interface
@@ -72,6 +88,14 @@ int main(int argc, char** argv) {
   if (cmd == "demo") return ustack::cli::cmd_demo(argc - 2, argv + 2);
   if (cmd == "connect") return ustack::cli::cmd_connect(argc - 2, argv + 2);
   if (cmd == "drill") return ustack::cli::cmd_drill(argc - 2, argv + 2);
+  if (cmd == "bench") return ustack::bench::run_bench(argc, argv, 2);
+  if (cmd == "bench-worker") {
+    // One measurement of one system (tools/bench/worker.h); `ustack bench` runs these.
+    ustack::bench::WorkerArgs a;
+    if (!ustack::bench::parse_worker_args(argc, argv, 2, a)) return 1;
+    if (a.system.rfind("linux", 0) == 0) return ustack::bench::run_linux_worker(a);
+    return ustack::bench::run_ustack_worker(a);
+  }
   std::fprintf(stderr, "ustack: unknown command '%s' (see ustack --help)\n", argv[1]);
   return 2;
 }
