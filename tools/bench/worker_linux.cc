@@ -465,7 +465,9 @@ void client_rr(const Plan& p) {
 // both ways), no SO_LINGER reset, so the figure is the cost of connection setup and teardown as an
 // application sees it. The client closes first, so TIME_WAIT stays on the client, as with an HTTP client;
 // its namespace has tcp_tw_reuse=1 and the widest port range so that ports run out neither within the run
-// nor for longer runs (a TIME_WAIT port is reused after one second).
+// nor for longer runs (a TIME_WAIT port is reused after one second). Both sides spin on non-blocking
+// calls (connect itself completes within the SYN's softirq on veth and lo), as in rr and as the user-space
+// stacks do, so the figure is the stack's work and not the scheduler's wake-up latency between two cores.
 void client_crr(const Plan& p) {
   const WorkerArgs& a = *p.a;
   const char* side = "client";
@@ -658,7 +660,21 @@ int supervise(const WorkerArgs& a) {
   }
   // Once both children are inside, the names are no longer needed: deleting them now means even a
   // SIGKILL of this process leaves nothing behind (the children die with it, and the namespaces with them).
-  while (plan.sh->entered.load() < 2 && !plan.sh->failed.load()) usleep(200);
+  while (plan.sh->entered.load() < 2) {
+    bool gone = plan.sh->failed.load();
+    for (int i = 0; i < 2 && !gone; ++i) {
+      int status = 0;
+      if (waitpid(g_child[i], &status, WNOHANG) != 0) {
+        g_child[i] = 0;  // reaped (or not ours to wait for)
+        gone = true;
+      }
+    }
+    if (gone) {
+      std::fprintf(stderr, "linux worker: a side failed while joining its namespace\n");
+      return 1;
+    }
+    usleep(200);
+  }
   block_handlers(true);
   int named = g_ns_count;
   g_ns_count = 0;
