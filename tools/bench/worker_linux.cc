@@ -133,6 +133,9 @@ enum class Output { kShow, kErrors, kQuiet };
 
 // Runs a command. Returns its exit status, or -1 if it could not start.
 int run(const std::vector<std::string>& args, Output out = Output::kShow) {
+  // Resolved as find_program does, so that sbin directories count even when PATH lacks them.
+  std::string prog = args[0].find('/') == std::string::npos ? find_program(args[0].c_str()) : args[0];
+  if (prog.empty()) return -1;
   std::vector<char*> argv;
   for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
@@ -145,7 +148,7 @@ int run(const std::vector<std::string>& args, Output out = Output::kShow) {
   }
   if (out == Output::kQuiet) posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
   pid_t pid;
-  int rc = posix_spawnp(&pid, argv[0], &fa, nullptr, argv.data(), environ);
+  int rc = posix_spawn(&pid, prog.c_str(), &fa, nullptr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&fa);
   if (rc != 0) return -1;
   int status = 0;
@@ -587,10 +590,10 @@ int build_network(const WorkerArgs& a, const Plan& p, bool veth) {
     ends = {{A, "lo"}};
   }
   if (a.system == "linux_veth_nooffload") {
-    if (find_program("ethtool").empty())
-      return unavailable("no ethtool command (needed to turn offloads off)");
+    std::string ethtool = find_program("ethtool");  // a full path: `ip netns exec` searches only PATH
+    if (ethtool.empty()) return unavailable("no ethtool command (needed to turn offloads off)");
     for (const auto& [ns, dev] : ends) {
-      if (!must({"ip", "netns", "exec", ns, "ethtool", "-K", dev, "tso", "off", "gso", "off", "gro", "off",
+      if (!must({"ip", "netns", "exec", ns, ethtool, "-K", dev, "tso", "off", "gso", "off", "gro", "off",
                  "tx", "off", "rx", "off"},
                 Output::kErrors))
         return 1;
