@@ -42,6 +42,7 @@ inline bool between(uint32_t seq, uint32_t lo, uint32_t hi) {
 struct TcpSysctl {
   bool tcp_timestamps = true;
   bool tcp_sack = true;
+  bool tcp_dsack = true;  // report duplicate segments in a first SACK block (RFC 2883)
   bool tcp_window_scaling = true;
   uint8_t tcp_syn_retries = 6;
   uint8_t tcp_synack_retries = 5;
@@ -179,7 +180,13 @@ class TcpSock : public Sock {
 
   // --- queues ---
   SkbQueue out_of_order_queue;
-  uint32_t sack_recent = 0;     // start of the latest out-of-order segment: its SACK block goes first
+  // Starts of the latest out-of-order segments, newest first: their SACK blocks go out in this order
+  // (RFC 2018 §4; Linux keeps selective_acks[] so, tcp_sack_new_ofo_skb).
+  std::array<uint32_t, 4> sack_recent{};
+  uint8_t sack_recent_n = 0;
+  // A duplicate segment to report once in a D-SACK block (RFC 2883; Linux's rx_opt.dsack).
+  bool dsack = false;
+  uint32_t dsack_start = 0, dsack_end = 0;
   SkBuff* send_head = nullptr;  // first skb in sk_write_queue not yet sent
   SkbQueue sk_write_queue;      // sent-unacked then unsent, in sequence order
   SkbQueue sk_receive_queue;    // in-order data for the application

@@ -161,10 +161,21 @@ bool oow_rate_limited(Tcp& tcp, TcpSock& tp, const TcpSkbCb& cb) {
   return tcp.tcp_oow_rate_limited(tp.last_oow_ack_time);
 }
 
+// tcp_dsack_set: remember a duplicate range for the next ACK's first SACK block (RFC 2883 §4).
+static void tcp_dsack_set(Tcp& tcp, TcpSock& tp, uint32_t start, uint32_t end) {
+  if (!tp.sack_ok || !tcp.sysctl().tcp_dsack || !before(start, end)) return;
+  tp.dsack = true;
+  tp.dsack_start = start;
+  tp.dsack_end = end;
+}
+
 // tcp_send_dupack: an ACK for a segment we could not take; a retransmission of data we have also puts us
-// in quick-ack mode.
+// in quick-ack mode and is reported in a D-SACK block.
 void send_dupack(Tcp& tcp, TcpSock& tp, const TcpSkbCb& cb) {
-  if (cb.end_seq != cb.seq && before(cb.seq, tp.rcv_nxt)) tcp.tcp_enter_quickack_mode(tp);
+  if (cb.end_seq != cb.seq && before(cb.seq, tp.rcv_nxt)) {
+    tcp.tcp_enter_quickack_mode(tp);
+    tcp_dsack_set(tcp, tp, cb.seq, after(cb.end_seq, tp.rcv_nxt) ? tp.rcv_nxt : cb.end_seq);
+  }
   tcp.tcp_send_ack(tp);
 }
 
@@ -400,6 +411,18 @@ static void tcp_event_data_recv(Tcp& tcp, TcpSock& tp, Duration m) {
   }
 }
 
+// The first range of [start, end) that the out-of-order queue already holds is a duplicate.
+static void tcp_dsack_ofo(Tcp& tcp, TcpSock& tp, uint32_t start, uint32_t end) {
+  for (SkBuff* o = tp.out_of_order_queue.front(); o; o = SkbQueue::next(o)) {
+    const TcpSkbCb& oc = tcp_skb_cb(*o);
+    if (before(oc.seq, end) && after(oc.end_seq, start)) {
+      tcp_dsack_set(tcp, tp, after(oc.seq, start) ? oc.seq : start,
+                    before(oc.end_seq, end) ? oc.end_seq : end);
+      return;
+    }
+  }
+}
+
 // tcp_data_queue: put a segment's data where it belongs; returns true if an immediate ACK is due.
 static bool tcp_data_queue(Tcp& tcp, TcpSock& tp, SkbPtr skb, size_t hlen) {
   NetCore& net = tcp.net();
@@ -415,6 +438,7 @@ static bool tcp_data_queue(Tcp& tcp, TcpSock& tp, SkbPtr skb, size_t hlen) {
 
   if (!after(cb.end_seq, tp.rcv_nxt) && !(fin && cb.end_seq == tp.rcv_nxt + 1 && data_end == tp.rcv_nxt)) {
     // A retransmission of data we have: ACK at once so that the sender learns (tcp_send_dupack).
+    if (payload > 0) tcp_dsack_set(tcp, tp, cb.seq, data_end);
     tcp.tcp_enter_quickack_mode(tp);
     kfree_skb(net, std::move(skb), DropReason::TCP_OLD_DATA);
     return true;
@@ -428,6 +452,12 @@ static bool tcp_data_queue(Tcp& tcp, TcpSock& tp, SkbPtr skb, size_t hlen) {
   if (!after(cb.seq, tp.rcv_nxt)) {
     // In order (possibly overlapping what we have: trim the front).
     uint32_t overlap = tp.rcv_nxt - cb.seq;
+    // RFC 2883: what we had already goes in a D-SACK block, below rcv_nxt or else in the out-of-order
+    // queue (Linux's tcp_dsack_set and, for the queue, tcp_ofo_queue's tcp_dsack_extend).
+    if (overlap)
+      tcp_dsack_set(tcp, tp, cb.seq, tp.rcv_nxt);
+    else if (payload > 0)
+      tcp_dsack_ofo(tcp, tp, cb.seq, data_end);
     if (overlap) {
       (void)skb->pull(std::min<size_t>(overlap, skb->len()));
       cb.seq = tp.rcv_nxt;
@@ -461,7 +491,12 @@ static bool tcp_data_queue(Tcp& tcp, TcpSock& tp, SkbPtr skb, size_t hlen) {
     return true;
   }
   ++tcp.mutable_stats().ofo_queue;
-  tp.sack_recent = cb.seq;  // tcp_sack_new_ofo_skb: this segment's block is reported first
+  // The first part of it we already hold is reported as a duplicate (tcp_data_queue_ofo's tcp_dsack_set).
+  tcp_dsack_ofo(tcp, tp, cb.seq, data_end);
+  // tcp_sack_new_ofo_skb: this segment's block is reported first, the earlier ones after it.
+  std::copy_backward(tp.sack_recent.begin(), tp.sack_recent.end() - 1, tp.sack_recent.end());
+  tp.sack_recent[0] = cb.seq;
+  if (tp.sack_recent_n < tp.sack_recent.size()) ++tp.sack_recent_n;
   SkBuff* pos = tp.out_of_order_queue.back();
   while (pos && after(tcp_skb_cb(*pos).seq, cb.seq)) pos = SkbQueue::prev(pos);
   if (pos && !before(tcp_skb_cb(*pos).end_seq, cb.end_seq) && !after(tcp_skb_cb(*pos).seq, cb.seq)) {

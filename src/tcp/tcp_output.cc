@@ -197,30 +197,40 @@ int Tcp::tcp_transmit_skb(TcpSock& tp, SkBuff& skb, bool clone_it) {
       opts.tsval = tcp_time_stamp(tp.ts_offset);
       opts.tsecr = tp.ts_recent;
     }
-    if (tp.sack_ok && !tp.out_of_order_queue.empty()) {
+    if (tp.sack_ok && (!tp.out_of_order_queue.empty() || tp.dsack)) {
       // RFC 2018 §4: report the received blocks above the hole, at most 3 beside timestamps. The
-      // first block MUST be the one holding the segment that triggered this ACK (Linux keeps
-      // selective_acks[] in that order); the others follow in sequence order.
+      // first block MUST be the one holding the segment that triggered this ACK, and the others SHOULD
+      // repeat the most recently reported ones (Linux keeps selective_acks[] in that order); blocks
+      // never reported follow in sequence order.
       size_t max_blocks = tp.ts_ok ? 3 : 4;
-      auto next_block = [](SkBuff*& s) {
+      std::array<SackBlock, 16> all{};
+      size_t n_all = 0;
+      for (SkBuff* s = tp.out_of_order_queue.front(); s && n_all < all.size();) {
         SackBlock b{tcp_skb_cb(*s).seq, tcp_skb_cb(*s).end_seq};
         s = SkbQueue::next(s);
         while (s && !after(tcp_skb_cb(*s).seq, b.end)) {
           if (after(tcp_skb_cb(*s).end_seq, b.end)) b.end = tcp_skb_cb(*s).end_seq;
           s = SkbQueue::next(s);
         }
-        return b;
+        all[n_all++] = b;
+      }
+      std::array<bool, 16> used{};
+      auto add = [&](size_t i) {
+        if (used[i] || opts.num_sacks >= max_blocks) return;
+        used[i] = true;
+        opts.sacks[opts.num_sacks++] = all[i];
       };
-      std::optional<SackBlock> recent;
-      for (SkBuff* s = tp.out_of_order_queue.front(); s && !recent;) {
-        SackBlock b = next_block(s);
-        if (!before(tp.sack_recent, b.start) && before(tp.sack_recent, b.end)) recent = b;
+      // RFC 2883 §4: a duplicate goes first, once, then the block that holds it if we hold one.
+      if (tp.dsack) {
+        opts.sacks[opts.num_sacks++] = SackBlock{tp.dsack_start, tp.dsack_end};
+        tp.dsack = false;
+        for (size_t i = 0; i < n_all; ++i)
+          if (!before(tp.dsack_start, all[i].start) && !after(tp.dsack_end, all[i].end)) add(i);
       }
-      if (recent) opts.sacks[opts.num_sacks++] = *recent;
-      for (SkBuff* s = tp.out_of_order_queue.front(); s && opts.num_sacks < max_blocks;) {
-        SackBlock b = next_block(s);
-        if (!recent || b.start != recent->start) opts.sacks[opts.num_sacks++] = b;
-      }
+      for (size_t r = 0; r < tp.sack_recent_n; ++r)
+        for (size_t i = 0; i < n_all; ++i)
+          if (!before(tp.sack_recent[r], all[i].start) && before(tp.sack_recent[r], all[i].end)) add(i);
+      for (size_t i = 0; i < n_all; ++i) add(i);
     }
   }
   // A segment sized before SACK blocks were due (a retransmission) keeps to the path MTU by carrying

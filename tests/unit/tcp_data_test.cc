@@ -181,6 +181,40 @@ TEST(TcpData, OutOfOrderDataGetsAnImmediateAckWithSackBlocks) {
   EXPECT_EQ(got, want);
 }
 
+TEST(TcpData, SackBlocksRepeatTheMostRecentFirstAndDuplicatesGetADsackBlock) {
+  TcpHarness h;
+  (void)establish(h, opts_sack());
+  h.inject(data(h, kP, 100));
+  (void)h.expect_tx(kTcpAck);
+  auto blocks = [](const Seg& s) {
+    std::vector<std::pair<uint32_t, uint32_t>> v;
+    for (size_t i = 0; i < s.opt.num_sacks; ++i)
+      v.emplace_back(s.opt.sacks[i].start - kP, s.opt.sacks[i].end - kP);
+    return v;
+  };
+  using V = std::vector<std::pair<uint32_t, uint32_t>>;
+  h.inject(data(h, kP + 200, 100));
+  EXPECT_EQ(blocks(h.expect_tx(kTcpAck)), (V{{200, 300}}));
+  h.inject(data(h, kP + 600, 100));
+  EXPECT_EQ(blocks(h.expect_tx(kTcpAck)), (V{{600, 700}, {200, 300}}));
+  // RFC 2018 §4: the newest block first, then the ones most recently reported, not sequence order.
+  h.inject(data(h, kP + 400, 100));
+  EXPECT_EQ(blocks(h.expect_tx(kTcpAck)), (V{{400, 500}, {600, 700}, {200, 300}}));
+  // RFC 2883: a segment that repeats [450, 500) we hold reports that first, then the block holding it.
+  h.inject(data(h, kP + 450, 100));
+  EXPECT_EQ(blocks(h.expect_tx(kTcpAck)), (V{{450, 500}, {400, 550}, {600, 700}, {200, 300}}));
+  // The D-SACK block goes out once.
+  h.inject(data(h, kP + 800, 100));
+  EXPECT_EQ(blocks(h.expect_tx(kTcpAck)), (V{{800, 900}, {400, 550}, {600, 700}, {200, 300}}));
+  // Data below rcv_nxt again: reported as a duplicate though nothing is out of order any more.
+  h.inject(data(h, kP + 100, 800));
+  Seg all = h.expect_tx(kTcpAck);
+  EXPECT_EQ(all.ack, kP + 900);
+  EXPECT_EQ(blocks(all), (V{{200, 300}}));
+  h.inject(data(h, kP + 0, 100));
+  EXPECT_EQ(blocks(h.expect_tx(kTcpAck)), (V{{0, 100}}));
+}
+
 TEST(TcpData, OutOfOrderWithoutSackGetsAPlainDuplicateAck) {
   TcpHarness h;
   int fd = h.connect_established();
