@@ -121,6 +121,38 @@ std::string_view errc_name(Errc e) {
       return "ENODEV";
     case Errc::kPerm:
       return "EPERM";
+    case Errc::kFault:
+      return "EFAULT";
+    case Errc::kNoEnt:
+      return "ENOENT";
+    case Errc::kIntr:
+      return "EINTR";
+    case Errc::kIo:
+      return "EIO";
+    case Errc::kNoMem:
+      return "ENOMEM";
+    case Errc::kBusy:
+      return "EBUSY";
+    case Errc::kExist:
+      return "EEXIST";
+    case Errc::kNoSpc:
+      return "ENOSPC";
+    case Errc::kRange:
+      return "ERANGE";
+    case Errc::kDom:
+      return "EDOM";
+    case Errc::kNotSock:
+      return "ENOTSOCK";
+    case Errc::kProtoType:
+      return "EPROTOTYPE";
+    case Errc::kOpNotSupp:
+      return "EOPNOTSUPP";
+    case Errc::kConnAborted:
+      return "ECONNABORTED";
+    case Errc::kHostDown:
+      return "EHOSTDOWN";
+    case Errc::kProto:
+      return "EPROTO";
     default:
       return "E?";
   }

@@ -999,6 +999,10 @@ class Run {
     return i < ev.call.args.size() ? ev.call.args[i] : ellipsis;
   }
   int fd_arg(const Event& ev) { return int(eval_int(arg(ev, 0))); }
+  // A buffer argument written as NULL (or 0): the call gets a null pointer, as the script's process would.
+  static bool null_pointer(const Expr& e) {
+    return (e.kind == Expr::Kind::kIdent && e.text == "NULL") || (e.kind == Expr::Kind::kInt && e.num == 0);
+  }
 
   CallResult do_call(const Event& ev) {
     SocketApi& api = stack_.sockets();
@@ -1022,13 +1026,18 @@ class Run {
       size_t len = size_t(eval_int(arg(ev, 2)));
       int flags = n == "write" ? 0 : int(eval_int(arg(ev, 3)));
       std::vector<std::byte> buf(len);
-      return from(api.send(fd_arg(ev), buf, flags));
+      std::span<const std::byte> data(buf);
+      if (null_pointer(arg(ev, 1)))
+        data = std::span<const std::byte>(static_cast<const std::byte*>(nullptr), len);
+      return from(api.send(fd_arg(ev), data, flags));
     }
     if (n == "read" || n == "recv" || n == "recvfrom") {
       size_t len = size_t(eval_int(arg(ev, 2)));
       int flags = n == "read" ? 0 : int(eval_int(arg(ev, 3)));
       std::vector<std::byte> buf(len);
-      return from(api.recv(fd_arg(ev), buf, flags));
+      std::span<std::byte> into(buf);
+      if (null_pointer(arg(ev, 1))) into = std::span<std::byte>(static_cast<std::byte*>(nullptr), len);
+      return from(api.recv(fd_arg(ev), into, flags));
     }
     if (n == "close") {
       nonblock_.erase(fd_arg(ev));

@@ -104,12 +104,15 @@ Status SocketApi::connect(int fd, const SockAddrIn& addr) {
 Result<size_t> SocketApi::send(int fd, std::span<const std::byte> data, int flags) {
   Socket* s = lookup(fd);
   if (!s) return make_error(Errc::kBadFd);
+  // A null buffer with a length: the copy from user memory would fault (Linux's -EFAULT).
+  if (data.data() == nullptr && !data.empty()) return make_error(Errc::kFault);
   return s->ops->sendmsg(*s, data, flags, std::nullopt, wait_);
 }
 
 Result<size_t> SocketApi::sendto(int fd, std::span<const std::byte> data, int flags, const SockAddrIn& to) {
   Socket* s = lookup(fd);
   if (!s) return make_error(Errc::kBadFd);
+  if (data.data() == nullptr && !data.empty()) return make_error(Errc::kFault);
   return s->ops->sendmsg(*s, data, flags, to, wait_);
 }
 
@@ -120,6 +123,7 @@ Result<size_t> SocketApi::recv(int fd, std::span<std::byte> buf, int flags) {
 Result<size_t> SocketApi::recvfrom(int fd, std::span<std::byte> buf, int flags, SockAddrIn* from) {
   Socket* s = lookup(fd);
   if (!s) return make_error(Errc::kBadFd);
+  if (buf.data() == nullptr && !buf.empty()) return make_error(Errc::kFault);
   return s->ops->recvmsg(*s, buf, flags, from, wait_);
 }
 

@@ -215,6 +215,26 @@ TEST(TcpData, SackBlocksRepeatTheMostRecentFirstAndDuplicatesGetADsackBlock) {
   EXPECT_EQ(blocks(h.expect_tx(kTcpAck)), (V{{0, 100}}));
 }
 
+TEST(TcpData, NullBufferWithALengthIsEfault) {
+  TcpHarness h;
+  int fd = h.connect_established();
+  const std::byte* none = nullptr;
+  EXPECT_EQ(h.api().send(fd, std::span<const std::byte>(none, size_t{1000})).error(), Errc::kFault);
+  EXPECT_EQ(h.api()
+                .sendto(fd, std::span<const std::byte>(none, size_t{1000}), 0, SockAddrIn{kPeer, h.peer_port})
+                .error(),
+            Errc::kFault);
+  h.expect_no_tx();
+  h.inject(data(h, kP, 100));
+  (void)h.next_tx();
+  std::byte* out = nullptr;
+  EXPECT_EQ(h.api().recv(fd, std::span<std::byte>(out, size_t{1000})).error(), Errc::kFault);
+  // Nothing was consumed; an empty buffer is no fault.
+  EXPECT_EQ(*h.api().send(fd, std::span<const std::byte>()), 0u);
+  std::array<std::byte, 200> buf{};
+  EXPECT_EQ(*h.api().recv(fd, buf), 100u);
+}
+
 TEST(TcpData, OutOfOrderWithoutSackGetsAPlainDuplicateAck) {
   TcpHarness h;
   int fd = h.connect_established();
