@@ -27,12 +27,15 @@ Impairment::Impairment(double loss_pct, uint32_t delay_us, uint64_t seed)
 }
 
 bool Impairment::drop() {
+  ++frames_;
   if (loss_ == 0) return false;
   // xorshift64*: cheap, and seeded so that a run's loss pattern repeats.
   state_ ^= state_ >> 12;
   state_ ^= state_ << 25;
   state_ ^= state_ >> 27;
-  return state_ * 0x2545F4914F6CDD1Dull < loss_;
+  bool lost = state_ * 0x2545F4914F6CDD1Dull < loss_;
+  dropped_ += lost;
+  return lost;
 }
 
 void DelayLine::hold(uint64_t due_ns, const std::byte* data, size_t len) {

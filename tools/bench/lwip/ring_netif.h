@@ -26,11 +26,14 @@ class Impairment {
   bool active() const { return loss_ != 0 || delay_ns_ != 0; }
   bool drop();
   uint64_t delay_ns() const { return delay_ns_; }
+  uint64_t frames() const { return frames_; }
+  uint64_t dropped() const { return dropped_; }
 
  private:
   uint64_t loss_ = 0;  // drop when a 64-bit random number is below this
   uint64_t delay_ns_ = 0;
   uint64_t state_ = 1;
+  uint64_t frames_ = 0, dropped_ = 0;
 };
 
 // Frames held back until their due time; delivered in order, since the delay is the same for all.
@@ -78,6 +81,8 @@ class RingNetif {
   // number of frames moved.
   size_t poll(size_t budget = 64);
   uint64_t tx_ring_full_drops() const { return tx_full_drops_; }
+  const Impairment& rx_impairment() const { return cfg_.rx_impair; }
+  const Impairment& tx_impairment() const { return cfg_.tx_impair; }
 
  private:
   static err_t init_cb(struct netif* nif);
