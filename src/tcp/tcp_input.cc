@@ -328,10 +328,18 @@ static int tcp_ack(Tcp& tcp, TcpSock& tp, SkBuff& skb, const TcpHdr& th, const T
       }
       tp.ca_ops->cong_avoid(tp, acked_pcount);
       break;
-    default:
-      tp.sacked_out = 0;
-      tp.ca_state = CaState::kOpen;
-      if (tp.is_cwnd_limited || tp.snd_cwnd < tp.snd_ssthresh) tp.ca_ops->cong_avoid(tp, acked_pcount);
+    default: {
+      // tcp_remove_reno_sacks: the ACK fills the hole the duplicate ACKs counted under; the segments they
+      // stood for were delivered then, so one segment is newly delivered and the rest eat duplicates.
+      uint32_t delivered = acked_pcount;
+      if (tp.sacked_out > 0) {
+        delivered = std::max<uint32_t>(acked_pcount > tp.sacked_out ? acked_pcount - tp.sacked_out : 0, 1);
+        tp.sacked_out = acked_pcount - 1 >= tp.sacked_out ? 0 : tp.sacked_out - (acked_pcount - 1);
+      }
+      // tcp_try_to_open: Disorder while duplicate ACKs are still counted, else Open.
+      tp.ca_state = tp.sacked_out > 0 ? CaState::kDisorder : CaState::kOpen;
+      if (tp.is_cwnd_limited || tp.snd_cwnd < tp.snd_ssthresh) tp.ca_ops->cong_avoid(tp, delivered);
+    }
   }
   tcp.tcp_rearm_rto(tp);
   // Sent data was consumed: the application may write again (sk_write_space).

@@ -249,6 +249,30 @@ TEST(TcpData, OutOfOrderWithoutSackGetsAPlainDuplicateAck) {
   EXPECT_EQ(*h.api().recv(fd, buf), 200u);
 }
 
+TEST(TcpData, AnAckAfterDuplicatesCountsTheDuplicatedSegmentsAsDeliveredAlready) {
+  // Limited transmit (RFC 3042) then reordering: two duplicate ACKs, then an ACK for three segments.
+  // Two of them were already counted by the duplicates, so slow start grows by one (Linux's
+  // tcp_remove_reno_sacks) and the second ACK's segment still counts as out of the network.
+  TcpHarness h;
+  int fd = h.connect_established();
+  std::string d(12 * 1460, 'z');
+  ASSERT_TRUE(h.api().send(fd, sv_bytes(d)));
+  uint32_t b = h.iss + 1;
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(h.next_tx()->seq, b + 1460u * uint32_t(i));
+  h.expect_no_tx();
+  h.inject(Out{kTcpAck, kP, b});
+  EXPECT_EQ(h.expect_tx(kTcpAck).seq, b + 10 * 1460);  // limited transmit
+  h.inject(Out{kTcpAck, kP, b});
+  EXPECT_EQ(h.next_tx()->seq, b + 11 * 1460);
+  h.expect_no_tx();
+  EXPECT_EQ(info(h, fd).ca_state, CaState::kDisorder);
+  h.inject(Out{kTcpAck, kP, b + 3 * 1460});
+  EXPECT_EQ(info(h, fd).snd_cwnd, 11u);
+  h.inject(Out{kTcpAck, kP, b + 4 * 1460});
+  EXPECT_EQ(info(h, fd).snd_cwnd, 12u);
+  EXPECT_EQ(info(h, fd).ca_state, CaState::kOpen);
+}
+
 TEST(TcpData, ThirdDuplicateAckTriggersFastRetransmitAndPartialAckTheNextHole) {
   TcpHarness h;
   int fd = h.connect_established();
