@@ -8,15 +8,14 @@
 #include "stack/stack.h"
 
 namespace ustack::bench::lwip {
-namespace {
 
 // ---------------------------------------------------------------------------------------------------
 // ustack server (lwip_ustack): the same behaviour over ustack's non-blocking socket calls, woken by the
 // sockets' event callbacks rather than by scanning every descriptor.
 
-class UstackServer {
+class UstackServerImpl {
  public:
-  UstackServer(FrameRingPair& rings, int side, const WorkerArgs& a, Control& ctl)
+  UstackServerImpl(FrameRingPair& rings, int side, const WorkerArgs& a, Control& ctl)
       : stack_(clock_, StackConfig{"server", 2}), ctl_(ctl), echo_(echo_test(a.test)) {
     MacAddr mac{kServerMac};
     dev_ = &stack_.add_device(rings.make_end(side, "ring0", mac, a.mtu));
@@ -39,21 +38,19 @@ class UstackServer {
   }
 
   std::string counters() const { return stack_.counters_report(); }
-  void run() {
-    while (!ctl_.stop.load(std::memory_order_relaxed)) {
-      stack_.poll();
-      if (ready_.empty()) continue;
-      std::swap(ready_, work_);
-      for (int fd : work_) {
-        queued_[size_t(fd)] = 0;
-        if (fd == lfd_) {
-          accept_all();
-        } else {
-          serve(fd);
-        }
+  void step() {
+    stack_.poll();
+    if (ready_.empty()) return;
+    std::swap(ready_, work_);
+    for (int fd : work_) {
+      queued_[size_t(fd)] = 0;
+      if (fd == lfd_) {
+        accept_all();
+      } else {
+        serve(fd);
       }
-      work_.clear();
     }
+    work_.clear();
   }
 
  private:
@@ -100,21 +97,30 @@ class UstackServer {
   std::vector<std::byte> buf_;
 };
 
-}  // namespace
+UstackServer::UstackServer(FrameRingPair& rings, int side, const WorkerArgs& a, Control& ctl)
+    : impl_(std::make_unique<UstackServerImpl>(rings, side, a, ctl)), ctl_(ctl) {}
 
-void run_ustack_server(FrameRingPair& rings, int side, const WorkerArgs& a, Control& ctl) {
-  UstackServer s(rings, side, a, ctl);
-  if (!s.listen()) {
+UstackServer::~UstackServer() {
+  // The server's counters (nstat's view) help to see why a run failed.
+  if (std::getenv("USTACK_BENCH_LWIP_DEBUG")) std::fprintf(stderr, "%s", impl_->counters().c_str());
+}
+
+bool UstackServer::start() {
+  if (!impl_->listen()) {
     std::fprintf(stderr, "ustack server: cannot listen\n");
-    ctl.server_failed.store(1);
-    return;
+    ctl_.server_failed.store(1);
+    return false;
   }
   // In one process the client's heap measurement covers both stacks.
-  ctl.measured.store(1);
-  ctl.server_ready.store(1, std::memory_order_release);
-  s.run();
-  // The server's counters (nstat's view) help to see why a run failed.
-  if (std::getenv("USTACK_BENCH_LWIP_DEBUG")) std::fprintf(stderr, "%s", s.counters().c_str());
+  ctl_.measured.store(1);
+  ctl_.server_ready.store(1, std::memory_order_release);
+  return true;
+}
+
+void UstackServer::step() { impl_->step(); }
+
+void UstackServer::run() {
+  while (!ctl_.stop.load(std::memory_order_relaxed)) impl_->step();
 }
 
 }  // namespace ustack::bench::lwip
