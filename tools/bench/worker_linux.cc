@@ -611,7 +611,9 @@ int build_network(const WorkerArgs& a, const Plan& p, bool veth) {
       if (run(cmd, Output::kQuiet) == 0) continue;
       // sch_netem may be a module that is not loaded yet.
       run({"modprobe", "sch_netem"}, Output::kQuiet);
-      if (run(cmd) != 0) return unavailable("netem is not available here (tc qdisc ... netem failed)");
+      // Quiet, so that the reason below is the first line of stderr (the orchestrator shows that line).
+      if (run(cmd, Output::kQuiet) != 0)
+        return unavailable("netem is not available here: `tc qdisc add ... netem` fails (no sch_netem?)");
     }
   }
   return 0;
