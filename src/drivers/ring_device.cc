@@ -18,8 +18,6 @@ XmitResult RingDevice::ndo_start_xmit(SkbPtr& skb) {
   blocked_ = false;
   std::memcpy(slot, skb->data(), skb->len());
   tx_.commit(static_cast<uint32_t>(skb->len()));
-  ++stats.tx_packets;
-  stats.tx_bytes += skb->len();
   skb.reset();
   return XmitResult::kOk;
 }
@@ -43,8 +41,6 @@ size_t RingDevice::poll(size_t budget) {
   return rx_.consume(budget, [this](std::span<const std::byte> frame) {
     SkbPtr skb = SkBuff::alloc(64, frame.size());
     (void)skb->put_data(frame);
-    ++stats.rx_packets;
-    stats.rx_bytes += frame.size();
     if (!clock_) {
       core()->netif_rx(std::move(skb), *this);
       return;
