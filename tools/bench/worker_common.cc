@@ -13,8 +13,9 @@ namespace ustack::bench {
 
 bool parse_worker_args(int argc, char** argv, int first, WorkerArgs& out) {
   if (argc - first < 2) {
-    std::fprintf(stderr, "usage: SYSTEM TEST [--seconds S] [--bytes N] [--mtu N] [--loss PCT] [--delay-us US] "
-                         "[--conns N] [--cpus A,B]\n");
+    std::fprintf(stderr,
+                 "usage: SYSTEM TEST [--seconds S] [--bytes N] [--mtu N] [--loss PCT] [--delay-us US] "
+                 "[--conns N] [--cpus A,B]\n");
     return false;
   }
   out.system = argv[first];
