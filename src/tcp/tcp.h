@@ -152,7 +152,16 @@ class TcpSock : public Sock {
   uint32_t lost_out = 0;
   uint32_t sacked_out = 0;  // NewReno: duplicate ACKs standing in for SACKed segments
   uint32_t reordering = 3;  // dupthresh
+  // tcp_cwnd_validate's record of how much of cwnd the current window used: limited by cwnd, or the most
+  // packets out, until snd_una passes cwnd_usage_seq.
   bool is_cwnd_limited = false;
+  uint32_t max_packets_out = 0;
+  uint32_t cwnd_usage_seq = 0;
+  // tcp_is_cwnd_limited: may an ACK grow cwnd? In slow start while cwnd is under twice what was out.
+  bool cwnd_limited() const {
+    if (is_cwnd_limited) return true;
+    return snd_cwnd < snd_ssthresh && snd_cwnd < 2 * max_packets_out;
+  }
 
   // --- RTT and retransmission (RFC 6298) ---
   Duration srtt{0};

@@ -326,7 +326,7 @@ static int tcp_ack(Tcp& tcp, TcpSock& tp, SkBuff& skb, const TcpHdr& th, const T
         tp.ca_state = CaState::kOpen;
         tp.ca_ops->set_state(tp, CaState::kOpen);
       }
-      tp.ca_ops->cong_avoid(tp, acked_pcount);
+      if (tp.cwnd_limited()) tp.ca_ops->cong_avoid(tp, acked_pcount);
       break;
     default: {
       // tcp_remove_reno_sacks: the ACK fills the hole the duplicate ACKs counted under; the segments they
@@ -338,7 +338,7 @@ static int tcp_ack(Tcp& tcp, TcpSock& tp, SkBuff& skb, const TcpHdr& th, const T
       }
       // tcp_try_to_open: Disorder while duplicate ACKs are still counted, else Open.
       tp.ca_state = tp.sacked_out > 0 ? CaState::kDisorder : CaState::kOpen;
-      if (tp.is_cwnd_limited || tp.snd_cwnd < tp.snd_ssthresh) tp.ca_ops->cong_avoid(tp, delivered);
+      if (tp.cwnd_limited()) tp.ca_ops->cong_avoid(tp, delivered);
     }
   }
   tcp.tcp_rearm_rto(tp);

@@ -393,11 +393,11 @@ void Tcp::tcp_write_xmit(TcpSock& tp, bool push_one) {
     return;
   uint32_t mss = tcp_current_mss(tp);
   bool sent_any = false;
-  tp.is_cwnd_limited = false;
+  bool cwnd_limited = false;
   while (SkBuff* skb = tp.send_head) {
     uint32_t in_flight = tcp_packets_in_flight(tp);
     if (in_flight >= tp.snd_cwnd) {
-      tp.is_cwnd_limited = true;
+      cwnd_limited = true;
       break;
     }
     if (skb->len() > mss) tcp_fragment(tp, *skb, mss);
@@ -436,7 +436,17 @@ void Tcp::tcp_write_xmit(TcpSock& tp, bool push_one) {
     tp.probes_out = 0;
     net().mod_timer(tp.retransmit_timer, std::min(tp.rto, sysctl_.rto_max));
   }
-  (void)sent_any;
+  // tcp_cwnd_validate: remember, for the current window, whether cwnd limited us or how many packets
+  // were out at most (RFC 7661's question of a validated cwnd; Linux's rule).
+  cwnd_limited = cwnd_limited || tcp_packets_in_flight(tp) >= tp.snd_cwnd;
+  if (sent_any || cwnd_limited) {
+    if (!before(tp.snd_una, tp.cwnd_usage_seq) || cwnd_limited ||
+        (!tp.is_cwnd_limited && tp.packets_out > tp.max_packets_out)) {
+      tp.is_cwnd_limited = cwnd_limited;
+      tp.max_packets_out = tp.packets_out;
+      tp.cwnd_usage_seq = tp.snd_nxt;
+    }
+  }
 }
 
 void Tcp::tcp_push(TcpSock& tp) { tcp_write_xmit(tp); }

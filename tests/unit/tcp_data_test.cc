@@ -273,6 +273,27 @@ TEST(TcpData, AnAckAfterDuplicatesCountsTheDuplicatedSegmentsAsDeliveredAlready)
   EXPECT_EQ(info(h, fd).ca_state, CaState::kOpen);
 }
 
+TEST(TcpData, SlowStartGrowsOnlyWhileCwndIsUnderTwiceWhatWasOut) {
+  // An application that keeps 5 segments out never needs a cwnd above 10 (Linux's tcp_is_cwnd_limited;
+  // RFC 7661's concern with growing a window that is not used).
+  TcpHarness h;
+  int fd = h.connect_established();
+  std::string d(5 * 1460, 'z');
+  ASSERT_TRUE(h.api().send(fd, sv_bytes(d)));
+  uint32_t b = h.iss + 1;
+  for (int i = 0; i < 5; ++i) (void)h.next_tx();
+  h.inject(Out{kTcpAck, kP, b + 2 * 1460});
+  h.inject(Out{kTcpAck, kP, b + 4 * 1460});
+  h.inject(Out{kTcpAck, kP, b + 5 * 1460});
+  EXPECT_EQ(info(h, fd).snd_cwnd, 10u);
+  // Eight out: the window grows to twice that.
+  std::string e(8 * 1460, 'y');
+  ASSERT_TRUE(h.api().send(fd, sv_bytes(e)));
+  for (int i = 0; i < 8; ++i) (void)h.next_tx();
+  for (int i = 1; i <= 8; ++i) h.inject(Out{kTcpAck, kP, b + uint32_t(5 + i) * 1460});
+  EXPECT_EQ(info(h, fd).snd_cwnd, 16u);
+}
+
 TEST(TcpData, ThirdDuplicateAckTriggersFastRetransmitAndPartialAckTheNextHole) {
   TcpHarness h;
   int fd = h.connect_established();
