@@ -7,8 +7,10 @@
 #include <map>
 #include <sstream>
 
+#include "packetdrill/code_block.h"
 #include "packetdrill/parser.h"
 #include "stack/stack.h"
+#include "tcp/tcp.h"
 #include "wire/ethernet.h"
 #include "wire/ipv4.h"
 #include "wire/tcp.h"
@@ -142,6 +144,48 @@ int64_t eval_int(const Expr& e) {
       break;
   }
   throw SkipError{std::string("expression ") + e.str() + " where a number is expected"};
+}
+
+// ---------------------------------------------------------------------------------------------------
+// TCP_INFO fields for %{ }% blocks: struct tcp_info's tcpi_* names over ustack's TcpInfo, in Linux's units
+// (microseconds for rto/ato/rtt, Linux's numbering for state and ca_state).
+
+std::optional<int64_t> tcpi_field(const TcpInfo& i, const std::string& name) {
+  static const std::map<std::string, int64_t (*)(const TcpInfo&)> m = {
+      {"tcpi_state", [](const TcpInfo& x) -> int64_t { return int64_t(x.state); }},
+      {"tcpi_ca_state", [](const TcpInfo& x) -> int64_t { return int64_t(x.ca_state); }},
+      {"tcpi_retransmits", [](const TcpInfo& x) -> int64_t { return x.retransmits; }},
+      {"tcpi_backoff", [](const TcpInfo& x) -> int64_t { return x.backoff; }},
+      {"tcpi_snd_wscale", [](const TcpInfo& x) -> int64_t { return x.snd_wscale; }},
+      {"tcpi_rcv_wscale", [](const TcpInfo& x) -> int64_t { return x.rcv_wscale; }},
+      {"tcpi_rto", [](const TcpInfo& x) -> int64_t { return x.rto_us; }},
+      {"tcpi_ato", [](const TcpInfo& x) -> int64_t { return x.ato_us; }},
+      {"tcpi_snd_mss", [](const TcpInfo& x) -> int64_t { return x.snd_mss; }},
+      {"tcpi_rcv_mss", [](const TcpInfo& x) -> int64_t { return x.rcv_mss; }},
+      {"tcpi_unacked", [](const TcpInfo& x) -> int64_t { return x.unacked; }},
+      {"tcpi_lost", [](const TcpInfo& x) -> int64_t { return x.lost; }},
+      {"tcpi_retrans", [](const TcpInfo& x) -> int64_t { return x.retrans; }},
+      {"tcpi_total_retrans", [](const TcpInfo& x) -> int64_t { return x.total_retrans; }},
+      {"tcpi_rtt", [](const TcpInfo& x) -> int64_t { return x.rtt_us; }},
+      {"tcpi_rttvar", [](const TcpInfo& x) -> int64_t { return x.rttvar_us; }},
+      {"tcpi_snd_ssthresh", [](const TcpInfo& x) -> int64_t { return x.snd_ssthresh; }},
+      {"tcpi_snd_cwnd", [](const TcpInfo& x) -> int64_t { return x.snd_cwnd; }},
+      {"tcpi_advmss", [](const TcpInfo& x) -> int64_t { return x.advmss; }},
+      {"tcpi_reordering", [](const TcpInfo& x) -> int64_t { return x.reordering; }},
+      {"tcpi_rcv_space", [](const TcpInfo& x) -> int64_t { return x.rcv_space; }},
+      {"tcpi_snd_wnd", [](const TcpInfo& x) -> int64_t { return x.snd_wnd; }},
+      {"tcpi_bytes_acked", [](const TcpInfo& x) -> int64_t { return int64_t(x.bytes_acked); }},
+      {"tcpi_bytes_received", [](const TcpInfo& x) -> int64_t { return int64_t(x.bytes_received); }},
+      {"tcpi_bytes_sent", [](const TcpInfo& x) -> int64_t { return int64_t(x.bytes_sent); }},
+      {"tcpi_bytes_retrans", [](const TcpInfo& x) -> int64_t { return int64_t(x.bytes_retrans); }},
+      {"tcpi_segs_out", [](const TcpInfo& x) -> int64_t { return x.segs_out; }},
+      {"tcpi_segs_in", [](const TcpInfo& x) -> int64_t { return x.segs_in; }},
+      {"tcpi_data_segs_out", [](const TcpInfo& x) -> int64_t { return x.data_segs_out; }},
+      {"tcpi_data_segs_in", [](const TcpInfo& x) -> int64_t { return x.data_segs_in; }},
+  };
+  auto it = m.find(name);
+  if (it == m.end()) return std::nullopt;
+  return it->second(i);
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -462,8 +506,13 @@ std::string skip_reason(const Script& s) {
   for (const Event& ev : s.events) {
     std::string at = std::string(" (line ") + std::to_string(ev.line) + ")";
     switch (ev.type) {
-      case Event::Type::kCode:
-        return std::string("%{ python }% block") + at;
+      case Event::Type::kCode: {
+        // Only blocks of asserts over the TCP_INFO fields ustack has.
+        TcpInfo none{};
+        CodeResult c = eval_code_block(ev.text, [&](const std::string& n) { return tcpi_field(none, n); });
+        if (c.kind == CodeResult::Kind::kUnsupported) return std::string("%{ }% block: ") + c.what + at;
+        break;
+      }
       case Event::Type::kCommand:
         r = apply_command(ev.text, scratch);
         if (!r.empty()) return r + at;
@@ -647,7 +696,8 @@ class Run {
         break;
       }
       case Event::Type::kCode:
-        throw SkipError{"%{ python }% block"};
+        code_block(ev);
+        break;
       case Event::Type::kPacket:
         if (ev.packet.inbound)
           inbound(ev);
@@ -658,6 +708,20 @@ class Run {
         syscall(ev);
         break;
     }
+  }
+
+  // A %{ }% block: its asserts against the TCP_INFO of the socket under test, at the block's time.
+  void code_block(const Event& ev) {
+    int64_t t = start_of(ev);
+    advance_to(t);
+    last_usecs_ = t;
+    Socket* s = sut_fd_ >= 0 ? stack_.sockets().lookup(sut_fd_) : nullptr;
+    auto* tp = s ? dynamic_cast<TcpSock*>(s->sk) : nullptr;
+    if (!tp) return fail(ev, "%{ }% block without a TCP socket under test");
+    TcpInfo info = tp->tcp_get_info();
+    CodeResult c = eval_code_block(ev.text, [&](const std::string& n) { return tcpi_field(info, n); });
+    if (c.kind == CodeResult::Kind::kUnsupported) throw SkipError{std::string("%{ }% block: ") + c.what};
+    if (c.kind == CodeResult::Kind::kFailed) fail(ev, "%{ }% assertion failed", "", c.what);
   }
 
   // --- the connection under test: ports and the ISN mapping -------------------------------------
@@ -1011,6 +1075,7 @@ class Run {
       int type = int(eval_int(arg(ev, 1)));
       auto r = api.socket(kAfInet, type);
       if (r && (type & kSockNonblock)) nonblock_[*r] = true;
+      if (r) sut_fd_ = *r;
       return from(r);
     }
     if (n == "bind") return from(api.bind(fd_arg(ev), sockaddr(arg(ev, 1), true)));
@@ -1019,6 +1084,7 @@ class Run {
       int flags = n == "accept4" ? int(eval_int(arg(ev, 3))) : 0;
       auto r = api.accept(fd_arg(ev), nullptr, flags);
       if (r) nonblock_[*r] = flags & kSockNonblock;
+      if (r) sut_fd_ = *r;  // the accepted socket is the one under test from now on
       return from(r);
     }
     if (n == "connect") return from(api.connect(fd_arg(ev), sockaddr(arg(ev, 1), false)));
@@ -1217,6 +1283,7 @@ class Run {
   Flow flow_;
   uint16_t next_remote_port_ = 48000;
   std::map<int, bool> nonblock_;
+  int sut_fd_ = -1;  // the socket under test: the last socket() or accept() result
 };
 
 }  // namespace

@@ -1,6 +1,7 @@
 // The packetdrill script parser (src/packetdrill): times, packets, options, system calls, commands.
 #include <gtest/gtest.h>
 
+#include "packetdrill/code_block.h"
 #include "packetdrill/parser.h"
 #include "packetdrill/runner.h"
 
@@ -146,6 +147,44 @@ TEST(DrillRunner, ReportsTheDifference) {
   EXPECT_EQ(r.reason, "flags differ");
   Script skip = parse_script("0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 %{ print(1) }%\n");
   EXPECT_EQ(run_script(skip).outcome, Outcome::kSkip);
+}
+
+TEST(DrillCodeBlock, AssertsOverTcpInfoFields) {
+  auto fields = [](const std::string& n) -> std::optional<int64_t> {
+    if (n == "tcpi_snd_cwnd") return 10;
+    if (n == "tcpi_ca_state") return 3;
+    return std::nullopt;
+  };
+  EXPECT_EQ(eval_code_block("assert tcpi_snd_cwnd == 10, tcpi_snd_cwnd", fields).kind, CodeResult::Kind::kOk);
+  EXPECT_EQ(eval_code_block("\nassert tcpi_ca_state == TCP_CA_Recovery, tcpi_ca_state\n"
+                            "assert 8 <= tcpi_snd_cwnd <= 12, 'cwnd=%d' % tcpi_snd_cwnd  # a range\n",
+                            fields)
+                .kind,
+            CodeResult::Kind::kOk);
+  CodeResult f = eval_code_block("assert tcpi_snd_cwnd == 7; assert tcpi_snd_cwnd == 10", fields);
+  EXPECT_EQ(f.kind, CodeResult::Kind::kFailed);
+  EXPECT_EQ(f.what, "assert tcpi_snd_cwnd == 7 (tcpi_snd_cwnd=10)");
+  EXPECT_EQ(eval_code_block("assert tcpi_last_data_recv <= 10", fields).kind, CodeResult::Kind::kUnsupported);
+  EXPECT_EQ(eval_code_block("import os", fields).kind, CodeResult::Kind::kUnsupported);
+  EXPECT_EQ(eval_code_block("assert tcpi_snd_cwnd", fields).kind, CodeResult::Kind::kUnsupported);
+}
+
+TEST(DrillRunner, CodeBlocksSeeTheSocketUnderTest) {
+  Script s = parse_script(R"(
+    0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
+   +0 bind(3, ..., ...) = 0
+   +0 listen(3, 1) = 0
+   +0 < S 0:0(0) win 32792 <mss 1000,sackOK,nop,nop,nop,wscale 7>
+   +0 > S. 0:0(0) ack 1 <...>
+  +.1 < . 1:1(0) ack 1 win 257
+   +0 accept(3, ..., ...) = 4
+   +0 %{ assert tcpi_snd_cwnd == 10, tcpi_snd_cwnd; assert tcpi_snd_mss == 1000 }%
+   +0 %{ assert tcpi_ca_state == TCP_CA_Loss }%
+)");
+  ScriptResult r = run_script(s);
+  EXPECT_EQ(r.outcome, Outcome::kFail);
+  EXPECT_EQ(r.line, 10);
+  EXPECT_EQ(r.actual, "assert tcpi_ca_state == TCP_CA_Loss (tcpi_ca_state=0)");
 }
 
 }  // namespace
