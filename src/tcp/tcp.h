@@ -13,7 +13,6 @@
 
 #include <array>
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -29,6 +28,24 @@
 namespace ustack {
 
 class Tcp;
+class TcpSock;
+
+// A listener's queue of established children waiting for accept() (icsk_accept_queue), linked through
+// the children themselves: an idle listener costs two pointers, not a std::deque's preallocated chunk,
+// and every connection is a listener's child for a while.
+class AcceptQueue {
+ public:
+  bool empty() const { return head_ == nullptr; }
+  size_t size() const { return n_; }
+  TcpSock* front() const { return head_; }
+  inline void push_back(TcpSock* sk);
+  inline void pop_front();
+
+ private:
+  TcpSock* head_ = nullptr;
+  TcpSock* tail_ = nullptr;
+  size_t n_ = 0;
+};
 
 // Sequence arithmetic modulo 2^32 (RFC 9293 §3.4), as Linux's before() and after().
 inline bool before(uint32_t a, uint32_t b) { return static_cast<int32_t>(a - b) < 0; }
@@ -203,7 +220,8 @@ class TcpSock : public Sock {
   size_t wmem_queued() const { return sk_write_queue.bytes(); }
 
   // --- listening (inet_connection_sock accept queue) ---
-  std::deque<TcpSock*> accept_queue;
+  AcceptQueue accept_queue;
+  TcpSock* accept_next = nullptr;  // the link in the parent's accept_queue
   int max_ack_backlog = 0;
   int syn_queue_len = 0;      // request socks of this listener (icsk_accept_queue.qlen)
   TcpSock* parent = nullptr;  // the listener, while in its accept queue
@@ -226,6 +244,21 @@ class TcpSock : public Sock {
  private:
   Tcp* tcp_;
 };
+
+void AcceptQueue::push_back(TcpSock* sk) {
+  sk->accept_next = nullptr;
+  (tail_ ? tail_->accept_next : head_) = sk;
+  tail_ = sk;
+  ++n_;
+}
+
+void AcceptQueue::pop_front() {
+  TcpSock* sk = head_;
+  head_ = sk->accept_next;
+  if (!head_) tail_ = nullptr;
+  sk->accept_next = nullptr;
+  --n_;
+}
 
 // A connection in SYN_RECV before it becomes a full TcpSock (struct request_sock / tcp_request_sock).
 struct RequestSock {
