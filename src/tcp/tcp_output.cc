@@ -396,7 +396,9 @@ void Tcp::tcp_write_xmit(TcpSock& tp, bool push_one) {
   bool cwnd_limited = false;
   while (SkBuff* skb = tp.send_head) {
     uint32_t in_flight = tcp_packets_in_flight(tp);
-    if (in_flight >= tp.snd_cwnd) {
+    // tcp_cwnd_test: a bare FIN is not held back by the congestion window (it carries no data).
+    bool bare_fin = (tcp_skb_cb(*skb).tcp_flags & kTcpFin) && skb->len() == 0;
+    if (in_flight >= tp.snd_cwnd && !bare_fin) {
       cwnd_limited = true;
       break;
     }

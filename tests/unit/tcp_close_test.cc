@@ -187,6 +187,20 @@ TEST(TcpClose, FinAfterAHoleWaitsForTheHole) {
   EXPECT_EQ(recv_str(h, fd), "");
 }
 
+TEST(TcpClose, ABareFinGoesOutWhenTheCongestionWindowIsFull) {
+  // Linux's tcp_cwnd_test: the final FIN is not held back by cwnd once all data is out.
+  TcpHarness h;
+  int fd = h.connect_established();
+  std::string d(10 * 1460, 'z');
+  ASSERT_TRUE(h.api().send(fd, sv_bytes(d)));
+  for (int i = 0; i < 10; ++i) (void)h.next_tx();
+  h.expect_no_tx();
+  ASSERT_TRUE(h.api().shutdown(fd, 1));  // SHUT_WR
+  Seg fin = h.expect_tx(kTcpFin | kTcpAck);
+  EXPECT_EQ(fin.seq, h.iss + 1 + 10 * 1460);
+  EXPECT_TRUE(fin.payload.empty());
+}
+
 TEST(TcpClose, ShutdownWriteHalfClosesAndDataStillArrives) {
   TcpHarness h;
   int fd = h.connect_established();
