@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# Installs the Debian packages ustack needs that are missing. Usage: install-deps.sh build|test
+# Installs the Debian packages ustack needs that are missing. Usage: install-deps.sh build|test|bench
 # The package mirror sometimes fails to resolve for a minute: every apt-get step is retried.
 set -euo pipefail
 
 build_pkgs=(cmake g++ make pkg-config libgtest-dev libgmock-dev clang-format)
 test_pkgs=(iproute2 iputils-ping socat tshark clang libclang-rt-14-dev curl ethtool procps python3)
+# `ustack bench`: lwIP to compare with, callgrind for instructions per byte, matplotlib for the plot.
+bench_pkgs=(liblwip-dev valgrind python3-matplotlib iproute2 ethtool procps python3)
 
 want=("${build_pkgs[@]}")
-[ "${1:-build}" = test ] && want+=("${test_pkgs[@]}")
+[ "${1:-build}" = test ] && want+=("${test_pkgs[@]}" "${bench_pkgs[@]}")
+[ "${1:-build}" = bench ] && want+=("${bench_pkgs[@]}")
 
 missing=()
 for p in "${want[@]}"; do
