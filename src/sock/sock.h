@@ -48,7 +48,14 @@ enum PollEvents : uint16_t {
 };
 
 // Message flags for send and receive, Linux's values.
-enum MsgFlags : int { kMsgPeek = 0x2, kMsgDontWait = 0x40, kMsgWaitAll = 0x100, kMsgNoSignal = 0x4000 };
+enum MsgFlags : int {
+  kMsgPeek = 0x2,
+  kMsgDontWait = 0x40,
+  kMsgEor = 0x80,
+  kMsgWaitAll = 0x100,
+  kMsgNoSignal = 0x4000,
+  kMsgMore = 0x8000,
+};
 
 // Socket option levels and names we take (Linux values).
 inline constexpr int kSolSocket = 1;

@@ -27,7 +27,6 @@ Result<size_t> write_opt(std::span<std::byte> out, const T& v) {
 // tcp_sendmsg: copy into segments of the current MSS at the tail of the write queue, then push.
 Result<size_t> Tcp::sendmsg(Sock& sk, std::span<const std::byte> data, int flags,
                             const std::optional<SockAddrIn>& to) {
-  (void)flags;
   auto& tp = static_cast<TcpSock&>(sk);
   if (to && tp.sk_state != TcpState::kEstablished && tp.sk_state != TcpState::kCloseWait)
     return make_error(Errc::kNotConn);
@@ -43,7 +42,7 @@ Result<size_t> Tcp::sendmsg(Sock& sk, std::span<const std::byte> data, int flags
     size_t space = tp.sk_sndbuf - tp.wmem_queued();
     SkBuff* tail = tp.sk_write_queue.back();
     bool can_append = tail && tp.send_head && tail->len() < size_goal && tail->tailroom() > 0 &&
-                      !(tcp_skb_cb(*tail).tcp_flags & (kTcpFin | kTcpSyn));
+                      !(tcp_skb_cb(*tail).tcp_flags & (kTcpFin | kTcpSyn)) && !tcp_skb_cb(*tail).eor;
     if (!can_append) {
       size_t room = kTcpHeaderLen + kTcpMaxOptionLen +
                     (tp.sk_dst_cache ? Ipv4::max_header_room(*tp.sk_dst_cache) : 128);
@@ -58,12 +57,21 @@ Result<size_t> Tcp::sendmsg(Sock& sk, std::span<const std::byte> data, int flags
     }
     size_t n = std::min({data.size() - copied, size_t(size_goal) - tail->len(), tail->tailroom(), space});
     if (n == 0) break;
+    // A write that continues an unsent segment takes its PSH away: PSH goes where this write ends.
+    if (copied == 0) tcp_skb_cb(*tail).tcp_flags &= static_cast<uint8_t>(~kTcpPsh);
     std::memcpy(tp.sk_write_queue.put_tail(n).data(), data.data() + copied, n);
     tcp_skb_cb(*tail).end_seq += uint32_t(n);
     tp.write_seq += uint32_t(n);
     copied += n;
   }
   if (copied == 0) return make_error(Errc::kAgain);
+  // tcp_push / tcp_mark_push: PSH on the segment that ends what the application wrote (RFC 9293 §3.9.1:
+  // the sender sets PSH where a SEND ends), unless more is promised (MSG_MORE); MSG_EOR also ends the
+  // skb for good.
+  if (SkBuff* tail = tp.sk_write_queue.back(); tail && tp.send_head) {
+    if (!(flags & kMsgMore)) tcp_skb_cb(*tail).tcp_flags |= kTcpPsh;
+    if (flags & kMsgEor && copied == data.size()) tcp_skb_cb(*tail).eor = true;
+  }
   tcp_push(tp);
   return copied;
 }
@@ -375,6 +383,11 @@ TcpInfo TcpSock::tcp_get_info() const {
 Status Tcp::setsockopt(Sock& sk, int level, int name, std::span<const std::byte> val) {
   auto& tp = static_cast<TcpSock&>(sk);
   int v = 0;
+  if (level == kSolIp && name == kIpMtuDiscover) {
+    if (!read_opt(val, v) || v < 0 || v > 3) return make_error(Errc::kInval);
+    tp.ip_pmtudisc = v;
+    return {};
+  }
   if (level == kSolTcp) {
     if (name == kTcpCongestion) {
       std::string cc(reinterpret_cast<const char*>(val.data()), val.size());
@@ -425,6 +438,7 @@ Status Tcp::setsockopt(Sock& sk, int level, int name, std::span<const std::byte>
 
 Result<size_t> Tcp::getsockopt(Sock& sk, int level, int name, std::span<std::byte> out) {
   auto& tp = static_cast<TcpSock&>(sk);
+  if (level == kSolIp && name == kIpMtuDiscover) return write_opt(out, tp.ip_pmtudisc);
   if (level != kSolTcp) return make_error(Errc::kNoProtoOpt);
   switch (name) {
     case kTcpNoDelay:

@@ -99,6 +99,7 @@ struct TcpSkbCb {
   uint8_t tcp_flags;
   uint8_t sacked;  // kTcpcbLost, kTcpcbRetrans, kTcpcbEverRetrans
   uint16_t tx_count;
+  bool eor;  // the application ended a record here (MSG_EOR): nothing is appended to this skb
 };
 enum TcpcbSacked : uint8_t { kTcpcbLost = 1, kTcpcbRetrans = 2, kTcpcbEverRetrans = 4 };
 inline TcpSkbCb& tcp_skb_cb(SkBuff& skb) { return skb.cb<TcpSkbCb>(); }
@@ -200,6 +201,7 @@ class TcpSock : public Sock {
 
   // --- options set by the application ---
   bool nodelay = false;
+  int ip_pmtudisc = 1;  // IP_MTU_DISCOVER (IP_PMTUDISC_WANT); DONT clears DF and ignores PMTU news
   Duration keepalive_time{0}, keepalive_intvl{0};  // 0: the sysctl
   uint8_t keepalive_probes = 0;
   uint8_t syn_retries = 0;  // 0: the sysctl

@@ -404,6 +404,7 @@ void Tcp::tcp_v4_err(const IcmpErrInfo& e) {
   // RFC 5927 §4.1: believe only errors quoting a sequence number in flight.
   if (!between(seq, tp->snd_una, tp->snd_nxt)) return;
   if (e.type == kIcmpDestUnreach && e.code == kIcmpFragNeeded) {
+    if (tp->ip_pmtudisc == 0) return;  // IP_PMTUDISC_DONT: DF is off, the news is not for us
     // tcp_v4_mtu_reduced: the route already holds the new path MTU; shrink the MSS and resend.
     uint32_t pmtu = ip_.path_mtu(tp->inet_daddr);
     if (pmtu && tcp_sync_mss(*tp, pmtu) < tp->mss_cache + 1) {

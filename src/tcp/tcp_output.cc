@@ -285,7 +285,8 @@ int Tcp::tcp_transmit_skb(TcpSock& tp, SkBuff& skb, bool clone_it) {
     shown.num_sacks = o->num_sacks;
     trace_seg("tcp_transmit_skb", &tp, ">", th, payload, &shown);
   }
-  IpFlow flow{tp.inet_saddr, tp.inet_daddr, kIpProtoTcp, tp.tos, tp.uc_ttl, PmtuDisc::kDo};
+  IpFlow flow{tp.inet_saddr, tp.inet_daddr, kIpProtoTcp,
+              tp.tos,        tp.uc_ttl,     tp.ip_pmtudisc == 0 ? PmtuDisc::kDont : PmtuDisc::kDo};
   // The route may have changed since it was cached (a new address or route): look it up again; the
   // per-destination cache makes this a hash probe.
   auto rt = ip_.ip_route_output(tp.inet_daddr, tp.inet_saddr);
@@ -378,6 +379,7 @@ static void tcp_fragment(TcpSock& tp, SkBuff& skb, uint32_t len) {
     if (a.sacked & kTcpcbRetrans) ++tp.retrans_out;
   }
   a.tcp_flags &= static_cast<uint8_t>(~(kTcpFin | kTcpPsh));
+  a.eor = false;  // tcp_skb_fragment_eor: the record ends in the second part
   // The queue counts bytes per skb: take the first part out, trim it, put it back.
   SkBuff* next = SkbQueue::next(&skb);
   SkbPtr first = tp.sk_write_queue.unlink(&skb);
@@ -420,8 +422,6 @@ void Tcp::tcp_write_xmit(TcpSock& tp, bool push_one) {
         SkbQueue::next(skb) == nullptr)
       break;
     cb.tcp_flags |= kTcpAck;
-    // PSH marks the end of what the application wrote; a bare FIN carries none (tcp_send_fin).
-    if (SkbQueue::next(skb) == nullptr && skb->len() > 0) cb.tcp_flags |= kTcpPsh;
     cb.when_ns = net().now().time_since_epoch().count();
     if (tcp_transmit_skb(tp, *skb, true) != 0) break;
     tp.send_head = SkbQueue::next(skb);

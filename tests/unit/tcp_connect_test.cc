@@ -117,6 +117,15 @@ TEST(TcpConnect, RstWithUnacceptableAckIsIgnoredInSynSent) {
   EXPECT_EQ(rst.seq, syn.seq + 100);
 }
 
+TEST(TcpConnect, IpMtuDiscoverIsKeptPerSocket) {
+  TcpHarness h;
+  int fd = *h.api().socket(kAfInet, kSockStream | kSockNonblock);
+  EXPECT_EQ(*h.api().getsockopt_int(fd, kSolIp, kIpMtuDiscover), 1);   // IP_PMTUDISC_WANT, as Linux
+  ASSERT_TRUE(h.api().setsockopt_int(fd, kSolIp, kIpMtuDiscover, 0));  // IP_PMTUDISC_DONT
+  EXPECT_EQ(*h.api().getsockopt_int(fd, kSolIp, kIpMtuDiscover), 0);
+  EXPECT_EQ(h.api().setsockopt_int(fd, kSolIp, kIpMtuDiscover, 7).error(), Errc::kInval);
+}
+
 TEST(TcpConnect, AddressAndRouteErrors) {
   TcpHarness h;
   SocketApi& a = h.api();

@@ -330,6 +330,30 @@ TEST(TcpData, ThirdDuplicateAckTriggersFastRetransmitAndPartialAckTheNextHole) {
   h.expect_no_tx();
 }
 
+TEST(TcpData, PshEndsEachWriteAndMsgEorEndsTheSegment) {
+  // Three writes queued behind a full window: PSH where each write ends, a later write that continues
+  // a segment takes its PSH away, MSG_EOR keeps the next write out of the record's last segment.
+  TcpHarness h;
+  int fd = h.connect_established();
+  ASSERT_TRUE(h.api().setsockopt_int(fd, kSolTcp, kTcpNoDelay, 1));
+  std::string full(10 * 1460, 'a');
+  ASSERT_TRUE(h.api().send(fd, sv_bytes(full)));
+  for (int i = 0; i < 10; ++i) (void)h.next_tx();
+  ASSERT_TRUE(h.api().send(fd, sv_bytes(std::string(100, 'b'))));
+  ASSERT_TRUE(h.api().send(fd, sv_bytes(std::string(100, 'c')), kMsgEor));
+  ASSERT_TRUE(h.api().send(fd, sv_bytes(std::string(100, 'd'))));
+  h.expect_no_tx();
+  uint32_t b = h.iss + 1 + 10 * 1460;
+  h.inject(Out{kTcpAck, kP, b});
+  Seg x = h.expect_tx(kTcpAck | kTcpPsh);
+  Seg y = h.expect_tx(kTcpAck | kTcpPsh);
+  h.expect_no_tx();
+  EXPECT_EQ(x.seq, b);
+  EXPECT_EQ(x.payload.size(), 200u);  // 'b' and 'c' in one segment, the record ends there
+  EXPECT_EQ(y.seq, b + 200);
+  EXPECT_EQ(y.payload.size(), 100u);
+}
+
 TEST(TcpData, NagleHoldsASmallSegmentWhileAnotherIsUnackedAndNodelaySendsAtOnce) {
   TcpHarness h;
   int fd = h.connect_established();
