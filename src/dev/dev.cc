@@ -60,11 +60,14 @@ void DevCore::qdisc_run(NetDevice& dev) {
     }
     if (dev.ndo_start_xmit(skb) == XmitResult::kBusy) {
       dev.qdisc().requeue(std::move(skb));
-      return;
+      break;
     }
     ++dev.stats.tx_packets;
     dev.stats.tx_bytes += len;
   }
+  // Inside a poll round the hand-over waits for the round's end (one per burst of ACK-clocked sends);
+  // a send from the application outside one goes at once, for latency.
+  if (!in_poll_) dev.ndo_flush();
 }
 
 void DevCore::netif_rx(SkbPtr skb, NetDevice& dev) {
@@ -132,6 +135,7 @@ void DevCore::netif_receive_skb(SkbPtr skb, NetDevice& dev) {
 
 bool DevCore::poll(size_t budget) {
   bool did = false;
+  in_poll_ = true;
   for (auto& d : devs_) did |= d->poll(budget) > 0;
   did |= net_rx_action(budget) > 0;
   for (auto& d : devs_) {
@@ -140,7 +144,10 @@ bool DevCore::poll(size_t budget) {
       qdisc_run(*d);
       did |= d->qdisc().qlen() != before;
     }
+    // One hand-over per round for everything this round's input made the stack send.
+    d->ndo_flush();
   }
+  in_poll_ = false;
   return did;
 }
 

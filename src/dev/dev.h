@@ -62,6 +62,7 @@ class DevCore {
   std::vector<std::pair<uint16_t, PacketHandler>> ptypes_;
   SkbQueue backlog_;
   size_t backlog_limit_ = 1000;  // netdev_max_backlog
+  bool in_poll_ = false;         // inside poll(): drivers' deferred transmits are flushed at its end
 };
 
 }  // namespace ustack

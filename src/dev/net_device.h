@@ -41,6 +41,10 @@ class NetDevice {
   // ndo_start_xmit: kOk takes the frame (sent or dropped by the driver, which counts it); kBusy leaves it
   // with the caller, which requeues it and tries again when the driver can take more.
   virtual XmitResult ndo_start_xmit(SkbPtr& skb) = 0;
+  // The end of a batch of ndo_start_xmit calls: a driver that defers handing frames to the hardware
+  // (Linux's xmit_more) hands them over now. The device layer calls it once at the end of a poll round
+  // for everything the round's input made the stack send, and after each transmit outside a round.
+  virtual void ndo_flush() {}
   // Receive up to `budget` frames into the stack (NAPI poll). Returns how many were taken.
   virtual size_t poll(size_t /*budget*/) { return 0; }
   // A file descriptor that becomes readable when poll() has work, or -1.

@@ -4,6 +4,10 @@
 
 namespace ustack {
 
+namespace {
+constexpr uint32_t kPublishBatch = 16;
+}  // namespace
+
 XmitResult RingDevice::ndo_start_xmit(SkbPtr& skb) {
   if (skb->len() > tx_.frame_max()) {
     ++stats.tx_dropped;
@@ -17,7 +21,10 @@ XmitResult RingDevice::ndo_start_xmit(SkbPtr& skb) {
   }
   blocked_ = false;
   std::memcpy(slot, skb->data(), skb->len());
-  tx_.commit(static_cast<uint32_t>(skb->len()));
+  // Published by ndo_flush at the end of the queue run, or here every so often so that a long run keeps
+  // the far side busy.
+  tx_.stage(static_cast<uint32_t>(skb->len()));
+  if (tx_.staged() >= kPublishBatch) tx_.publish();
   skb.reset();
   return XmitResult::kOk;
 }
