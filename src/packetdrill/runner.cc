@@ -73,6 +73,7 @@ const std::map<std::string, OptName>& sockopts() {
       {"TCP_KEEPIDLE", {kSolTcp, kTcpKeepIdle}},
       {"TCP_KEEPINTVL", {kSolTcp, kTcpKeepIntvl}},
       {"TCP_KEEPCNT", {kSolTcp, kTcpKeepCnt}},
+      {"TCP_LINGER2", {kSolTcp, kTcpLinger2}},
       {"TCP_QUICKACK", {kSolTcp, kTcpQuickAck}},
       {"TCP_CONGESTION", {kSolTcp, kTcpCongestion}},
       {"IP_TOS", {kSolIp, kIpTos}},

@@ -78,6 +78,7 @@ enum TcpOpt : int {
   kTcpKeepIdle = 4,
   kTcpKeepIntvl = 5,
   kTcpKeepCnt = 6,
+  kTcpLinger2 = 8,
   kTcpInfo = 11,
   kTcpQuickAck = 12,
   kTcpCongestion = 13,

@@ -227,7 +227,15 @@ void Tcp::close(Sock& sk) {
     tcp_done(tp);
     return;
   }
-  if (tp.sk_state == TcpState::kFinWait2) tcp_time_wait(tp, TcpState::kFinWait2, sysctl_.tcp_fin_timeout);
+  if (tp.sk_state == TcpState::kFinWait2) {
+    if (tp.linger2 < 0) {  // TCP_LINGER2 < 0: no FIN_WAIT2 for an orphan, reset at once
+      tcp_set_state(tp, TcpState::kClose);
+      tcp_send_active_reset(tp);
+      tcp_done(tp);
+      return;
+    }
+    tcp_time_wait(tp, TcpState::kFinWait2, tcp_fin_time(tp));
+  }
   if (orphans_ > sysctl_.max_orphans) {
     tcp_send_active_reset(tp);
     tcp_done(tp);
@@ -399,6 +407,9 @@ Status Tcp::setsockopt(Sock& sk, int level, int name, std::span<const std::byte>
     }
     if (!read_opt(val, v)) return make_error(Errc::kInval);
     switch (name) {
+      case kTcpLinger2:
+        tp.linger2 = v < 0 ? -1 : std::min(v, 120);  // TCP_FIN_TIMEOUT_MAX
+        return {};
       case kTcpNoDelay:
         tp.nodelay = v != 0;
         if (tp.nodelay) tcp_push(tp);
@@ -441,6 +452,12 @@ Result<size_t> Tcp::getsockopt(Sock& sk, int level, int name, std::span<std::byt
   if (level == kSolIp && name == kIpMtuDiscover) return write_opt(out, tp.ip_pmtudisc);
   if (level != kSolTcp) return make_error(Errc::kNoProtoOpt);
   switch (name) {
+    case kTcpLinger2:
+      return write_opt(
+          out, tp.linger2 < 0 ? -1
+               : tp.linger2 > 0
+                   ? tp.linger2
+                   : int(std::chrono::duration_cast<std::chrono::seconds>(sysctl_.tcp_fin_timeout).count()));
     case kTcpNoDelay:
       return write_opt(out, int(tp.nodelay));
     case kTcpMaxSeg:

@@ -201,6 +201,7 @@ class TcpSock : public Sock {
 
   // --- options set by the application ---
   bool nodelay = false;
+  int linger2 = 0;      // TCP_LINGER2 in seconds: an orphan's FIN_WAIT2 time (0: tcp_fin_timeout; <0: none)
   int ip_pmtudisc = 1;  // IP_MTU_DISCOVER (IP_PMTUDISC_WANT); DONT clears DF and ignores PMTU news
   Duration keepalive_time{0}, keepalive_intvl{0};  // 0: the sysctl
   uint8_t keepalive_probes = 0;
@@ -435,6 +436,12 @@ class Tcp final : public Proto {
   bool tcp_oow_rate_limited(TimePoint& last_oow_ack_time);
   void tcp_check_req(RequestSock& req, SkbPtr skb, const wire::TcpHdr& th, const wire::TcpOptions& opt);
   void tcp_time_wait(TcpSock& tp, TcpState state, Duration timeo);
+  // tcp_fin_time: how long an orphan waits in FIN_WAIT2 (TCP_LINGER2 or tcp_fin_timeout, at least 3.5 RTO).
+  Duration tcp_fin_time(const TcpSock& tp) const {
+    Duration t = tp.linger2 > 0 ? Duration(std::chrono::seconds(tp.linger2)) : sysctl_.tcp_fin_timeout;
+    Duration floor = tp.rto * 4 - tp.rto / 2;
+    return t < floor ? floor : t;
+  }
   void tcp_timewait_state_process(TimeWaitSock& tw, SkbPtr skb, const wire::TcpHdr& th,
                                   const wire::TcpOptions& opt);
   void inet_twsk_kill(TimeWaitSock& tw);

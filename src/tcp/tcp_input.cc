@@ -720,14 +720,14 @@ void Tcp::tcp_rcv_state_process(TcpSock& tp, SkbPtr skb) {
         if (tp.dead) {
           // An orphan has nobody to read the rest: wait tcp_fin_timeout for the peer's FIN in a minisock.
           if (payload == 0 && !(th.flags & kTcpFin)) {
-            tcp_time_wait(tp, TcpState::kFinWait2, sysctl_.tcp_fin_timeout);
+            tcp_time_wait(tp, TcpState::kFinWait2, tcp_fin_time(tp));
             consume_skb(std::move(skb));
             return;
           }
           // A FIN (or data) came with the ACK: stay a full sock so as not to lose it, but under the
           // FIN_WAIT2 timer all the same (Linux's inet_csk_reset_keepalive_timer(sk, tmo)); a FIN out of
           // order would otherwise keep the orphan for ever.
-          inet_csk_reset_keepalive_timer(tp, sysctl_.tcp_fin_timeout);
+          inet_csk_reset_keepalive_timer(tp, tcp_fin_time(tp));
         }
       }
       break;

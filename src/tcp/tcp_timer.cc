@@ -144,7 +144,7 @@ void Tcp::tcp_keepalive_timer(TcpSock& tp) {
   if (tp.sk_state == TcpState::kFinWait2 && tp.dead) {
     // An orphan's FIN_WAIT2 timeout (tcp_fin_timeout): what is left of it beyond TIME_WAIT's length goes
     // to a minisock; with none left, reset and forget.
-    Duration tmo = sysctl_.tcp_fin_timeout - sysctl_.tcp_timewait_len;
+    Duration tmo = tcp_fin_time(tp) - sysctl_.tcp_timewait_len;
     if (tmo.count() > 0) {
       tcp_time_wait(tp, TcpState::kFinWait2, tmo);
     } else {

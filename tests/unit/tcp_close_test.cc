@@ -281,6 +281,23 @@ TEST(TcpClose, OrphanInFinWait2GoesAfterTcpFinTimeout) {
   EXPECT_EQ(h.expect_tx(kTcpRst).seq, h.iss + 2);
 }
 
+TEST(TcpClose, TcpLinger2SetsTheOrphansFinWait2Time) {
+  TcpHarness h;
+  int fd = h.connect_established();
+  EXPECT_EQ(*h.api().getsockopt_int(fd, kSolTcp, kTcpLinger2), 60);  // tcp_fin_timeout
+  ASSERT_TRUE(h.api().setsockopt_int(fd, kSolTcp, kTcpLinger2, 1));
+  EXPECT_EQ(*h.api().getsockopt_int(fd, kSolTcp, kTcpLinger2), 1);
+  ASSERT_TRUE(h.api().close(fd));
+  h.expect_tx(kTcpFin | kTcpAck);
+  h.inject(Out{kTcpAck, kP, h.iss + 2});
+  h.advance(999ms);
+  EXPECT_EQ(h.tcp().timewait_count(), 1u);
+  h.advance(1ms);
+  EXPECT_EQ(h.tcp().timewait_count(), 0u);
+  h.inject(Out{kTcpAck, kP, h.iss + 2});
+  EXPECT_EQ(h.expect_tx(kTcpRst).seq, h.iss + 2);
+}
+
 TEST(TcpClose, OrphanInFinWait2ResetsNewData) {
   TcpHarness h;
   int fd = h.connect_established();
