@@ -50,6 +50,20 @@ class RealClock final : public Clock {
   std::chrono::steady_clock::time_point epoch_;
 };
 
+// Real time read once per round of a spinning driver loop (tick()), not once per question: protocol time
+// then moves in steps of one round, well under a microsecond when the loop spins, and a packet no longer
+// pays for several clock reads on its way through the stack. Linux refreshes tcp_mstamp the same way,
+// once per event rather than per use.
+class RoundClock final : public Clock {
+ public:
+  TimePoint now() const override { return now_; }
+  TimePoint tick() { return now_ = real_.now(); }
+
+ private:
+  RealClock real_;
+  TimePoint now_ = real_.now();
+};
+
 inline double to_ms(Duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
 inline double to_seconds(Duration d) { return std::chrono::duration<double>(d).count(); }
 

@@ -27,7 +27,7 @@ constexpr size_t kWriteSize = 64 * 1024;
 
 // One stack with its end of the rings, built on the thread that drives it (skb pools are per thread).
 struct Endpoint {
-  RealClock clock;
+  RoundClock clock;  // ticked once per loop round (poll())
   Stack stack;
   Endpoint(FrameRingPair& rings, int side, const WorkerArgs& a)
       : stack(clock, StackConfig{side == 0 ? "client" : "server", uint64_t(side + 1)}) {
@@ -40,6 +40,10 @@ struct Endpoint {
           RingImpairment{a.loss_pct / 100.0, std::chrono::microseconds(a.delay_us), uint64_t(side + 7)});
   }
   SocketApi& s() { return stack.sockets(); }
+  void poll() {
+    clock.tick();
+    stack.poll();
+  }
 };
 
 // A side of a test: start() once on its thread, then step() after every stack poll until done().
@@ -353,7 +357,7 @@ class CrrClient final : public Side {
 // Polls the stack and runs the side until it is done or `stop` is set.
 void spin(Endpoint& e, Side& side, const std::atomic<bool>* stop = nullptr) {
   while (!side.done() && !(stop && stop->load(std::memory_order_acquire))) {
-    e.stack.poll();
+    e.poll();
     side.step(e.s());
   }
 }
@@ -382,7 +386,7 @@ bool run_two_threads(const WorkerArgs& a, Side& client, Side& server) {
     server_state.store(1);
     spin(e, server, &client_done);
     // Keep the stack answering until the client has finished its last exchange.
-    while (!client_done.load(std::memory_order_acquire)) e.stack.poll();
+    while (!client_done.load(std::memory_order_acquire)) e.poll();
   });
   pin_to_cpu(a.cpu_client);
   while (server_state.load() == 0) std::this_thread::yield();
@@ -393,7 +397,7 @@ bool run_two_threads(const WorkerArgs& a, Side& client, Side& server) {
     if (ok) spin(e, client);
     // The client's stack stays up while the server still needs it (bulk: the data and FIN in flight).
     auto limit = SteadyClock::now() + std::chrono::seconds(30);
-    while (ok && server.ends_by_itself() && !server.done() && SteadyClock::now() < limit) e.stack.poll();
+    while (ok && server.ends_by_itself() && !server.done() && SteadyClock::now() < limit) e.poll();
   }
   client_done.store(true, std::memory_order_release);
   srv.join();
@@ -410,8 +414,8 @@ bool run_one_thread(const WorkerArgs& a, Side& client, Side& server) {
   if (!server.start(se.s()) || !client.start(ce.s())) return false;
   auto limit = SteadyClock::time_point::max();
   while (!client.done() || (server.ends_by_itself() && !server.done())) {
-    ce.stack.poll();
-    se.stack.poll();
+    ce.poll();
+    se.poll();
     client.step(ce.s());
     server.step(se.s());
     if (client.done()) {
@@ -435,8 +439,8 @@ int run_idle(const WorkerArgs& a) {
   if (lfd < 0) return 1;
   auto drive = [&] {
     for (int i = 0; i < 4; ++i) {
-      ce.stack.poll();
-      se.stack.poll();
+      ce.poll();
+      se.poll();
     }
   };
   // Warm up: ARP, pools and tables that do not grow per connection.
