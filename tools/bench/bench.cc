@@ -136,12 +136,16 @@ struct Outcome {
   std::string out, err;
 };
 
-std::string self_dir() {
+// This program, and the directory it is in (where ustack-bench-lwip is built).
+std::string self_exe() {
   char buf[4096];
   ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
-  if (n <= 0) return ".";
-  std::string p(buf, size_t(n));
-  return p.substr(0, p.rfind('/'));
+  return n > 0 ? std::string(buf, size_t(n)) : std::string("ustack");
+}
+std::string self_dir() {
+  std::string p = self_exe();
+  auto slash = p.rfind('/');
+  return slash == std::string::npos ? "." : p.substr(0, slash);
 }
 
 bool is_lwip(const std::string& system) { return system.rfind("lwip", 0) == 0; }
@@ -213,7 +217,7 @@ std::vector<std::string> worker_argv(const std::string& system, const std::strin
   if (is_lwip(system)) {
     argv.push_back(self_dir() + "/ustack-bench-lwip");
   } else {
-    argv.push_back(self_dir() + "/ustack");
+    argv.push_back(self_exe());
     argv.push_back("bench-worker");
   }
   argv.push_back(system);
