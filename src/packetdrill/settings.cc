@@ -59,6 +59,19 @@ std::string trim(std::string s) {
   return a == std::string::npos ? "" : s.substr(a, b - a + 1);
 }
 
+// A multi-line shell block on one line, for reports: its lines joined by "; ".
+static std::string one_line(const std::string& text) {
+  std::string out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    line = trim(line);
+    if (line.empty()) continue;
+    if (!out.empty()) out += "; ";
+    out += line;
+  }
+  return out;
+}
+
 // One sysctl NAME=VALUE (Linux net.ipv4.* or /proc/sys/net/ipv4/*, FreeBSD net.inet.* / kern.ipc.*).
 // Applies it to `sc`; returns "" or why it can't be honoured.
 std::string apply_sysctl(std::string name, std::string value, TcpSysctl& sc) {
@@ -153,7 +166,7 @@ std::string apply_command(const std::string& text, TcpSysctl& sc) {
         if (w[i][0] == '-') continue;  // -w, -q
         size_t eq = w[i].find('=');
         std::string name = w[i].substr(0, eq);
-        if (eq == std::string::npos) return std::string("shell command `") + trim(text) + "`";
+        if (eq == std::string::npos) return std::string("shell command `") + one_line(text) + "`";
         std::string value = w[i].substr(eq + 1);
         // sysctl -q net.ipv4.tcp_rmem="4096 540000 15728640" arrives in pieces.
         if (!value.empty() && value[0] == '"' && value.back() != '"') {
@@ -166,7 +179,7 @@ std::string apply_command(const std::string& text, TcpSysctl& sc) {
         if (!r.empty()) return r;
       }
     } else {
-      return std::string("shell command `") + trim(text) + "`";
+      return std::string("shell command `") + one_line(text) + "`";
     }
   }
   return "";
