@@ -27,13 +27,7 @@ const InetProtosw* InetSw::lookup(int type, int protocol) const {
 void sock_graft(Socket& sock, Sock& sk) {
   sock.sk = &sk;
   sk.sk_socket = &sock;
-  auto wake = [&sock] {
-    if (sock.on_event) sock.on_event();
-  };
-  sk.sk_state_change = wake;
-  sk.sk_data_ready = wake;
-  sk.sk_write_space = wake;
-  sk.sk_error_report = wake;
+  sk.sk_wq = &sock;
 }
 
 Result<std::unique_ptr<Socket>> inet_create(const InetSw& sw, int type, int protocol) {

@@ -27,9 +27,12 @@ using Waiter = std::function<bool(const std::function<bool()>& cond, Duration ti
 
 struct ProtoOps;
 
-// struct socket.
-class Socket {
+// struct socket. It is its sock's wait queue: every sock event runs on_event.
+class Socket final : public SockWaker {
  public:
+  void sk_wake() override {
+    if (on_event) on_event();
+  }
   SocketState state = SocketState::kUnconnected;
   int type = 0;
   bool nonblock = false;  // O_NONBLOCK

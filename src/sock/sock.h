@@ -121,6 +121,15 @@ class Proto {
   virtual uint16_t poll(const Sock& sk) const = 0;
 };
 
+// Whoever is told of a sock's events (state change, data, write space, error): the socket layer.
+class SockWaker {
+ public:
+  virtual void sk_wake() = 0;
+
+ protected:
+  ~SockWaker() = default;
+};
+
 class Sock {
  public:
   Sock(NetCore& net, Proto& prot) : sk_prot(&prot), net_(net) {}
@@ -133,19 +142,15 @@ class Sock {
   // sock_error: the pending error, cleared once read.
   Errc sock_error() { return std::exchange(sk_err, Errc::kOk); }
 
-  // The sock_def_* callbacks: the socket layer points these at its waiters and pollers.
-  void state_change() {
-    if (sk_state_change) sk_state_change();
-  }
+  // The sock_def_* callbacks: every event wakes whoever waits on or polls the sock (sk_wq); a sock
+  // type may add its own reaction to arriving data (on_data_ready).
+  void state_change() { wake(); }
   void data_ready() {
-    if (sk_data_ready) sk_data_ready();
+    wake();
+    on_data_ready();
   }
-  void write_space() {
-    if (sk_write_space) sk_write_space();
-  }
-  void error_report() {
-    if (sk_error_report) sk_error_report();
-  }
+  void write_space() { wake(); }
+  void error_report() { wake(); }
 
   Proto* sk_prot;
   Socket* sk_socket = nullptr;  // nullptr once orphaned
@@ -162,7 +167,9 @@ class Sock {
   bool sk_broadcast = false;  // SO_BROADCAST
   bool linger_on = false;     // SO_LINGER
   Duration linger{0};
-  std::function<void()> sk_state_change, sk_data_ready, sk_write_space, sk_error_report;
+  // struct socket_wq: the socket layer's Socket while one is grafted, else nothing. One pointer rather
+  // than a callable per event: every established connection carries it.
+  SockWaker* sk_wq = nullptr;
 
   // inet_sock: the bound and connected addresses, host order.
   Ipv4Addr inet_rcv_saddr;  // bound address (any: all)
@@ -174,7 +181,13 @@ class Sock {
   uint8_t tos = 0;
   DstPtr sk_dst_cache;
 
+ protected:
+  virtual void on_data_ready() {}
+
  private:
+  void wake() {
+    if (sk_wq) sk_wq->sk_wake();
+  }
   NetCore& net_;
 };
 

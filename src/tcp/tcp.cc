@@ -196,7 +196,7 @@ void Tcp::reap() {
 void Tcp::close(Sock& sk) {
   auto& tp = static_cast<TcpSock&>(sk);
   tp.sk_socket = nullptr;
-  tp.sk_state_change = tp.sk_data_ready = tp.sk_write_space = tp.sk_error_report = nullptr;
+  tp.sk_wq = nullptr;
   tp.sk_shutdown = kShutdownMask;
   tp.dead = true;
   ++orphans_;

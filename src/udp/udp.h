@@ -43,12 +43,18 @@ class UdpSock : public Sock {
   void set_broadcast(bool on) { sk_broadcast = on; }
   void set_pmtudisc(PmtuDisc m) { pmtudisc_ = m; }
   void set_ttl(uint8_t ttl) { uc_ttl = ttl; }
-  // sk_data_ready (also run for errors, as sk_error_report).
-  void set_data_ready(std::function<void()> f) { sk_data_ready = std::move(f); }
+  // Called when a datagram (or an error) arrives, for users of the sock without a socket layer above.
+  void set_data_ready(std::function<void()> f) { data_ready_cb_ = std::move(f); }
+
+ protected:
+  void on_data_ready() override {
+    if (data_ready_cb_) data_ready_cb_();
+  }
 
  private:
   friend class Udp;
   explicit UdpSock(Udp& udp);
+  std::function<void()> data_ready_cb_;
   Udp& udp_;
   SockAddrIn local_;
   SockAddrIn peer_;
