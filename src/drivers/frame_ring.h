@@ -115,7 +115,8 @@ class FrameRing {
   struct {
     uint32_t tail = 0, head_cache = 0, published = 0;
   } prod_;
-  alignas(64) char pad_[1]{};
+  // The class is 64-byte aligned, so its size rounds up to whole cache lines and the first slot, right
+  // after it, never shares a line with prod_.
 };
 
 static_assert(std::atomic<uint32_t>::is_always_lock_free, "a shared ring needs lock-free atomics");
