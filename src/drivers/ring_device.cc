@@ -72,24 +72,14 @@ void RingDevice::deliver_delayed() {
 }
 
 FrameRingPair::FrameRingPair(uint32_t slots, uint32_t frame_max)
-    : owned_(::operator new(bytes_needed(slots, frame_max), std::align_val_t(64))) {
-  auto* p = static_cast<std::byte*>(owned_.get());
-  rings_[0] = FrameRing::create(p, slots, frame_max);
-  rings_[1] = FrameRing::create(p + FrameRing::bytes_needed(slots, frame_max), slots, frame_max);
+    : FrameRingPair(::operator new(bytes_needed(slots, frame_max), std::align_val_t(64)), slots, frame_max) {
+  owned_.reset(rings_[0]);
 }
 
 FrameRingPair::FrameRingPair(void* mem, uint32_t slots, uint32_t frame_max) {
   auto* p = static_cast<std::byte*>(mem);
   rings_[0] = FrameRing::create(p, slots, frame_max);
   rings_[1] = FrameRing::create(p + FrameRing::bytes_needed(slots, frame_max), slots, frame_max);
-}
-
-FrameRingPair FrameRingPair::attach(void* mem, uint32_t slots, uint32_t frame_max) {
-  FrameRingPair r;
-  auto* p = static_cast<std::byte*>(mem);
-  r.rings_[0] = std::launder(reinterpret_cast<FrameRing*>(p));
-  r.rings_[1] = std::launder(reinterpret_cast<FrameRing*>(p + FrameRing::bytes_needed(slots, frame_max)));
-  return r;
 }
 
 std::unique_ptr<NetDevice> FrameRingPair::make_end(int side, std::string name, MacAddr mac, uint32_t mtu) {

@@ -52,19 +52,17 @@ class RingDevice final : public NetDevice {
 class FrameRingPair {
  public:
   FrameRingPair(uint32_t slots, uint32_t frame_max);
-  // Over caller-provided memory of at least bytes_needed() (a shared mapping for two processes).
+  // Over caller-provided memory of at least bytes_needed(), 64-byte aligned: a MAP_SHARED mapping made
+  // before fork() gives both processes the same rings.
   FrameRingPair(void* mem, uint32_t slots, uint32_t frame_max);
   static size_t bytes_needed(uint32_t slots, uint32_t frame_max) {
     return 2 * FrameRing::bytes_needed(slots, frame_max);
   }
-  // Attach to rings that FrameRingPair(mem, ...) built in shared memory in another process.
-  static FrameRingPair attach(void* mem, uint32_t slots, uint32_t frame_max);
 
   FrameRing& ring(int side) { return *rings_[side]; }
   std::unique_ptr<NetDevice> make_end(int side, std::string name, MacAddr mac, uint32_t mtu);
 
  private:
-  FrameRingPair() = default;
   struct Free {
     void operator()(void* p) const { ::operator delete(p, std::align_val_t(64)); }
   };
