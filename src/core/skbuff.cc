@@ -166,6 +166,9 @@ SkbPtr SkBuff::clone() const {
   s->pkt_type = pkt_type;
   s->priority = priority;
   s->ip_summed = ip_summed;
+  s->csum_offset = csum_offset;
+  s->gso_size = gso_size;
+  s->gso_segs = gso_segs;
   return SkbPtr(s);
 }
 

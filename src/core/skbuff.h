@@ -18,6 +18,7 @@
 #include <memory>
 #include <span>
 #include <type_traits>
+#include <utility>
 
 namespace ustack {
 
@@ -43,8 +44,13 @@ struct alignas(16) SkbData {
 
 enum class PacketType : uint8_t { kHost, kBroadcast, kMulticast, kOtherHost, kOutgoing, kLoopback };
 
-// How far the receive checksum is known good (Linux ip_summed on receive).
-enum class CsumState : uint8_t { kNone, kUnnecessary };
+// What is known of the transport checksum (Linux ip_summed). kNone: on transmit, filled in; on
+// receive, to be verified. kUnnecessary: received, and the device vouches for the data. kPartial
+// (CHECKSUM_PARTIAL): the field at transport header + csum_offset holds only the folded pseudo-header
+// sum; the device (or skb_checksum_help on the way to one that cannot) completes it. A frame received
+// so from a device that vouches for it is good data whose field is still to be completed if it is
+// forwarded.
+enum class CsumState : uint8_t { kNone, kUnnecessary, kPartial };
 
 class SkBuff {
  public:
@@ -89,6 +95,17 @@ class SkBuff {
   void unshare();
   // pskb_expand_head: ensure at least `headroom` bytes in front (private bytes afterwards).
   void expand_head(size_t headroom);
+  // Exchange the bytes (and the header offsets into them) of two skbs, keeping each one's metadata and
+  // queue position: lets a split keep the larger part where it is and copy only the smaller.
+  void swap_data(SkBuff& o) noexcept {
+    std::swap(shared_, o.shared_);
+    std::swap(data_, o.data_);
+    std::swap(tail_, o.tail_);
+    std::swap(end_, o.end_);
+    std::swap(mac_, o.mac_);
+    std::swap(network_, o.network_);
+    std::swap(transport_, o.transport_);
+  }
 
   // Header offsets, Linux's skb_reset_*_header: mark the current data start.
   void reset_mac_header() { mac_ = static_cast<uint16_t>(data_); }
@@ -125,6 +142,16 @@ class SkBuff {
   PacketType pkt_type = PacketType::kHost;
   uint8_t priority = 1;  // qdisc band: 0 high, 1 normal, 2 bulk
   CsumState ip_summed = CsumState::kNone;
+  uint8_t csum_offset = 0;  // kPartial: the checksum field's offset in the transport header
+  // Generic segmentation offload (skb_shinfo gso_size, gso_segs): a TCP segment larger than the path
+  // MTU, to leave the stack as gso_segs segments of gso_size payload bytes (the last may be shorter).
+  // Zero on an ordinary packet. On receive: segments a device merged (GRO), so that TCP can size its
+  // ACKs and window by what the wire carried.
+  uint16_t gso_size = 0;
+  uint16_t gso_segs = 0;
+  bool is_gso() const { return gso_size != 0; }
+  // The transport checksum needs no check here: vouched for, or built by this host's own stack.
+  bool csum_trusted() const { return ip_summed != CsumState::kNone; }
 
  private:
   friend class SkbQueue;

@@ -1,5 +1,6 @@
 #include "dev/dev.h"
 
+#include "dev/gso.h"
 #include "dev/pcap.h"
 #include "wire/ethernet.h"
 
@@ -40,12 +41,32 @@ Status DevCore::dev_queue_xmit(SkbPtr skb) {
     net_.trace.emit("dev_queue_xmit", "dev=%s qdisc=%s qlen=%zu len=%zu", dev->name().c_str(),
                     dev->qdisc().kind(), dev->qdisc().qlen(), skb->len());
   }
-  if (SkbPtr dropped = dev->qdisc().enqueue(std::move(skb))) {
-    ++dev->stats.tx_dropped;
+  // validate_xmit_skb: what the device cannot do for the packet is done here, in software.
+  if (skb->is_gso() && !dev->has_feature(kNetifTso)) {
+    SkbQueue segs = skb_gso_segment(*skb, size_t(skb->network_offset()));
+    if (segs.empty()) {
+      ++dev->stats.tx_dropped;
+      kfree_skb(net_, std::move(skb), DropReason::PKT_TOO_BIG);
+      return make_error(Errc::kMsgSize);
+    }
+    Status s;
+    while (!segs.empty())
+      if (Status r = enqueue(*dev, segs.pop_front()); !r) s = r;
+    qdisc_run(*dev);
+    return s;
+  }
+  if (skb->ip_summed == CsumState::kPartial && !dev->has_feature(kNetifHwCsum)) skb_checksum_help(*skb);
+  Status s = enqueue(*dev, std::move(skb));
+  qdisc_run(*dev);
+  return s;
+}
+
+Status DevCore::enqueue(NetDevice& dev, SkbPtr skb) {
+  if (SkbPtr dropped = dev.qdisc().enqueue(std::move(skb))) {
+    ++dev.stats.tx_dropped;
     kfree_skb(net_, std::move(dropped), DropReason::QDISC_DROP);
     return make_error(Errc::kNoBufs);
   }
-  qdisc_run(*dev);
   return {};
 }
 

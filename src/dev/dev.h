@@ -55,6 +55,9 @@ class DevCore {
   void qdisc_run(NetDevice& dev);
 
  private:
+  // The qdisc's enqueue; a packet it refuses is dropped and counted.
+  Status enqueue(NetDevice& dev, SkbPtr skb);
+
   void dev_hard_start_xmit_capture(NetDevice& dev, const SkBuff& skb);
 
   NetCore& net_;

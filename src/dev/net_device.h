@@ -23,6 +23,14 @@ enum DevFlags : uint32_t {
   kIffNoArp = 1u << 7,
 };
 
+// What the device does in the frame's place (netdev_features_t). The stack hands such a device packets
+// that rely on it; on the way to one that lacks a feature, the device layer does the work in software
+// (validate_xmit_skb).
+enum NetifFeatures : uint32_t {
+  kNetifHwCsum = 1u << 0,  // completes a CHECKSUM_PARTIAL transport checksum (NETIF_F_HW_CSUM)
+  kNetifTso = 1u << 1,     // carries TCP segments larger than the MTU, cut at gso_size (NETIF_F_TSO)
+};
+
 struct DevStats {
   uint64_t rx_packets = 0, rx_bytes = 0, rx_errors = 0, rx_dropped = 0;
   uint64_t tx_packets = 0, tx_bytes = 0, tx_errors = 0, tx_dropped = 0;
@@ -59,6 +67,10 @@ class NetDevice {
   uint32_t mtu() const { return mtu_; }
   void set_mtu(uint32_t mtu) { mtu_ = mtu; }
   uint32_t flags() const { return flags_; }
+  uint32_t features() const { return features_; }
+  bool has_feature(NetifFeatures f) const { return (features_ & f) != 0; }
+  // The largest TCP segment (IP header and all) the device takes as one TSO frame (gso_max_size).
+  uint32_t gso_max_size() const { return gso_max_size_; }
   bool is_up() const { return (flags_ & kIffUp) != 0; }
   void set_up(bool up) { flags_ = up ? (flags_ | kIffUp | kIffRunning) : (flags_ & ~(kIffUp | kIffRunning)); }
   // Link-layer header bytes that transmit needs in front of the network header.
@@ -79,6 +91,8 @@ class NetDevice {
 
  protected:
   uint16_t needed_headroom_ = 0;
+  uint32_t features_ = 0;
+  uint32_t gso_max_size_ = 65535;
 
  private:
   friend class DevCore;

@@ -13,8 +13,23 @@
 #include <cstring>
 #include <new>
 #include <span>
+#include <type_traits>
 
 namespace ustack {
+
+// What the ring carries in front of each frame, as virtio-net's header does: its length and the
+// offloads the frame relies on.
+struct FrameDesc {
+  uint32_t len = 0;
+  uint16_t gso_size = 0;    // nonzero: a TCP segment to be read as segments of this many payload bytes
+  uint8_t flags = 0;        // FrameFlags
+  uint8_t csum_offset = 0;  // kFrameCsumPartial: the checksum field's offset in the transport header
+};
+enum FrameFlags : uint8_t {
+  // The transport checksum field holds only the pseudo-header sum (CHECKSUM_PARTIAL); the data is
+  // known good (VIRTIO_NET_HDR_F_NEEDS_CSUM).
+  kFrameCsumPartial = 1,
+};
 
 class FrameRing {
  public:
@@ -40,15 +55,16 @@ class FrameRing {
       prod_.head_cache = head_.load(std::memory_order_acquire);
       if (tail - prod_.head_cache == slots_) return nullptr;
     }
-    return slot(tail) + sizeof(uint32_t);
+    return slot(tail) + sizeof(FrameDesc);
   }
   void commit(uint32_t len) {
     stage(len);
     publish();
   }
-  void stage(uint32_t len) {
+  void stage(uint32_t len) { stage(FrameDesc{len}); }
+  void stage(const FrameDesc& d) {
     uint32_t tail = prod_.tail;
-    std::memcpy(slot(tail), &len, sizeof len);
+    std::memcpy(slot(tail), &d, sizeof d);
     prod_.tail = tail + 1;
   }
   void publish() {
@@ -67,8 +83,9 @@ class FrameRing {
     return true;
   }
 
-  // Consumer: hands up to `budget` frames to fn(std::span<const std::byte>) in order and frees their
-  // slots. Returns how many.
+  // Consumer: hands up to `budget` frames to fn(std::span<const std::byte>), or to
+  // fn(std::span<const std::byte>, const FrameDesc&) for a reader of the offload fields, in order, and
+  // frees their slots. Returns how many.
   template <class Fn>
   size_t consume(size_t budget, Fn&& fn) {
     uint32_t head = cons_.head;
@@ -80,9 +97,14 @@ class FrameRing {
         if (head == cons_.tail_cache) break;
       }
       const std::byte* s = slot(head);
-      uint32_t len;
-      std::memcpy(&len, s, sizeof len);
-      fn(std::span<const std::byte>(s + sizeof(uint32_t), len));
+      FrameDesc d;
+      std::memcpy(&d, s, sizeof d);
+      std::span<const std::byte> frame(s + sizeof(FrameDesc), d.len);
+      if constexpr (std::is_invocable_v<Fn, std::span<const std::byte>, const FrameDesc&>) {
+        fn(frame, d);
+      } else {
+        fn(frame);
+      }
       ++head;
       ++n;
     }
@@ -97,7 +119,9 @@ class FrameRing {
   }
 
  private:
-  static size_t slot_stride(uint32_t frame_max) { return (sizeof(uint32_t) + frame_max + 63u) & ~size_t(63); }
+  static size_t slot_stride(uint32_t frame_max) {
+    return (sizeof(FrameDesc) + frame_max + 63u) & ~size_t(63);
+  }
   FrameRing(uint32_t slots, uint32_t frame_max)
       : slots_(slots), frame_max_(frame_max), stride_(slot_stride(frame_max)) {}
   std::byte* slot(uint32_t i) {

@@ -1,6 +1,9 @@
 #include "drivers/ring_device.h"
 
+#include <algorithm>
+
 #include "dev/dev.h"
+#include "dev/gso.h"
 
 namespace ustack {
 
@@ -21,9 +24,15 @@ XmitResult RingDevice::ndo_start_xmit(SkbPtr& skb) {
   }
   blocked_ = false;
   std::memcpy(slot, skb->data(), skb->len());
+  FrameDesc d{static_cast<uint32_t>(skb->len())};
+  if (skb->ip_summed == CsumState::kPartial) {
+    d.flags = kFrameCsumPartial;
+    d.csum_offset = skb->csum_offset;
+  }
+  d.gso_size = skb->gso_size;
   // Published by ndo_flush at the end of the queue run, or here every so often so that a long run keeps
   // the far side busy.
-  tx_.stage(static_cast<uint32_t>(skb->len()));
+  tx_.stage(d);
   if (tx_.staged() >= kPublishBatch) tx_.publish();
   skb.reset();
   return XmitResult::kOk;
@@ -41,24 +50,47 @@ void RingDevice::set_rx_impairment(const Clock& clock, RingImpairment imp) {
   rng_.reseed(imp.seed);
 }
 
+void RingDevice::set_offloads(bool on) {
+  constexpr uint32_t kOffloads = kNetifHwCsum | kNetifTso;
+  features_ = on ? (features_ | kOffloads) : (features_ & ~kOffloads);
+  // A TSO frame is the IP datagram and the link header; no larger than an IP datagram can be.
+  gso_max_size_ = std::min<uint32_t>(65535, tx_.frame_max() - hard_header_len());
+}
+
 size_t RingDevice::poll(size_t budget) {
   // A frame the consumer on the far side took frees a slot: let the qdisc try again.
   if (blocked_ && tx_.reserve()) blocked_ = false;
   if (clock_) deliver_delayed();
-  return rx_.consume(budget, [this](std::span<const std::byte> frame) {
+  return rx_.consume(budget, [this](std::span<const std::byte> frame, const FrameDesc& d) {
     SkbPtr skb = SkBuff::alloc(64, frame.size());
     (void)skb->put_data(frame);
+    if (d.flags & kFrameCsumPartial) {
+      skb->ip_summed = CsumState::kPartial;
+      skb->csum_offset = d.csum_offset;
+    }
+    skb->gso_size = d.gso_size;
     if (!clock_) {
       core()->netif_rx(std::move(skb), *this);
       return;
     }
-    if (rng_.chance(imp_.loss)) {
-      ++stats.rx_dropped;
+    if (!skb->is_gso()) {
+      impair(std::move(skb));
       return;
     }
-    skb->cb<DelayCb>().due_ns = (clock_->now() + imp_.delay).time_since_epoch().count();
-    delayed_.push_back(std::move(skb));
+    // The wire in between is MTU-sized: each segment of the train meets loss on its own.
+    SkbQueue segs = skb_gso_segment(*skb, hard_header_len());
+    if (segs.empty()) ++stats.rx_errors;
+    while (!segs.empty()) impair(segs.pop_front());
   });
+}
+
+void RingDevice::impair(SkbPtr skb) {
+  if (rng_.chance(imp_.loss)) {
+    ++stats.rx_dropped;
+    return;
+  }
+  skb->cb<DelayCb>().due_ns = (clock_->now() + imp_.delay).time_since_epoch().count();
+  delayed_.push_back(std::move(skb));
 }
 
 void RingDevice::deliver_delayed() {

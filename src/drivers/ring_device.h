@@ -4,6 +4,12 @@
 // pooled skbs. A full ring pushes back (kBusy) and the frame waits in the qdisc. Frames are handed over
 // in batches: at the end of each poll round of the stack (ndo_flush) and every 16 frames; a frame sent
 // outside a round (by the application) goes at once.
+//
+// With offloads on (both ends must agree, as two virtio-net ends do), the ring carries what veth carries
+// between two kernel namespaces: TCP segments up to 64 KiB that stand for a train of MTU-sized ones
+// (TSO out, the same frame read as a GRO'd one in), and checksums left to the ring, which cannot corrupt
+// a frame. An end that impairs the wire cuts such a frame into its segments first, so that loss strikes
+// segments as it would on a real link.
 #pragma once
 
 #include <memory>
@@ -34,9 +40,12 @@ class RingDevice final : public NetDevice {
   bool tx_blocked() const override { return blocked_; }
   const char* driver() const override { return "frame_ring"; }
   void set_rx_impairment(const Clock& clock, RingImpairment imp);
+  // NETIF_F_HW_CSUM and NETIF_F_TSO: frames up to the ring's frame size carry TCP segments of many MSS.
+  void set_offloads(bool on);
 
  private:
   void deliver_delayed();
+  void impair(SkbPtr skb);
 
   FrameRing& tx_;
   FrameRing& rx_;

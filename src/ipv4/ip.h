@@ -160,7 +160,7 @@ class Ipv4 {
   void ip_local_deliver(SkbPtr skb);
   void ip_forward(SkbPtr skb, NetDevice& in, const DstPtr& dst);
   DstPtr make_dst(const FibRoute& r, Ipv4Addr daddr, Ipv4Addr saddr);
-  uint16_t ip_select_ident(Ipv4Addr saddr, Ipv4Addr daddr, uint8_t proto);
+  uint16_t ip_select_ident(Ipv4Addr saddr, Ipv4Addr daddr, uint8_t proto, uint16_t segs = 1);
   void deliver_err(const IcmpErrInfo& e);
 
   NetCore& net_;

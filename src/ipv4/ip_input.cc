@@ -1,7 +1,10 @@
 // IPv4 input (Linux net/ipv4/ip_input.c, ip_forward.c and the input half of route.c).
+#include <algorithm>
+
 #include "ipv4/icmp.h"
 #include "ipv4/ip.h"
 #include "ipv4/ip_fragment.h"
+#include "wire/tcp.h"
 
 namespace ustack {
 
@@ -134,8 +137,15 @@ void Ipv4::ip_forward(SkbPtr skb, NetDevice& in, const DstPtr& dst) {
     kfree_skb(net_, std::move(skb), DropReason::IP_TTL_EXPIRED);
     return;
   }
+  // ip_exceeds_mtu: a GSO packet (merged on receive) leaves as its segments; each of those must fit.
   uint32_t mtu = dst->mtu();
-  if (skb->len() > mtu && (load_be16(h + 6) & kIpDf)) {
+  size_t out_len = skb->len();
+  if (skb->is_gso() && load8(h + 9) == kIpProtoTcp) {
+    size_t ihl = size_t(load8(h) & 0xf) * 4;
+    if (skb->len() >= ihl + kTcpHeaderLen)
+      out_len = std::min<size_t>(out_len, ihl + size_t(load8(h + ihl + 12) >> 4) * 4 + skb->gso_size);
+  }
+  if (out_len > mtu && (load_be16(h + 6) & kIpDf)) {
     net_.mib.inc(Mib::IpFragFails);
     icmp_->icmp_send(*skb, kIcmpDestUnreach, kIcmpFragNeeded, mtu);
     kfree_skb(net_, std::move(skb), DropReason::PKT_TOO_BIG);

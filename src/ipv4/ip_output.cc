@@ -22,17 +22,21 @@ Ipv4::~Ipv4() = default;
 
 // ip_select_ident: IDs from a table of counters indexed by a keyed hash of the flow, so that IDs are
 // unpredictable across destinations but do not repeat quickly within one (RFC 6864 §4.1, RFC 7739).
-uint16_t Ipv4::ip_select_ident(Ipv4Addr saddr, Ipv4Addr daddr, uint8_t proto) {
+// A GSO packet takes one ID per segment it will become (ip_select_ident_segs).
+uint16_t Ipv4::ip_select_ident(Ipv4Addr saddr, Ipv4Addr daddr, uint8_t proto, uint16_t segs) {
   uint64_t h = (uint64_t{saddr.to_u32()} << 32 | daddr.to_u32()) ^ (uint64_t{proto} << 56) ^ ident_secret_;
   h *= 0x9e3779b97f4a7c15ull;
   uint32_t& ctr = idents_[(h >> 40) % idents_.size()];
-  return static_cast<uint16_t>(++ctr);
+  uint16_t id = static_cast<uint16_t>(ctr + 1);
+  ctr += segs;
+  return id;
 }
 
 Status Ipv4::ip_queue_xmit(SkbPtr skb, const IpFlow& flow, const DstPtr& dst) {
   size_t tot_len = skb->len() + kIpv4HeaderLen;
   if (tot_len > 65535) return make_error(Errc::kMsgSize);
-  uint32_t mtu = dst->mtu();
+  // A GSO packet leaves as segments that each fit the path (TCP cut them to the MSS).
+  uint32_t mtu = skb->is_gso() ? 65535 : dst->mtu();
   bool df = flow.pmtudisc == PmtuDisc::kDo || (flow.pmtudisc == PmtuDisc::kWant && tot_len <= mtu);
   if (flow.pmtudisc == PmtuDisc::kDo && tot_len > mtu) return make_error(Errc::kMsgSize);
   if (skb->headroom() < kIpv4HeaderLen + dst->dev->ll_reserved_space()) {
@@ -46,7 +50,7 @@ Status Ipv4::ip_queue_xmit(SkbPtr skb, const IpFlow& flow, const DstPtr& dst) {
   iph.protocol = flow.protocol;
   iph.saddr = flow.saddr.is_any() ? dst->saddr : flow.saddr;
   iph.daddr = flow.daddr;
-  iph.id = ip_select_ident(iph.saddr, iph.daddr, iph.protocol);
+  iph.id = ip_select_ident(iph.saddr, iph.daddr, iph.protocol, skb->is_gso() ? skb->gso_segs : 1);
   iph.emit(skb->push(kIpv4HeaderLen).data());
   skb->reset_network_header();
   skb->set_transport_header(kIpv4HeaderLen);
@@ -84,7 +88,7 @@ Status Ipv4::ip_output(SkbPtr skb, const DstPtr& dst) {
 
 Status Ipv4::ip_finish_output(SkbPtr skb, const DstPtr& dst) {
   uint32_t mtu = dst->mtu();
-  if (skb->len() <= mtu) return ip_finish_output2(std::move(skb), dst);
+  if (skb->len() <= mtu || skb->is_gso()) return ip_finish_output2(std::move(skb), dst);
   if (load_be16(skb->data() + 6) & kIpDf) {
     // A DF datagram that does not fit: the sender learns it (EMSGSIZE locally, ICMP when forwarding).
     net_.mib.inc(Mib::IpFragFails);

@@ -24,7 +24,8 @@ Result<size_t> write_opt(std::span<std::byte> out, const T& v) {
 }
 }  // namespace
 
-// tcp_sendmsg: copy into segments of the current MSS at the tail of the write queue, then push.
+// tcp_sendmsg: copy into skbs of the size goal (an MSS, or many for TSO) at the tail of the write queue,
+// then push.
 Result<size_t> Tcp::sendmsg(Sock& sk, std::span<const std::byte> data, int flags,
                             const std::optional<SockAddrIn>& to) {
   auto& tp = static_cast<TcpSock&>(sk);
@@ -35,7 +36,7 @@ Result<size_t> Tcp::sendmsg(Sock& sk, std::span<const std::byte> data, int flags
   if ((tp.sk_state != TcpState::kEstablished && tp.sk_state != TcpState::kCloseWait) ||
       (tp.sk_shutdown & kSendShutdown))
     return make_error(Errc::kPipe);
-  uint32_t size_goal = tcp_current_mss(tp);
+  uint32_t size_goal = tcp_xmit_size_goal(tp, tcp_current_mss(tp));
   size_t copied = 0;
   while (copied < data.size()) {
     if (tp.wmem_queued() >= tp.sk_sndbuf) break;

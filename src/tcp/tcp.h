@@ -11,6 +11,7 @@
 //   tcp.cc          tcp_sendmsg, tcp_recvmsg, tcp_close, tcp_shutdown, socket options, TCP_INFO
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <memory>
@@ -100,9 +101,26 @@ struct TcpSkbCb {
   uint8_t sacked;  // kTcpcbLost, kTcpcbRetrans, kTcpcbEverRetrans
   uint16_t tx_count;
   bool eor;  // the application ended a record here (MSG_EOR): nothing is appended to this skb
+  // tcp_gso_segs and tcp_gso_size: an skb of several MSS goes out as one TSO packet and counts as this
+  // many segments in packets_out, lost_out and retrans_out, fixed when it is sent.
+  uint16_t pcount;
+  uint16_t mss;
 };
 enum TcpcbSacked : uint8_t { kTcpcbLost = 1, kTcpcbRetrans = 2, kTcpcbEverRetrans = 4 };
 inline TcpSkbCb& tcp_skb_cb(SkBuff& skb) { return skb.cb<TcpSkbCb>(); }
+// tcp_skb_pcount: segments the skb stands for (control segments count one).
+inline uint32_t tcp_skb_pcount(SkBuff& skb) { return std::max<uint32_t>(tcp_skb_cb(skb).pcount, 1); }
+// tcp_set_skb_tso_segs: how many segments of `mss` the skb's payload makes.
+inline void tcp_set_skb_tso_segs(SkBuff& skb, uint32_t mss) {
+  TcpSkbCb& cb = tcp_skb_cb(skb);
+  if (skb.len() <= mss) {
+    cb.pcount = 1;
+    cb.mss = 0;
+  } else {
+    cb.pcount = static_cast<uint16_t>((skb.len() + mss - 1) / mss);
+    cb.mss = static_cast<uint16_t>(mss);
+  }
+}
 
 // A TCP_INFO-like snapshot (struct tcp_info's fields of the same names).
 struct TcpInfo {
@@ -392,6 +410,14 @@ class Tcp final : public Proto {
   int tcp_write_wakeup(TcpSock& tp);
   uint32_t tcp_sync_mss(TcpSock& tp, uint32_t pmtu);
   uint32_t tcp_current_mss(TcpSock& tp);
+  // tcp_xmit_size_goal: bytes per skb the application's writes fill: one MSS, or as many whole MSS as a
+  // TSO packet to the route's device may hold (no more than half the largest window the peer offered).
+  uint32_t tcp_xmit_size_goal(const TcpSock& tp, uint32_t mss) const;
+  // tcp_fragment: split a queued skb so that it keeps the first `len` payload bytes and a new skb after
+  // it in the queue holds the rest; the segment counts follow.
+  void tcp_fragment(TcpSock& tp, SkBuff& skb, uint32_t len);
+  // tcp_mark_head_lost for NewReno: the first segment at snd_una is lost (one MSS of a TSO skb).
+  void tcp_mark_head_lost(TcpSock& tp);
   uint16_t tcp_select_window(TcpSock& tp);
   uint32_t tcp_compute_window(TcpSock& tp);  // __tcp_select_window: the window the free space allows
   uint32_t tcp_space(const TcpSock& tp) const;

@@ -195,6 +195,19 @@ bool tcp_sequence(const TcpSock& tp, uint32_t seq, uint32_t end_seq) {
 
 }  // namespace
 
+void Tcp::tcp_mark_head_lost(TcpSock& tp) {
+  SkBuff* head = tp.sk_write_queue.front();
+  if (!head || head == tp.send_head) return;
+  TcpSkbCb& hc = tcp_skb_cb(*head);
+  // NewReno knows of one hole, at snd_una: of a TSO skb only its first segment is lost.
+  if (tcp_skb_pcount(*head) > 1 && hc.mss) tcp_fragment(tp, *head, hc.mss);
+  if (hc.sacked & kTcpcbLost) return;
+  uint32_t pcount = tcp_skb_pcount(*head);
+  if (hc.sacked & kTcpcbRetrans) tp.retrans_out -= pcount;
+  hc.sacked = static_cast<uint8_t>((hc.sacked & ~kTcpcbRetrans) | kTcpcbLost);
+  tp.lost_out += pcount;
+}
+
 // tcp_ack: process the acknowledgment field. Returns 1 if it acknowledged something or was a duplicate,
 // 0 for an old ACK, -1 for an ACK of data never sent.
 static int tcp_ack(Tcp& tcp, TcpSock& tp, SkBuff& skb, const TcpHdr& th, const TcpOptions& opt,
@@ -237,11 +250,7 @@ static int tcp_ack(Tcp& tcp, TcpSock& tp, SkBuff& skb, const TcpHdr& th, const T
       ++tcp.mutable_stats().fast_retrans;
       if (SkBuff* head = tp.sk_write_queue.front(); head && head != tp.send_head) {
         TcpSkbCb& hc = tcp_skb_cb(*head);
-        if (!(hc.sacked & kTcpcbLost)) {
-          hc.sacked |= kTcpcbLost;
-          hc.sacked &= static_cast<uint8_t>(~kTcpcbRetrans);
-          ++tp.lost_out;
-        }
+        tcp.tcp_mark_head_lost(tp);
         if (net.trace.on())
           net.trace.emit("tcp_fastretrans_alert", "3 dupacks: recovery, ssthresh=%u, retransmit seq=%u",
                          tp.snd_ssthresh, hc.seq);
@@ -262,10 +271,20 @@ static int tcp_ack(Tcp& tcp, TcpSock& tp, SkBuff& skb, const TcpHdr& th, const T
     TcpSkbCb& sc = tcp_skb_cb(*s);
     if (after(sc.end_seq, ack)) {
       if (before(sc.seq, ack) && !(sc.tcp_flags & kTcpSyn)) {
-        // tcp_trim_head: part of the segment is acknowledged.
+        // tcp_trim_head: part of the segment is acknowledged; of a TSO skb, whole segments may be
+        // (tcp_tso_acked), and they leave the counts.
         uint32_t n = ack - sc.seq;
+        uint32_t prior_pcount = tcp_skb_pcount(*s);
         tp.sk_write_queue.pull_front(std::min<size_t>(n, s->len()));
         sc.seq = ack;
+        if (sc.mss) {
+          tcp_set_skb_tso_segs(*s, sc.mss);
+          uint32_t gone = prior_pcount - tcp_skb_pcount(*s);
+          tp.packets_out -= gone;
+          if (sc.sacked & kTcpcbRetrans) tp.retrans_out -= gone;
+          if (sc.sacked & kTcpcbLost) tp.lost_out -= gone;
+          acked_pcount += gone;
+        }
       }
       break;
     }
@@ -274,10 +293,11 @@ static int tcp_ack(Tcp& tcp, TcpSock& tp, SkBuff& skb, const TcpHdr& th, const T
     } else if (seq_rtt.count() < 0) {
       seq_rtt = net.now() - TimePoint(Duration(sc.when_ns));
     }
-    if (sc.sacked & kTcpcbRetrans) --tp.retrans_out;
-    if (sc.sacked & kTcpcbLost) --tp.lost_out;
-    --tp.packets_out;
-    ++acked_pcount;
+    uint32_t pcount = tcp_skb_pcount(*s);
+    if (sc.sacked & kTcpcbRetrans) tp.retrans_out -= pcount;
+    if (sc.sacked & kTcpcbLost) tp.lost_out -= pcount;
+    tp.packets_out -= pcount;
+    acked_pcount += pcount;
     tp.sk_write_queue.pop_front();
   }
   tp.bytes_acked += ack - prior_snd_una;
@@ -311,10 +331,7 @@ static int tcp_ack(Tcp& tcp, TcpSock& tp, SkBuff& skb, const TcpHdr& th, const T
         tp.sacked_out = tp.sacked_out > acked_pcount ? tp.sacked_out - acked_pcount : 0;
         if (SkBuff* head = tp.sk_write_queue.front(); head && head != tp.send_head) {
           TcpSkbCb& hc = tcp_skb_cb(*head);
-          if (!(hc.sacked & kTcpcbLost)) {
-            hc.sacked |= kTcpcbLost;
-            ++tp.lost_out;
-          }
+          if (!(hc.sacked & kTcpcbLost)) tcp.tcp_mark_head_lost(tp);
           // RFC 6582 §3.2 step 4: retransmit the first unacknowledged segment at once.
           if (!(hc.sacked & kTcpcbRetrans)) (void)tcp.tcp_retransmit_skb(tp, *head);
         }
@@ -440,7 +457,9 @@ static bool tcp_data_queue(Tcp& tcp, TcpSock& tp, SkbPtr skb, size_t hlen) {
   size_t payload = skb->len();
   if (payload == 0 && !fin) return false;
   uint32_t data_end = cb.seq + uint32_t(payload);
-  tp.rcv_mss = std::clamp<uint32_t>(std::max<uint32_t>(tp.rcv_mss, uint32_t(payload)), 1, tp.advmss);
+  // tcp_measure_rcv_mss: of a segment merged on receive (GRO), what one wire segment carried.
+  uint32_t seg = skb->is_gso() ? std::min<uint32_t>(skb->gso_size, uint32_t(payload)) : uint32_t(payload);
+  tp.rcv_mss = std::clamp<uint32_t>(std::max<uint32_t>(tp.rcv_mss, seg), 1, tp.advmss);
   Duration since_last = net.now() - tp.lrcvtime;
   tp.lrcvtime = net.now();
 

@@ -290,9 +290,8 @@ void Tcp::tcp_v4_rcv(SkbPtr skb) {
   const std::byte* nh = skb->network_header();
   Ipv4Addr saddr{load_be32(nh + 12)};
   Ipv4Addr daddr{load_be32(nh + 16)};
-  if (skb->ip_summed != CsumState::kUnnecessary &&
-      csum_fold(
-          csum_pseudo(saddr, daddr, kIpProtoTcp, uint32_t(skb->len()), csum_partial(skb->bytes(), 0))) != 0) {
+  if (!skb->csum_trusted() && csum_fold(csum_pseudo(saddr, daddr, kIpProtoTcp, uint32_t(skb->len()),
+                                                    csum_partial(skb->bytes(), 0))) != 0) {
     ++stats_.in_csum_errors;
     ++stats_.in_errs;
     kfree_skb(n, std::move(skb), DropReason::TCP_CSUM);

@@ -233,12 +233,13 @@ int Tcp::tcp_transmit_skb(TcpSock& tp, SkBuff& skb, bool clone_it) {
       for (size_t i = 0; i < n_all; ++i) add(i);
     }
   }
+  bool gso = cb.pcount > 1 && cb.mss != 0;  // a TSO packet: each of its segments must fit
   // A segment sized before SACK blocks were due (a retransmission) keeps to the path MTU by carrying
   // fewer blocks.
   if (opts.num_sacks && tp.sk_dst_cache) {
     size_t mtu = tp.sk_dst_cache->mtu();
-    while (opts.num_sacks && kIpv4HeaderLen + kTcpHeaderLen + opts.size() + out->len() > mtu)
-      --opts.num_sacks;
+    size_t seg = gso ? std::min<size_t>(cb.mss, out->len()) : out->len();
+    while (opts.num_sacks && kIpv4HeaderLen + kTcpHeaderLen + opts.size() + seg > mtu) --opts.num_sacks;
   }
   size_t hlen = kTcpHeaderLen + opts.size();
   NET_ASSERT(out->headroom() >= hlen);
@@ -258,8 +259,6 @@ int Tcp::tcp_transmit_skb(TcpSock& tp, SkBuff& skb, bool clone_it) {
   }
   th.emit(p);
   opts.write(p + kTcpHeaderLen);
-  store_be16(p + 16, csum_fold(csum_pseudo(tp.inet_saddr, tp.inet_daddr, kIpProtoTcp, uint32_t(out->len()),
-                                           csum_partial(out->bytes(), 0))));
   size_t payload = out->len() - hlen;
   if (th.flags & kTcpAck) {
     // tcp_event_ack_sent: this segment carries the ACK that was pending.
@@ -295,6 +294,20 @@ int Tcp::tcp_transmit_skb(TcpSock& tp, SkBuff& skb, bool clone_it) {
     return -1;
   }
   tp.sk_dst_cache = *rt;
+  // tcp_v4_send_check: a device that completes checksums gets only the pseudo-header sum
+  // (CHECKSUM_PARTIAL), and one that segments gets the whole TSO packet.
+  uint32_t pseudo = csum_pseudo(tp.inet_saddr, tp.inet_daddr, kIpProtoTcp, uint32_t(out->len()), 0);
+  if ((*rt)->dev->has_feature(kNetifHwCsum)) {
+    store_be16(p + 16, static_cast<uint16_t>(~csum_fold(pseudo)));
+    out->ip_summed = CsumState::kPartial;
+    out->csum_offset = 16;
+  } else {
+    store_be16(p + 16, csum_fold(csum_partial(out->bytes(), pseudo)));
+  }
+  if (gso) {
+    out->gso_size = cb.mss;
+    out->gso_segs = cb.pcount;
+  }
   Status s = ip_.ip_queue_xmit(std::move(out), flow, *rt);
   return s ? 0 : -1;
 }
@@ -361,31 +374,55 @@ bool Tcp::tcp_snd_wnd_test(const TcpSock& tp, const SkBuff& skb, uint32_t cur_ms
   return !after(end_seq, tp.snd_una + tp.snd_wnd);
 }
 
-// tcp_fragment: split a queued skb so that the first part holds `len` payload bytes.
-static void tcp_fragment(TcpSock& tp, SkBuff& skb, uint32_t len) {
+void Tcp::tcp_fragment(TcpSock& tp, SkBuff& skb, uint32_t len) {
   if (skb.len() <= len) return;
   uint32_t rest = static_cast<uint32_t>(skb.len() - len);
-  SkbPtr second = tcp_alloc_skb(tp, rest);
-  (void)second->put_data(skb.bytes().subspan(len));
   TcpSkbCb& a = tcp_skb_cb(skb);
+  bool sent = before(a.seq, tp.snd_nxt) && &skb != tp.send_head;
+  uint32_t old_pcount = tcp_skb_pcount(skb);
+  // The queue counts bytes per skb: take the skb out while its length changes.
+  SkBuff* next = SkbQueue::next(&skb);
+  SkbPtr first = tp.sk_write_queue.unlink(&skb);
+  // Copy the smaller part: cutting one MSS off a 64 KiB TSO skb must not copy the other 63 KiB.
+  SkbPtr second = tcp_alloc_skb(tp, std::min(len, rest));
+  if (rest <= len) {
+    (void)second->put_data(first->bytes().subspan(len));
+    first->trim(len);
+  } else {
+    (void)second->put_data(first->bytes().first(len));
+    (void)first->pull(len);
+    first->swap_data(*second);  // `first` stays the skb the caller holds
+  }
   TcpSkbCb& b = tcp_skb_cb(*second);
   b = a;
   b.seq = a.seq + len;
   a.end_seq = b.seq;
-  // A segment already sent counts twice now (tcp_adjust_pcount).
-  if (before(a.seq, tp.snd_nxt) && &skb != tp.send_head) {
-    ++tp.packets_out;
-    if (a.sacked & kTcpcbLost) ++tp.lost_out;
-    if (a.sacked & kTcpcbRetrans) ++tp.retrans_out;
-  }
   a.tcp_flags &= static_cast<uint8_t>(~(kTcpFin | kTcpPsh));
   a.eor = false;  // tcp_skb_fragment_eor: the record ends in the second part
-  // The queue counts bytes per skb: take the first part out, trim it, put it back.
-  SkBuff* next = SkbQueue::next(&skb);
-  SkbPtr first = tp.sk_write_queue.unlink(&skb);
-  first->trim(len);
+  if (sent) {
+    // tcp_adjust_pcount: a sent skb's parts count as the segments they make at the size it went out
+    // with.
+    uint32_t seg = a.mss ? a.mss : std::max<uint32_t>(len, 1);
+    tcp_set_skb_tso_segs(*first, seg);
+    tcp_set_skb_tso_segs(*second, seg);
+    uint32_t now_pcount = tcp_skb_pcount(*first) + tcp_skb_pcount(*second);
+    uint32_t diff = now_pcount - old_pcount;  // modulo 2^32: a split never merges segments
+    tp.packets_out += diff;
+    if (a.sacked & kTcpcbLost) tp.lost_out += diff;
+    if (a.sacked & kTcpcbRetrans) tp.retrans_out += diff;
+  }
   tp.sk_write_queue.insert_before(next, std::move(first));
   tp.sk_write_queue.insert_before(next, std::move(second));
+}
+
+uint32_t Tcp::tcp_xmit_size_goal(const TcpSock& tp, uint32_t mss) const {
+  const Dst* dst = tp.sk_dst_cache.get();
+  if (!dst || !dst->dev->has_feature(kNetifTso) || !dst->dev->has_feature(kNetifHwCsum)) return mss;
+  uint32_t goal = dst->dev->gso_max_size() - kIpv4HeaderLen - kMaxTcpHeader;
+  // tcp_bound_to_half_wnd: a TSO packet no larger than half the largest window the peer has offered,
+  // so that the window still admits two of them.
+  if (tp.max_window > 536) goal = std::min(goal, tp.max_window / 2);
+  return std::max<uint32_t>(goal / mss, 1) * mss;
 }
 
 // tcp_write_xmit: send queued segments while the congestion window, the peer's window and Nagle allow.
@@ -394,6 +431,7 @@ void Tcp::tcp_write_xmit(TcpSock& tp, bool push_one) {
       tp.sk_state == TcpState::kClose)
     return;
   uint32_t mss = tcp_current_mss(tp);
+  bool tso = tcp_xmit_size_goal(tp, mss) > mss;
   bool sent_any = false;
   bool cwnd_limited = false;
   while (SkBuff* skb = tp.send_head) {
@@ -404,7 +442,16 @@ void Tcp::tcp_write_xmit(TcpSock& tp, bool push_one) {
       cwnd_limited = true;
       break;
     }
-    if (skb->len() > mss) tcp_fragment(tp, *skb, mss);
+    if (skb->len() > mss) {
+      // tcp_mss_split_point: a TSO skb goes out with as many whole segments as the congestion window's
+      // quota and the peer's window take; without TSO, one segment.
+      uint64_t limit = tso ? uint64_t{tp.snd_cwnd - in_flight} * mss : mss;
+      uint32_t room = tp.snd_una + tp.snd_wnd - tcp_skb_cb(*skb).seq;
+      if (tso && static_cast<int32_t>(room) >= static_cast<int32_t>(mss))
+        limit = std::min<uint64_t>(limit, room / mss * mss);
+      if (limit < skb->len()) tcp_fragment(tp, *skb, static_cast<uint32_t>(limit));
+    }
+    tcp_set_skb_tso_segs(*skb, mss);
     TcpSkbCb& cb = tcp_skb_cb(*skb);
     if (!tcp_snd_wnd_test(tp, *skb, mss)) {
       // Window-limited: send what fits if that is worth it (sender SWS avoidance, RFC 9293 §3.8.6.2.1:
@@ -428,7 +475,7 @@ void Tcp::tcp_write_xmit(TcpSock& tp, bool push_one) {
     if (after(cb.end_seq, tp.snd_nxt)) tp.snd_nxt = cb.end_seq;
     if (skb->len() < mss) tp.snd_sml = cb.end_seq;
     bool was_idle = tp.packets_out == 0;
-    ++tp.packets_out;
+    tp.packets_out += tcp_skb_pcount(*skb);
     if (was_idle || !tp.retransmit_timer.pending()) tcp_rearm_rto(tp);
     sent_any = true;
     if (push_one) break;
@@ -470,13 +517,14 @@ bool Tcp::tcp_retransmit_skb(TcpSock& tp, SkBuff& skb) {
   cb.when_ns = net().now().time_since_epoch().count();
   if (tcp_transmit_skb(tp, skb, true) != 0) return false;
   if (tp.retrans_stamp == TimePoint::min()) tp.retrans_stamp = first_sent;
+  uint32_t pcount = tcp_skb_pcount(skb);
   if (!(cb.sacked & kTcpcbRetrans)) {
     cb.sacked |= kTcpcbRetrans | kTcpcbEverRetrans;
-    ++tp.retrans_out;
+    tp.retrans_out += pcount;
   }
   ++cb.tx_count;
-  ++tp.total_retrans;
-  ++stats_.retrans_segs;
+  tp.total_retrans += pcount;
+  stats_.retrans_segs += pcount;
   tp.bytes_retrans += skb.len();
   return true;
 }

@@ -48,7 +48,7 @@ void Tcp::tcp_enter_loss(TcpSock& tp) {
   for (SkBuff* s = tp.sk_write_queue.front(); s && s != tp.send_head; s = SkbQueue::next(s)) {
     TcpSkbCb& c = tcp_skb_cb(*s);
     c.sacked = static_cast<uint8_t>((c.sacked & kTcpcbEverRetrans) | kTcpcbLost);
-    ++tp.lost_out;
+    tp.lost_out += tcp_skb_pcount(*s);
   }
   tp.high_seq = tp.snd_nxt;
   tp.ca_state = CaState::kLoss;

@@ -248,7 +248,7 @@ void Udp::udp_rcv(SkbPtr skb) {
   Ipv4Addr saddr{load_be32(nh + 12)};
   Ipv4Addr daddr{load_be32(nh + 16)};
   // RFC 768: a zero checksum means none was computed.
-  if (uh->check != 0 && skb->ip_summed != CsumState::kUnnecessary &&
+  if (uh->check != 0 && !skb->csum_trusted() &&
       csum_fold(csum_pseudo(saddr, daddr, kIpProtoUdp, uh->len, csum_partial(skb->bytes(), 0))) != 0) {
     net.mib.inc(Mib::UdpInCsumErrors);
     net.mib.inc(Mib::UdpInErrors);

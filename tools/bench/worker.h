@@ -47,6 +47,9 @@ struct WorkerArgs {
   uint32_t delay_us = 0;
   uint32_t conns = 10000;
   int cpu_client = 0, cpu_server = 1;
+  // ustack on its rings: checksum offload and TSO between the two ends, as veth gives two kernel
+  // namespaces (--no-offload: every frame MTU-sized and checksummed).
+  bool offload = true;
 };
 
 // Parses argv[first..]; on error prints the reason and returns false.

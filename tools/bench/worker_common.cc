@@ -15,13 +15,17 @@ bool parse_worker_args(int argc, char** argv, int first, WorkerArgs& out) {
   if (argc - first < 2) {
     std::fprintf(stderr,
                  "usage: SYSTEM TEST [--seconds S] [--bytes N] [--mtu N] [--loss PCT] [--delay-us US] "
-                 "[--conns N] [--cpus A,B]\n");
+                 "[--conns N] [--cpus A,B] [--no-offload]\n");
     return false;
   }
   out.system = argv[first];
   out.test = argv[first + 1];
   for (int i = first + 2; i < argc; ++i) {
     std::string a = argv[i];
+    if (a == "--no-offload") {
+      out.offload = false;
+      continue;
+    }
     if (i + 1 >= argc) {
       std::fprintf(stderr, "option %s needs a value\n", a.c_str());
       return false;

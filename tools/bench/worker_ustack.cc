@@ -33,6 +33,7 @@ struct Endpoint {
       : stack(clock, StackConfig{side == 0 ? "client" : "server", uint64_t(side + 1)}) {
     MacAddr mac{{0x02, 0x00, 0x5e, 0x10, 0x00, uint8_t(side + 1)}};
     NetDevice& dev = stack.add_device(rings.make_end(side, side == 0 ? "ring0" : "ring1", mac, a.mtu));
+    static_cast<RingDevice&>(dev).set_offloads(a.offload);
     (void)stack.add_address(dev, Ipv4Cidr(side == 0 ? kClientAddr : kServerAddr, 24));
     if (a.loss_pct > 0 || a.delay_us > 0)
       static_cast<RingDevice&>(dev).set_rx_impairment(
@@ -365,8 +366,10 @@ void spin(Endpoint& e, Side& side, const std::atomic<bool>* stop = nullptr) {
 struct Ring {
   uint32_t slots, frame_max;
 };
+// Slots of one MTU-sized frame, or of a 64 KiB TSO frame where bulk data moves with offloads.
 Ring ring_for(const WorkerArgs& a) {
   uint32_t frame_max = a.mtu + 14;
+  if (a.offload && a.test == "bulk") frame_max = std::max<uint32_t>(frame_max, 65535 + 14);
   return {frame_max > 9000 ? 64u : 1024u, frame_max};
 }
 

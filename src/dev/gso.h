@@ -1,0 +1,23 @@
+// Segmentation and checksum offload done in software (Linux net/core/gso.c, tcp4_gso_segment in
+// net/ipv4/tcp_offload.c, skb_checksum_help in net/core/dev.c), for a packet that relies on a feature
+// the device it is going to lacks (validate_xmit_skb), and for a frame a device must cut up itself.
+//
+// TCP hands a device with TSO one large segment and the segment size (gso_size); cutting it here gives
+// the segments TCP would have sent one by one: each with its own sequence number, IP ID and length, the
+// flags that belong on the first (CWR) or the last (FIN, PSH) only, and complete checksums.
+#pragma once
+
+#include "core/skbuff.h"
+
+namespace ustack {
+
+// Complete a kPartial transport checksum in place: the field already holds the pseudo-header sum.
+// Needs the transport header set. The skb's checksum state becomes kNone.
+void skb_checksum_help(SkBuff& skb);
+
+// Cut an IPv4/TCP GSO packet whose data starts `mac_len` bytes before the IP header (the link-layer
+// header, copied to every segment) into gso_size segments. Returns an empty queue if the packet is not
+// a well-formed IPv4/TCP packet (the caller drops it and counts).
+SkbQueue skb_gso_segment(const SkBuff& skb, size_t mac_len);
+
+}  // namespace ustack
