@@ -73,7 +73,7 @@ Status DevCore::enqueue(NetDevice& dev, SkbPtr skb) {
 void DevCore::qdisc_run(NetDevice& dev) {
   while (SkbPtr skb = dev.qdisc().dequeue()) {
     // dev_hard_start_xmit: taps see the frame first, then the driver.
-    if (dev.capture()) dev.capture()->write(skb->bytes(), net_.now());
+    if (dev.capture()) capture(dev, *skb);
     size_t len = skb->len();
     if (net_.trace.on()) {
       net_.trace.emit("dev_hard_start_xmit", "dev=%s driver=%s len=%zu", dev.name().c_str(), dev.driver(),
@@ -89,6 +89,16 @@ void DevCore::qdisc_run(NetDevice& dev) {
   // Inside a poll round the hand-over waits for the round's end (one per burst of ACK-clocked sends);
   // a send from the application outside one goes at once, for latency.
   if (!in_poll_) dev.ndo_flush();
+}
+
+void DevCore::capture(NetDevice& dev, const SkBuff& skb) {
+  if (skb.ip_summed != CsumState::kPartial || !skb.has_transport_header() || skb.transport_offset() < 0) {
+    dev.capture()->write(skb.bytes(), net_.now());
+    return;
+  }
+  SkbPtr copy = skb.copy();
+  skb_checksum_help(*copy);
+  dev.capture()->write(copy->bytes(), net_.now());
 }
 
 void DevCore::netif_rx(SkbPtr skb, NetDevice& dev) {
@@ -115,7 +125,7 @@ size_t DevCore::net_rx_action(size_t budget) {
 void DevCore::netif_receive_skb(SkbPtr skb, NetDevice& dev) {
   ++dev.stats.rx_packets;
   dev.stats.rx_bytes += skb->len();
-  if (dev.capture()) dev.capture()->write(skb->bytes(), net_.now());
+  if (dev.capture()) capture(dev, *skb);
   skb->ifindex = dev.ifindex();
   if (!dev.is_up()) {
     kfree_skb(net_, std::move(skb), DropReason::DEV_DOWN);

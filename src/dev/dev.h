@@ -58,7 +58,9 @@ class DevCore {
   // The qdisc's enqueue; a packet it refuses is dropped and counted.
   Status enqueue(NetDevice& dev, SkbPtr skb);
 
-  void dev_hard_start_xmit_capture(NetDevice& dev, const SkBuff& skb);
+  // dev_queue_xmit_nit and the receive tap: the frame to the device's capture, its checksum completed
+  // if it was left to the device, so that captures read as what the wire carries.
+  void capture(NetDevice& dev, const SkBuff& skb);
 
   NetCore& net_;
   std::vector<std::unique_ptr<NetDevice>> devs_;

@@ -64,9 +64,11 @@ size_t RingDevice::poll(size_t budget) {
   return rx_.consume(budget, [this](std::span<const std::byte> frame, const FrameDesc& d) {
     SkbPtr skb = SkBuff::alloc(64, frame.size());
     (void)skb->put_data(frame);
-    if (d.flags & kFrameCsumPartial) {
+    // A partial checksum belongs to the IPv4 transport header, where the frame's own IP header says.
+    if ((d.flags & kFrameCsumPartial) && frame.size() > 34) {
       skb->ip_summed = CsumState::kPartial;
       skb->csum_offset = d.csum_offset;
+      skb->set_transport_header(hard_header_len() + size_t(static_cast<uint8_t>(frame[14]) & 0xf) * 4);
     }
     skb->gso_size = d.gso_size;
     if (!clock_) {

@@ -2,6 +2,12 @@
 // readiness-driven: the event loop watches fd() and calls poll(), which reads frames until the kernel has
 // no more or the budget is spent. TAP has no batched write; a frame the kernel refuses (EAGAIN) stays in
 // the qdisc and is retried on the next round.
+//
+// Offloads, as QEMU uses them (IFF_VNET_HDR): every frame carries a virtio-net header, so a TCP segment of
+// up to 64 KiB crosses in one read or write with its checksum left to the other side. The kernel cuts
+// what we send into MTU-sized segments (or keeps it whole for its own sockets), and hands us the segments
+// GRO merged. A system call then moves up to 64 KiB instead of one MTU. Opened without offloads, or on a
+// kernel that refuses them, the device reads and writes plain frames.
 #pragma once
 
 #include <memory>
@@ -16,7 +22,8 @@ class TapDevice final : public NetDevice {
  public:
   // Attaches to `ifname` (IFF_TAP | IFF_NO_PI), creating it if needed, and sets it up. Our side of the
   // link uses `mac`, which must differ from the kernel's side.
-  static Result<std::unique_ptr<TapDevice>> open(const std::string& ifname, MacAddr mac, uint32_t mtu = 1500);
+  static Result<std::unique_ptr<TapDevice>> open(const std::string& ifname, MacAddr mac, uint32_t mtu = 1500,
+                                                 bool offload = true);
   ~TapDevice() override;
 
   XmitResult ndo_start_xmit(SkbPtr& skb) override;
@@ -26,9 +33,15 @@ class TapDevice final : public NetDevice {
   const char* driver() const override { return "tap"; }
 
  private:
-  TapDevice(int fd, std::string name, MacAddr mac, uint32_t mtu)
-      : NetDevice(std::move(name), mac, mtu, kIffBroadcast), fd_(fd) {}
+  TapDevice(int fd, std::string name, MacAddr mac, uint32_t mtu, bool vnet_hdr);
+  // A frame from the kernel with its virtio-net header: into the stack, or dropped and counted.
+  void receive(SkbPtr skb, const std::byte* vnet_hdr);
+
   int fd_;
+  bool vnet_hdr_;
+  // With offloads, a read may bring up to 64 KiB: it goes into this spare skb, which a large frame
+  // keeps and a small one is copied out of.
+  SkbPtr spare_;
 };
 
 }  // namespace ustack

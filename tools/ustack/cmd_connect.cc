@@ -40,7 +40,7 @@ bool write_all(int fd, const std::byte* p, size_t n) {
 }  // namespace
 
 int cmd_connect(int argc, char** argv) {
-  Options o(argc, argv, kHostOptions, {"--trace"});
+  Options o(argc, argv, kHostOptions, {"--trace", "--no-offload"});
   if (!o.ok() || o.positional().size() != 2) {
     std::fprintf(stderr,
                  "usage: ustack connect [--tap IFNAME --addr A.B.C.D/PREFIX [--gateway G]] HOST PORT\n");

@@ -41,7 +41,7 @@ const char* unreach_text(uint8_t type, uint8_t code) {
 int cmd_ping(int argc, char** argv) {
   auto value_opts = kHostOptions;
   value_opts.insert({"-c", "-s", "-i", "-W", "-t"});
-  Options o(argc, argv, value_opts, {"--trace", "-q"});
+  Options o(argc, argv, value_opts, {"--trace", "-q", "--no-offload"});
   if (!o.ok()) {
     std::fprintf(stderr, "ustack ping: %s\n", o.error().c_str());
     return 2;

@@ -20,7 +20,7 @@ void on_signal(int) {
 int cmd_serve(int argc, char** argv) {
   auto value_opts = kHostOptions;
   value_opts.insert({"--udp-echo", "--duration", "--echo", "--discard", "--http"});
-  Options o(argc, argv, value_opts, {"--trace"});
+  Options o(argc, argv, value_opts, {"--trace", "--no-offload"});
   long udp_echo = o.get_long("--udp-echo", 0);
   double duration = o.get_double("--duration", 0);
   long echo_port = o.get_long("--echo", 0), discard_port = o.get_long("--discard", 0),

@@ -83,7 +83,7 @@ class TapHost final : public Host {
       }
       mac = *parsed;
     }
-    auto tap = TapDevice::open(*o.get("--tap"), mac);
+    auto tap = TapDevice::open(*o.get("--tap"), mac, 1500, !o.has("--no-offload"));
     if (!tap) {
       std::fprintf(stderr, "ustack: cannot open TAP %s: %s\n", o.get("--tap")->c_str(),
                    errc_message(tap.error()));

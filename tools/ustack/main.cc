@@ -62,6 +62,8 @@ options for every command:
   --addr A.B.C.D/PREFIX   our address on the TAP interface
   --gateway A.B.C.D       default route via this gateway
   --mac XX:XX:XX:XX:XX:XX our MAC on the TAP interface (default: random, locally administered)
+  --no-offload            plain frames on the TAP interface: no virtio-net header, so no TSO, GRO or
+                          checksum offload between ustack and the kernel (serve, connect, ping)
   --pcap FILE             capture our interface's frames to FILE (pcap, for tcpdump/Wireshark/tshark)
   --seed N                seed for everything random (default 1)
   --trace                 print each step of the data path with the Linux function it mirrors
