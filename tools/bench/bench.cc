@@ -39,7 +39,7 @@ struct Options {
   double seconds = 2;
   uint32_t conns = 10000;
   std::string json, plot;
-  std::vector<std::string> systems = {"ustack",     "ustack_1core",         "lwip",
+  std::vector<std::string> systems = {"ustack",     "ustack_1core",         "ustack_nooffload", "lwip",
                                       "linux_veth", "linux_veth_nooffload", "linux_lo"};
   std::set<std::string> metrics;  // empty: all
   int cpu_a = 0, cpu_b = 1;
@@ -338,15 +338,20 @@ void measure_instructions(const Options& o, const std::vector<std::string>& syst
   std::map<std::string, std::optional<double>> measured;  // by the system actually run
   for (const auto& sys : systems) {
     if (sys.rfind("linux", 0) == 0) continue;
-    std::string run_as = sys == "ustack" ? "ustack_1core" : sys;
-    if (!measured.count(run_as)) {
+    // The two-thread systems are counted in their one-thread form; `ustack_nooffload` keeps its flag.
+    bool nooffload = sys == "ustack_nooffload";
+    std::string run_as = sys == "ustack" || nooffload ? "ustack_1core" : sys;
+    std::string key = run_as + (nooffload ? " --no-offload" : "");
+    if (!measured.count(key)) {
       double counts[2] = {0, 0};
       bool ok = true;
       for (int i = 0; i < 2 && ok; ++i) {
         uint64_t bytes = i == 0 ? n1 : n2;
         std::fprintf(stderr, "\r\033[K  %s %s (%llu bytes under callgrind)", metric.c_str(), run_as.c_str(),
                      static_cast<unsigned long long>(bytes));
-        auto w = worker_argv(run_as, "bulk", {"--bytes", std::to_string(bytes), "--mtu", "1500"}, o);
+        std::vector<std::string> extra = {"--bytes", std::to_string(bytes), "--mtu", "1500"};
+        if (nooffload) extra.push_back("--no-offload");
+        auto w = worker_argv(run_as, "bulk", extra, o);
         // valgrind counts each iteration of `rep movsb` as an instruction, and glibc's memcpy uses it
         // for large copies: a 64 KiB copy would count as 65,536 instructions where the vector loop it
         // otherwise takes counts about 2,000. The tunable keeps every system on the vector loop, so that
@@ -373,11 +378,10 @@ void measure_instructions(const Options& o, const std::vector<std::string>& syst
           if (at != std::string::npos) counts[i] += std::atof(line.c_str() + at + 12);
         }
       }
-      measured[run_as] = ok && counts[1] > counts[0]
-                             ? std::optional((counts[1] - counts[0]) / double(n2 - n1))
-                             : std::nullopt;
+      measured[key] = ok && counts[1] > counts[0] ? std::optional((counts[1] - counts[0]) / double(n2 - n1))
+                                                  : std::nullopt;
     }
-    if (measured[run_as]) r.by[{metric, sys}].v.push_back(*measured[run_as]);
+    if (measured[key]) r.by[{metric, sys}].v.push_back(*measured[key]);
   }
   std::fprintf(stderr, "\r\033[K");
 }

@@ -489,9 +489,12 @@ int run_idle(const WorkerArgs& a) {
 
 }  // namespace
 
-int run_ustack_worker(const WorkerArgs& a) {
+int run_ustack_worker(const WorkerArgs& args) {
+  WorkerArgs a = args;
   bool one_core = a.system == "ustack_1core";
-  if (!one_core && a.system != "ustack") {
+  if (a.system == "ustack_nooffload") {
+    a.offload = false;  // as `ustack`, over rings that carry MTU-sized, checksummed frames
+  } else if (!one_core && a.system != "ustack") {
     std::fprintf(stderr, "ustack worker: unknown system %s\n", a.system.c_str());
     return 1;
   }

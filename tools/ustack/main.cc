@@ -49,7 +49,9 @@ commands:
       machine's ceilings (memcpy and checksum bandwidth, a cross-core cache-line round trip), then
       every metric for every system, interleaved (A B C A B C ...), N repetitions (default 5),
       reporting median, min and max. Systems: ustack (one thread per stack on CPUs A and B,
-      frame rings between them), ustack_1core (both stacks on CPU A), lwip (lwIP 2.1.3 from
+      frame rings between them, checksum offload and TSO on the rings as veth has them),
+      ustack_1core (both stacks on CPU A), ustack_nooffload (ustack with MTU-sized, checksummed
+      frames on the rings), lwip (lwIP 2.1.3 from
       liblwip-dev, two processes), linux_veth, linux_veth_nooffload (namespaces joined by a veth
       pair, needs root), linux_lo. Metrics: bulk_mtu1500_gbps, bulk_64k_gbps, rr_1byte_p50_us,
       rr_1byte_p99_us, crr_per_s, idle_conn_bytes, bulk_mtu1500_loss1pct_gbps,
