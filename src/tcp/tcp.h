@@ -284,6 +284,7 @@ struct RequestSock {
 
 // A connection in TIME_WAIT (struct tcp_timewait_sock): just enough to answer late segments.
 struct TimeWaitSock {
+  Tcp* tcp = nullptr;  // for the timer (the kernel's tw_dr)
   Ipv4Addr loc_addr, rmt_addr;
   uint16_t loc_port = 0, rmt_port = 0;
   uint32_t rcv_nxt = 0, snd_nxt = 0;
