@@ -164,8 +164,8 @@ class TcpSock : public Sock {
   uint32_t snd_ssthresh = 0x7fffffff;  // TCP_INFINITE_SSTHRESH
   uint32_t prior_cwnd = 0;
   CaState ca_state = CaState::kOpen;
-  std::unique_ptr<TcpCongestionOps> ca_ops;
-  uint32_t packets_out = 0;  // skbs sent and not acked
+  const TcpCongestionOps* ca_ops = nullptr;  // shared by every connection using the algorithm
+  uint32_t packets_out = 0;                  // skbs sent and not acked
   uint32_t retrans_out = 0;
   uint32_t lost_out = 0;
   uint32_t sacked_out = 0;  // NewReno: duplicate ACKs standing in for SACKed segments

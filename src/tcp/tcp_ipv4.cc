@@ -37,8 +37,8 @@ Sock* Tcp::create() {
   tp.snd_ssthresh = 0x7fffffff;
   tp.sk_rcvbuf = sysctl_.tcp_rmem_default;
   tp.sk_sndbuf = sysctl_.tcp_wmem_default;
-  tp.ca_ops = tcp_ca_create(sysctl_.congestion_control);
-  if (!tp.ca_ops) tp.ca_ops = tcp_ca_create("reno");
+  tp.ca_ops = tcp_ca_find(sysctl_.congestion_control);
+  if (!tp.ca_ops) tp.ca_ops = tcp_ca_find("reno");
   tcp_init_xmit_timers(tp);
   TcpSock* raw = sk.get();
   socks_.emplace(raw, std::move(sk));
