@@ -188,7 +188,10 @@ void Tcp::inet_csk_destroy_sock(TcpSock& tp) {
 }
 
 void Tcp::reap() {
-  for (TcpSock* tp : reap_list_) socks_.erase(tp);
+  for (TcpSock* tp : reap_list_) {
+    socks_.erase(*tp);
+    delete tp;
+  }
   reap_list_.clear();
 }
 

@@ -183,8 +183,7 @@ void Tcp::tcp_check_req(RequestSock& req, SkbPtr skb, const TcpHdr& th, const Tc
   c.rcv_mss = std::min<uint32_t>(c.advmss, c.mss_cache);
   if (req.num_retrans == 0) tcp_rtt_estimator(c, n.now() - req.snt_synack);
   // The child shares the listener's port (inet_inherit_port).
-  bhash_[c.inet_num].push_back(&c);
-  c.bound = true;
+  inet_bind_hash(c, c.inet_num);
   tcp_set_state(c, TcpState::kEstablished);
   inet_hash(c);
   tcp_init_transfer(c);
