@@ -20,20 +20,20 @@ void TimerQueue::mod_timer(Timer& t, TimePoint expires) {
   t.expires_ = expires;
   t.seq_ = next_seq_++;
   if (t.pending()) {
-    size_t i = t.slot_;
-    sift_up(i);
+    sift_up(t.slot_);
     sift_down(t.slot_);
     return;
   }
+  NET_ASSERT(heap_.size() < Timer::kIdle);
   t.queue_ = this;
   heap_.push_back(&t);
-  t.slot_ = heap_.size() - 1;
+  t.slot_ = static_cast<uint32_t>(heap_.size() - 1);
   sift_up(t.slot_);
 }
 
 void TimerQueue::del_timer(Timer& t) {
   if (!t.pending()) return;
-  size_t i = t.slot_;
+  uint32_t i = t.slot_;
   Timer* last = heap_.back();
   heap_.pop_back();
   t.slot_ = Timer::kIdle;
@@ -51,15 +51,15 @@ size_t TimerQueue::run_expired(TimePoint now) {
     Timer* t = heap_.front();
     del_timer(*t);
     ++ran;
-    if (t->cb_) t->cb_();
+    if (t->fn_) t->fn_(t->ctx_);
   }
   return ran;
 }
 
-void TimerQueue::sift_up(size_t i) {
+void TimerQueue::sift_up(uint32_t i) {
   Timer* t = heap_[i];
   while (i > 0) {
-    size_t parent = (i - 1) / 2;
+    uint32_t parent = (i - 1) / 2;
     if (!before(t, heap_[parent])) break;
     place(i, heap_[parent]);
     i = parent;
@@ -67,16 +67,16 @@ void TimerQueue::sift_up(size_t i) {
   place(i, t);
 }
 
-void TimerQueue::sift_down(size_t i) {
+void TimerQueue::sift_down(uint32_t i) {
   Timer* t = heap_[i];
   size_t n = heap_.size();
   for (;;) {
-    size_t c = 2 * i + 1;
+    size_t c = 2 * size_t{i} + 1;
     if (c >= n) break;
     if (c + 1 < n && before(heap_[c + 1], heap_[c])) ++c;
     if (!before(heap_[c], t)) break;
     place(i, heap_[c]);
-    i = c;
+    i = static_cast<uint32_t>(c);
   }
   place(i, t);
 }

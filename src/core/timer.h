@@ -2,10 +2,12 @@
 // socket) and armed on the owning stack's TimerQueue with mod_timer(). The queue is a binary heap of
 // pointers with each timer knowing its slot, so arm, re-arm and cancel are O(log n) and allocate nothing
 // once the heap has grown. Expiry runs in deadline order; equal deadlines run in arming order.
+//
+// A timer is small because every TCP connection carries three: its callback is a plain function and the
+// owner it acts on (timer_list's function and, before from_timer, its data), not a std::function.
 #pragma once
 
 #include <cstdint>
-#include <functional>
 #include <optional>
 #include <vector>
 
@@ -17,24 +19,37 @@ class TimerQueue;
 
 class Timer {
  public:
-  using Callback = std::function<void()>;
+  using Fn = void (*)(void* ctx);
   Timer() = default;
-  explicit Timer(Callback cb) : cb_(std::move(cb)) {}
+  Timer(Fn fn, void* ctx) : fn_(fn), ctx_(ctx) {}
   Timer(const Timer&) = delete;
   Timer& operator=(const Timer&) = delete;
   ~Timer();
 
-  void set_callback(Callback cb) { cb_ = std::move(cb); }
+  // timer_setup: at expiry, call F(owner). F is fixed at compile time, so what is stored is a
+  // captureless trampoline and a pointer to the owner.
+  template <auto F, class T>
+  void setup(T& owner) {
+    fn_ = [](void* ctx) { F(*static_cast<T*>(ctx)); };
+    ctx_ = &owner;
+  }
+  void setup(Fn fn, void* ctx) {
+    fn_ = fn;
+    ctx_ = ctx;
+  }
   bool pending() const { return slot_ != kIdle; }
   TimePoint expires() const { return expires_; }
 
  private:
   friend class TimerQueue;
-  static constexpr size_t kIdle = ~size_t{0};
-  Callback cb_;
+  static constexpr uint32_t kIdle = ~uint32_t{0};
+  Fn fn_ = nullptr;
+  void* ctx_ = nullptr;
   TimePoint expires_{};
-  uint64_t seq_ = 0;
-  size_t slot_ = kIdle;
+  // Arming order among equal deadlines, compared modulo 2^32: right while the timers sharing a deadline
+  // were armed fewer than 2^31 arms apart.
+  uint32_t seq_ = 0;
+  uint32_t slot_ = kIdle;  // index in the queue's heap
   TimerQueue* queue_ = nullptr;
 };
 
@@ -59,16 +74,17 @@ class TimerQueue {
 
  private:
   static bool before(const Timer* a, const Timer* b) {
-    return a->expires_ != b->expires_ ? a->expires_ < b->expires_ : a->seq_ < b->seq_;
+    if (a->expires_ != b->expires_) return a->expires_ < b->expires_;
+    return static_cast<int32_t>(a->seq_ - b->seq_) < 0;
   }
-  void sift_up(size_t i);
-  void sift_down(size_t i);
-  void place(size_t i, Timer* t) {
+  void sift_up(uint32_t i);
+  void sift_down(uint32_t i);
+  void place(uint32_t i, Timer* t) {
     heap_[i] = t;
     t->slot_ = i;
   }
   std::vector<Timer*> heap_;
-  uint64_t next_seq_ = 0;
+  uint32_t next_seq_ = 0;
 };
 
 }  // namespace ustack

@@ -32,9 +32,9 @@ SkbPtr IpFragQueues::ip_defrag(SkbPtr skb) {
       return nullptr;
     }
     auto q = std::make_unique<Queue>();
+    q->fqdir = this;
     q->key = key;
-    Queue* raw = q.get();
-    q->timer.set_callback([this, raw] { ip_expire(*raw); });
+    q->timer.setup<ip_expire_fn>(*q);
     net.mod_timer(q->timer, ip_.sysctl().ipfrag_time);
     it = queues_.emplace(key, std::move(q)).first;
   }

@@ -41,6 +41,7 @@ class IpFragQueues {
     }
   };
   struct Queue {
+    IpFragQueues* fqdir = nullptr;  // for the timer (the kernel's inet_frag_queue->fqdir)
     Key key;
     SkbQueue frags;     // in offset order, data at the fragment's payload
     uint32_t len = 0;   // total payload length once the last fragment is in, else the highest end seen
@@ -54,6 +55,7 @@ class IpFragQueues {
   Insert ip_frag_queue(Queue& q, SkbPtr& skb);
   SkbPtr ip_frag_reasm(Queue& q);
   void ip_expire(Queue& q);
+  static void ip_expire_fn(Queue& q) { q.fqdir->ip_expire(q); }
   void kill(Queue& q);
 
   Ipv4& ip_;

@@ -31,7 +31,7 @@ const char* nud_state_name(NudState s) {
 
 NeighTable::NeighTable(NetCore& net, DevCore& dev, NeighOps ops, NeighParms parms)
     : net_(net), dev_(dev), ops_(std::move(ops)), parms_(parms), reachable_time_(random_reachable_time()) {
-  gc_timer_.set_callback([this] { periodic_gc(); });
+  gc_timer_.setup<neigh_periodic_work>(*this);
   net_.mod_timer(gc_timer_, parms_.gc_interval);
 }
 
@@ -61,9 +61,8 @@ std::shared_ptr<Neighbour> NeighTable::lookup_or_create(Ipv4Addr key, NetDevice&
     return it->second;
   }
   if (entries_.size() >= parms_.gc_thresh3 && !forced_gc()) return nullptr;
-  auto n = std::make_shared<Neighbour>(key, dev);
-  Neighbour* raw = n.get();
-  n->timer_.set_callback([this, raw] { timer_handler(*raw); });
+  auto n = std::make_shared<Neighbour>(*this, key, dev);
+  n->timer_.setup<neigh_timer_handler>(*n);
   n->updated_ = n->used_ = net_.now();
   if (dev.flags() & (kIffNoArp | kIffLoopback)) {
     n->ha_ = dev.dev_addr();

@@ -54,6 +54,7 @@ struct NeighParms {
 };
 
 class Neighbour;
+class NeighTable;
 
 struct NeighOps {
   // Send a solicitation; `unicast` to the cached address when probing an entry we already know.
@@ -64,7 +65,7 @@ struct NeighOps {
 
 class Neighbour {
  public:
-  Neighbour(Ipv4Addr key, NetDevice& dev) : key_(key), dev_(&dev) {}
+  Neighbour(NeighTable& tbl, Ipv4Addr key, NetDevice& dev) : tbl_(&tbl), key_(key), dev_(&dev) {}
   Neighbour(const Neighbour&) = delete;
   Neighbour& operator=(const Neighbour&) = delete;
 
@@ -86,6 +87,7 @@ class Neighbour {
 
  private:
   friend class NeighTable;
+  NeighTable* tbl_;  // for the timer (the kernel's neighbour->tbl)
   Ipv4Addr key_;
   NetDevice* dev_;
   NudState nud_ = NudState::kNone;
@@ -156,6 +158,9 @@ class NeighTable {
 
   void set_state(Neighbour& n, NudState s);
   void timer_handler(Neighbour& n);
+  // The timers' entry points: a neighbour reaches its table through tbl_.
+  static void neigh_timer_handler(Neighbour& n) { n.tbl_->timer_handler(n); }
+  static void neigh_periodic_work(NeighTable& tbl) { tbl.periodic_gc(); }
   void neigh_connect_output(Neighbour& n);
   void enqueue_unresolved(Neighbour& n, SkbPtr skb);
   Status xmit_resolved(Neighbour& n, SkbPtr skb);

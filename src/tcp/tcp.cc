@@ -189,7 +189,10 @@ void Tcp::inet_csk_destroy_sock(TcpSock& tp) {
 }
 
 void Tcp::reap() {
-  for (TcpSock* tp : reap_list_) socks_.erase(tp);
+  for (TcpSock* tp : reap_list_) {
+    socks_.erase(*tp);
+    delete tp;
+  }
   reap_list_.clear();
 }
 
@@ -401,9 +404,9 @@ Status Tcp::setsockopt(Sock& sk, int level, int name, std::span<const std::byte>
     if (name == kTcpCongestion) {
       std::string cc(reinterpret_cast<const char*>(val.data()), val.size());
       cc = cc.substr(0, cc.find('\0'));
-      auto ops = tcp_ca_create(cc);
+      const TcpCongestionOps* ops = tcp_ca_find(cc);
       if (!ops) return make_error(Errc::kNoEnt);
-      tp.ca_ops = std::move(ops);
+      tp.ca_ops = ops;
       return {};
     }
     if (!read_opt(val, v)) return make_error(Errc::kInval);

@@ -20,6 +20,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "core/intrusive.h"
 #include "core/siphash.h"
 #include "ipv4/ip.h"
 #include "sock/sock.h"
@@ -182,8 +183,8 @@ class TcpSock : public Sock {
   uint32_t snd_ssthresh = 0x7fffffff;  // TCP_INFINITE_SSTHRESH
   uint32_t prior_cwnd = 0;
   CaState ca_state = CaState::kOpen;
-  std::unique_ptr<TcpCongestionOps> ca_ops;
-  uint32_t packets_out = 0;  // skbs sent and not acked
+  const TcpCongestionOps* ca_ops = nullptr;  // shared by every connection using the algorithm
+  uint32_t packets_out = 0;                  // skbs sent and not acked
   uint32_t retrans_out = 0;
   uint32_t lost_out = 0;
   uint32_t sacked_out = 0;  // NewReno: duplicate ACKs standing in for SACKed segments
@@ -256,10 +257,15 @@ class TcpSock : public Sock {
   uint64_t bytes_acked = 0, bytes_received = 0, bytes_sent = 0, bytes_retrans = 0;
   uint32_t segs_out = 0, segs_in = 0, data_segs_out = 0, data_segs_in = 0;
 
-  bool hashed = false;       // in the established table
-  bool bound = false;        // in the bind table
-  bool port_locked = false;  // bound by bind(): the port stays ours until close (SOCK_BINDPORT_LOCK)
-  bool dead = false;         // orphaned and closed: to be freed
+  // --- links in the protocol's tables (inet_hashinfo): in the sock, so that no table costs a node ---
+  ListLink<TcpSock> sk_list;       // the protocol's socks, all of them
+  TcpSock* sk_node = nullptr;      // the chain of the established table
+  ListLink<TcpSock> sk_bind_node;  // the owners of the same local port (the inet_bind_bucket's owners)
+  TcpSock* bhash_next = nullptr;   // a port's first owner: the chain of the bind table
+  bool hashed = false;             // in the established table
+  bool bound = false;              // in the bind table
+  bool port_locked = false;        // bound by bind(): the port stays ours until close (SOCK_BINDPORT_LOCK)
+  bool dead = false;               // orphaned and closed: to be freed
   bool pmtu_probe = false;
 
  private:
@@ -302,6 +308,7 @@ struct RequestSock {
 
 // A connection in TIME_WAIT (struct tcp_timewait_sock): just enough to answer late segments.
 struct TimeWaitSock {
+  Tcp* tcp = nullptr;  // for the timer (the kernel's tw_dr)
   Ipv4Addr loc_addr, rmt_addr;
   uint16_t loc_port = 0, rmt_port = 0;
   uint32_t rcv_nxt = 0, snd_nxt = 0;
@@ -328,6 +335,38 @@ struct FourTupleHash {
     uint64_t b = (uint64_t{t.lport} << 16 | t.rport) * 0xc2b2ae3d27d4eb4full;
     return static_cast<size_t>(a ^ (b >> 7) ^ (a >> 29));
   }
+};
+
+// The established table (inet_ehash): full socks by their 4-tuple, chained through sk_node.
+struct EhashTraits {
+  using Key = FourTuple;
+  static FourTuple key(const TcpSock& sk) {
+    return FourTuple{sk.inet_saddr.to_u32(), sk.inet_daddr.to_u32(), sk.inet_num, sk.inet_dport};
+  }
+  static TcpSock*& next(TcpSock& sk) { return sk.sk_node; }
+  // inet_ehashfn: keyed, so that a peer cannot aim its 4-tuples at one chain; murmur3's fmix64 carries
+  // every input bit into the low bits that pick the chain.
+  size_t hash(const FourTuple& t) const {
+    uint64_t h = (uint64_t{t.laddr} << 32 | t.raddr) ^ seed.k0;
+    h ^= ((uint64_t{t.lport} << 16 | t.rport) ^ seed.k1) * 0x9e3779b97f4a7c15ull;
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ull;
+    h ^= h >> 33;
+    return static_cast<size_t>(h);
+  }
+  SipKey seed;
+};
+
+// The bind table (inet_bhash), one entry per bound local port: the port's first owner stands for its
+// inet_bind_bucket, the other owners hang off it through sk_bind_node. A port bound once, as a
+// connect()'s ephemeral port is, costs nothing beyond the links in its sock.
+struct BhashTraits {
+  using Key = uint16_t;
+  static uint16_t key(const TcpSock& sk) { return sk.inet_num; }
+  static TcpSock*& next(TcpSock& sk) { return sk.bhash_next; }
+  size_t hash(uint16_t port) const { return port; }  // inet_bhashfn: local ports are ours to spread
 };
 
 struct TcpStats {
@@ -374,7 +413,7 @@ class Tcp final : public Proto {
   size_t sock_count() const { return socks_.size(); }
   template <class F>
   void for_each_sock(F&& f) const {
-    for (auto& [p, sk] : socks_) f(*sk);
+    socks_.for_each(f);
   }
   size_t timewait_count() const { return twhash_.size(); }
   size_t orphan_count() const { return orphans_; }
@@ -392,6 +431,7 @@ class Tcp final : public Proto {
   uint32_t tcp_time_stamp(uint32_t offset) const;
   void inet_hash(TcpSock& sk);
   void inet_unhash(TcpSock& sk);
+  void inet_bind_hash(TcpSock& sk, uint16_t port);
   void inet_put_port(TcpSock& sk);
   Status inet_hash_connect(TcpSock& sk);
   // tcp_output.cc
@@ -493,13 +533,13 @@ class Tcp final : public Proto {
   TcpSysctl sysctl_;
   TcpStats stats_;
   SipKey secret_;
-  std::unordered_map<TcpSock*, std::unique_ptr<TcpSock>> socks_;
+  IntrusiveList<TcpSock, &TcpSock::sk_list> socks_;  // owned: freed by reap() and ~Tcp
   std::vector<TcpSock*> reap_list_;
-  std::unordered_map<FourTuple, TcpSock*, FourTupleHash> ehash_;
+  IntrusiveHashTable<TcpSock, EhashTraits> ehash_;
   std::unordered_map<FourTuple, std::unique_ptr<TimeWaitSock>, FourTupleHash> twhash_;
   std::unordered_map<FourTuple, std::unique_ptr<RequestSock>, FourTupleHash> reqhash_;
-  std::unordered_map<uint16_t, std::vector<TcpSock*>> bhash_;  // bound ports and their owners
-  std::unordered_map<uint16_t, uint32_t> bhash_tw_;            // TIME_WAIT socks holding a port
+  IntrusiveHashTable<TcpSock, BhashTraits> bhash_;   // bound ports: each one's first owner
+  std::unordered_map<uint16_t, uint32_t> bhash_tw_;  // TIME_WAIT socks holding a port
   std::unordered_map<uint16_t, std::vector<TcpSock*>> listening_hash_;
   std::array<uint16_t, 256> table_perturb_{};  // RFC 6056 algorithm 4 moving hints
   size_t orphans_ = 0;

@@ -24,7 +24,7 @@ const char* ca_state_name(CaState s) {
   return "?";
 }
 
-uint32_t TcpCongestionOps::undo_cwnd(const TcpSock& tp) { return std::max(tp.snd_cwnd, tp.prior_cwnd); }
+uint32_t TcpCongestionOps::undo_cwnd(const TcpSock& tp) const { return std::max(tp.snd_cwnd, tp.prior_cwnd); }
 
 // tcp_slow_start: grow by one segment per segment acknowledged, up to ssthresh; returns what is left.
 uint32_t tcp_slow_start(TcpSock& tp, uint32_t acked) {
@@ -53,8 +53,8 @@ class Reno final : public TcpCongestionOps {
  public:
   const char* name() const override { return "reno"; }
   // RFC 5681 (4): ssthresh = max(FlightSize / 2, 2 * SMSS), in segments.
-  uint32_t ssthresh(const TcpSock& tp) override { return std::max(tp.snd_cwnd >> 1, 2u); }
-  void cong_avoid(TcpSock& tp, uint32_t acked) override {
+  uint32_t ssthresh(const TcpSock& tp) const override { return std::max(tp.snd_cwnd >> 1, 2u); }
+  void cong_avoid(TcpSock& tp, uint32_t acked) const override {
     if (tp.snd_cwnd < tp.snd_ssthresh) {
       acked = tcp_slow_start(tp, acked);
       if (!acked) return;
@@ -63,10 +63,13 @@ class Reno final : public TcpCongestionOps {
   }
 };
 
+// Reno keeps no state of its own: every connection shares this one.
+constexpr Reno tcp_reno;
+
 }  // namespace
 
-std::unique_ptr<TcpCongestionOps> tcp_ca_create(std::string_view name) {
-  if (name == "reno") return std::make_unique<Reno>();
+const TcpCongestionOps* tcp_ca_find(std::string_view name) {
+  if (name == "reno") return &tcp_reno;
   return nullptr;
 }
 

@@ -1,11 +1,13 @@
 // Congestion control behind a pluggable interface, after Linux's struct tcp_congestion_ops. The stack
 // owns loss detection and recovery (RFC 5681, RFC 6582 NewReno); an algorithm decides how the window
 // grows (cong_avoid) and where it falls to on loss (ssthresh).
+//
+// As in the kernel, an algorithm is one shared, immutable instance and a connection only points at it:
+// whatever per-connection state an algorithm needs lives in the TcpSock (Linux's icsk_ca_priv), so that
+// choosing one allocates nothing.
 #pragma once
 
 #include <cstdint>
-#include <functional>
-#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -19,19 +21,21 @@ const char* ca_state_name(CaState s);
 
 class TcpCongestionOps {
  public:
-  virtual ~TcpCongestionOps() = default;
   virtual const char* name() const = 0;
   // The slow-start threshold after a loss, in segments.
-  virtual uint32_t ssthresh(const TcpSock& tp) = 0;
+  virtual uint32_t ssthresh(const TcpSock& tp) const = 0;
   // `acked` segments were newly acknowledged in the open state: grow the window.
-  virtual void cong_avoid(TcpSock& tp, uint32_t acked) = 0;
-  virtual void set_state(TcpSock& /*tp*/, CaState /*s*/) {}
+  virtual void cong_avoid(TcpSock& tp, uint32_t acked) const = 0;
+  virtual void set_state(TcpSock& /*tp*/, CaState /*s*/) const {}
   // The window after recovery ends (undo hooks are for later algorithms).
-  virtual uint32_t undo_cwnd(const TcpSock& tp);
+  virtual uint32_t undo_cwnd(const TcpSock& tp) const;
+
+ protected:
+  ~TcpCongestionOps() = default;  // the instances are static: never deleted through this interface
 };
 
-// tcp_register_congestion_control: algorithms by name; "reno" is always there.
-std::unique_ptr<TcpCongestionOps> tcp_ca_create(std::string_view name);
+// tcp_ca_find: the registered algorithm of that name, or nullptr; "reno" is always there.
+const TcpCongestionOps* tcp_ca_find(std::string_view name);
 std::vector<std::string> tcp_ca_available();
 
 // Slow start and additive increase as Linux's tcp_slow_start / tcp_cong_avoid_ai, for algorithms to use.

@@ -14,13 +14,21 @@ TcpSock::~TcpSock() = default;
 
 Tcp::Tcp(Ipv4& ip) : ip_(ip) {
   secret_ = SipKey{ip.net().rng.next_u64(), ip.net().rng.next_u64()};
+  // The established table's key, from the secret (drawing more would shift every later random choice).
+  const char tag[] = "inet_ehash_secret";
+  ehash_.traits().seed = SipKey{siphash(secret_, tag, sizeof tag), siphash(secret_, tag, sizeof tag - 1)};
   for (auto& h : table_perturb_) h = static_cast<uint16_t>(ip.net().rng.next_u32());
   ip.inet_add_protocol(kIpProtoTcp, InetProtocol{[this](SkbPtr skb) { tcp_v4_rcv(std::move(skb)); },
                                                  [this](const IcmpErrInfo& e) { tcp_v4_err(e); }});
 }
 
+// The socks are the protocol's: each is freed here or by reap() (sk_free).
 Tcp::~Tcp() {
-  for (auto& [p, sk] : socks_) tcp_clear_xmit_timers(*sk);
+  while (TcpSock* tp = socks_.front()) {
+    tcp_clear_xmit_timers(*tp);
+    socks_.erase(*tp);
+    delete tp;
+  }
 }
 
 // tcp_v4_init_sock / tcp_init_sock: a fresh sock in CLOSE with RFC 6298's initial RTO, an MSS of 536
@@ -37,16 +45,15 @@ Sock* Tcp::create() {
   tp.snd_ssthresh = 0x7fffffff;
   tp.sk_rcvbuf = sysctl_.tcp_rmem_default;
   tp.sk_sndbuf = sysctl_.tcp_wmem_default;
-  tp.ca_ops = tcp_ca_create(sysctl_.congestion_control);
-  if (!tp.ca_ops) tp.ca_ops = tcp_ca_create("reno");
+  tp.ca_ops = tcp_ca_find(sysctl_.congestion_control);
+  if (!tp.ca_ops) tp.ca_ops = tcp_ca_find("reno");
   tcp_init_xmit_timers(tp);
-  TcpSock* raw = sk.get();
-  socks_.emplace(raw, std::move(sk));
+  socks_.push_front(*sk.release());
   if (net().trace.on()) {
     net().trace.emit("tcp_v4_init_sock", "state=CLOSE rto=%.0fms mss=%u cwnd=%u rcvbuf=%zu sndbuf=%zu cc=%s",
                      to_ms(tp.rto), tp.mss_cache, tp.snd_cwnd, tp.sk_rcvbuf, tp.sk_sndbuf, tp.ca_ops->name());
   }
-  return raw;
+  return &tp;
 }
 
 uint32_t Tcp::secure_tcp_seq(Ipv4Addr saddr, Ipv4Addr daddr, uint16_t sport, uint16_t dport) {
@@ -73,16 +80,13 @@ uint32_t Tcp::tcp_time_stamp(uint32_t offset) const {
 // ---- the bind table (inet_csk_get_port) ----
 
 bool Tcp::port_in_use(uint16_t port, Ipv4Addr addr, const TcpSock* self, bool reuse) const {
-  auto it = bhash_.find(port);
-  if (it != bhash_.end()) {
-    for (const TcpSock* o : it->second) {
-      if (o == self) continue;
-      bool addr_clash = o->inet_rcv_saddr.is_any() || addr.is_any() || o->inet_rcv_saddr == addr;
-      if (!addr_clash) continue;
-      // SO_REUSEADDR on both lets a port be bound again unless someone listens on it.
-      if (reuse && o->sk_reuse && o->sk_state != TcpState::kListen) continue;
-      return true;
-    }
+  for (const TcpSock* o = bhash_.find(port); o; o = o->sk_bind_node.next) {
+    if (o == self) continue;
+    bool addr_clash = o->inet_rcv_saddr.is_any() || addr.is_any() || o->inet_rcv_saddr == addr;
+    if (!addr_clash) continue;
+    // SO_REUSEADDR on both lets a port be bound again unless someone listens on it.
+    if (reuse && o->sk_reuse && o->sk_state != TcpState::kListen) continue;
+    return true;
   }
   // A port held only by TIME_WAIT connections may be bound again with SO_REUSEADDR.
   if (!reuse && bhash_tw_.count(port)) return true;
@@ -112,31 +116,55 @@ Status Tcp::bind(Sock& sk, SockAddrIn addr) {
   }
   tp.port_locked = requested_port != 0;
   tp.inet_rcv_saddr = tp.inet_saddr = addr.addr;
-  tp.inet_num = addr.port;
-  bhash_[addr.port].push_back(&tp);
-  tp.bound = true;
+  inet_bind_hash(tp, addr.port);
   return {};
+}
+
+// inet_bind_hash: tp owns the local port now. The port's first owner is its entry in bhash_; the others
+// follow it on sk_bind_node.
+void Tcp::inet_bind_hash(TcpSock& tp, uint16_t port) {
+  NET_ASSERT(!tp.bound);
+  tp.inet_num = port;
+  ListLink<TcpSock>& l = tp.sk_bind_node;
+  if (TcpSock* first = bhash_.find(port)) {
+    l.prev = first;
+    l.next = first->sk_bind_node.next;
+    if (l.next) l.next->sk_bind_node.prev = &tp;
+    first->sk_bind_node.next = &tp;
+  } else {
+    l = {};
+    bhash_.insert(tp);
+  }
+  tp.bound = true;
 }
 
 void Tcp::inet_put_port(TcpSock& tp) {
   if (!tp.bound) return;
-  auto it = bhash_.find(tp.inet_num);
-  if (it != bhash_.end()) {
-    std::erase(it->second, &tp);
-    if (it->second.empty()) bhash_.erase(it);
+  ListLink<TcpSock>& l = tp.sk_bind_node;
+  if (l.prev) {
+    l.prev->sk_bind_node.next = l.next;
+    if (l.next) l.next->sk_bind_node.prev = l.prev;
+  } else {
+    // The first owner leaves: the next, if any, takes its place in the table.
+    bhash_.erase(tp);
+    if (l.next) {
+      l.next->sk_bind_node.prev = nullptr;
+      bhash_.insert(*l.next);
+    }
   }
+  l = {};
   tp.bound = false;
 }
 
 void Tcp::inet_hash(TcpSock& tp) {
   if (tp.hashed) return;
-  ehash_[FourTuple{tp.inet_saddr.to_u32(), tp.inet_daddr.to_u32(), tp.inet_num, tp.inet_dport}] = &tp;
+  ehash_.insert(tp);
   tp.hashed = true;
 }
 
 void Tcp::inet_unhash(TcpSock& tp) {
   if (tp.hashed) {
-    ehash_.erase(FourTuple{tp.inet_saddr.to_u32(), tp.inet_daddr.to_u32(), tp.inet_num, tp.inet_dport});
+    ehash_.erase(tp);
     tp.hashed = false;
   }
   if (tp.sk_state == TcpState::kListen) {
@@ -148,10 +176,7 @@ void Tcp::inet_unhash(TcpSock& tp) {
   }
 }
 
-TcpSock* Tcp::lookup_established(const FourTuple& t) const {
-  auto it = ehash_.find(t);
-  return it == ehash_.end() ? nullptr : it->second;
-}
+TcpSock* Tcp::lookup_established(const FourTuple& t) const { return ehash_.find(t); }
 
 TcpSock* Tcp::lookup_listener(Ipv4Addr daddr, uint16_t dport) const {
   auto it = listening_hash_.find(dport);
@@ -168,7 +193,7 @@ TcpSock* Tcp::lookup_listener(Ipv4Addr daddr, uint16_t dport) const {
 // safe (tcp_twsk_unique): timestamps on, the last one more than a second old, and tcp_tw_reuse allowing it.
 bool Tcp::check_established(TcpSock& tp, uint16_t lport, bool& reused_tw) {
   FourTuple t{tp.inet_saddr.to_u32(), tp.inet_daddr.to_u32(), lport, tp.inet_dport};
-  if (ehash_.count(t) || reqhash_.count(t)) return false;
+  if (ehash_.find(t) || reqhash_.count(t)) return false;
   auto tw = twhash_.find(t);
   if (tw == twhash_.end()) return true;
   bool loopback =
@@ -203,21 +228,16 @@ Status Tcp::inet_hash_connect(TcpSock& tp) {
   offset = (offset + hint) % range;
   for (uint32_t i = 0; i < range; ++i) {
     uint16_t port = static_cast<uint16_t>(sysctl_.port_lo + (offset + i) % range);
-    auto b = bhash_.find(port);
-    if (b != bhash_.end()) {
-      // Ports taken by bind() are never shared with connect(); ports chosen by connect() are, if the
-      // 4-tuple differs.
-      bool by_bind = std::any_of(b->second.begin(), b->second.end(), [](const TcpSock* o) {
-        return o->sk_state == TcpState::kListen || o->inet_dport == 0;
-      });
-      if (by_bind) continue;
-    }
+    // Ports taken by bind() are never shared with connect(); ports chosen by connect() are, if the
+    // 4-tuple differs.
+    bool by_bind = false;
+    for (const TcpSock* o = bhash_.find(port); o && !by_bind; o = o->sk_bind_node.next)
+      by_bind = o->sk_state == TcpState::kListen || o->inet_dport == 0;
+    if (by_bind) continue;
     bool reused = false;
     if (!check_established(tp, port, reused)) continue;
     hint = static_cast<uint16_t>(hint + i + 2);
-    tp.inet_num = port;
-    bhash_[port].push_back(&tp);
-    tp.bound = true;
+    inet_bind_hash(tp, port);
     inet_hash(tp);
     if (net().trace.on()) {
       net().trace.emit("inet_hash_connect", "port=%u (RFC 6056 offset %u + hint, %u tried)%s", port, offset,

@@ -10,6 +10,14 @@ namespace ustack {
 
 using namespace wire;
 
+namespace {
+
+// The minisocks' timers reach their Tcp through the listener and the TIME_WAIT sock's back pointer.
+void reqsk_timer_fn(RequestSock& req) { req.listener->tcp().reqsk_timer_handler(req); }
+void tw_timer_handler(TimeWaitSock& tw) { tw.tcp->inet_twsk_kill(tw); }
+
+}  // namespace
+
 // tcp_conn_request: a SYN for a listener.
 void Tcp::tcp_conn_request(TcpSock& l, SkbPtr skb, const TcpHdr& th, const TcpOptions& opt, uint32_t tw_isn) {
   const std::byte* nh = skb->network_header();
@@ -58,7 +66,7 @@ void Tcp::tcp_conn_request(TcpSock& l, SkbPtr skb, const TcpHdr& th, const TcpOp
                             req->wscale_ok);
   req->snt_synack = net().now();
   RequestSock* raw = req.get();
-  raw->rsk_timer.set_callback([this, raw] { reqsk_timer_handler(*raw); });
+  raw->rsk_timer.setup<reqsk_timer_fn>(*raw);
   net().mod_timer(raw->rsk_timer, sysctl_.rto_init);
   reqhash_.emplace(FourTuple{daddr.to_u32(), saddr.to_u32(), th.dest, th.source}, std::move(req));
   ++l.syn_queue_len;
@@ -175,8 +183,7 @@ void Tcp::tcp_check_req(RequestSock& req, SkbPtr skb, const TcpHdr& th, const Tc
   c.rcv_mss = std::min<uint32_t>(c.advmss, c.mss_cache);
   if (req.num_retrans == 0) tcp_rtt_estimator(c, n.now() - req.snt_synack);
   // The child shares the listener's port (inet_inherit_port).
-  bhash_[c.inet_num].push_back(&c);
-  c.bound = true;
+  inet_bind_hash(c, c.inet_num);
   tcp_set_state(c, TcpState::kEstablished);
   inet_hash(c);
   tcp_init_transfer(c);
@@ -214,8 +221,9 @@ void Tcp::tcp_time_wait(TcpSock& tp, TcpState state, Duration timeo) {
   tw->ts_offset = tp.ts_offset;
   tw->substate = state;
   FourTuple t{tw->loc_addr.to_u32(), tw->rmt_addr.to_u32(), tw->loc_port, tw->rmt_port};
+  tw->tcp = this;
   TimeWaitSock* raw = tw.get();
-  raw->tw_timer.set_callback([this, raw] { inet_twsk_kill(*raw); });
+  raw->tw_timer.setup<tw_timer_handler>(*raw);
   net().mod_timer(raw->tw_timer, timeo);
   ++bhash_tw_[tw->loc_port];
   if (net().trace.on()) {

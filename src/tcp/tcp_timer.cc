@@ -6,16 +6,26 @@
 
 namespace ustack {
 
+namespace {
+
+// The timers' entry points (tcp_write_timer, tcp_delack_timer, tcp_keepalive_timer): the sock reaches
+// its Tcp through tcp().
+void tcp_write_timer(TcpSock& tp) {
+  if (tp.packets_out == 0 && tp.send_head) {
+    tp.tcp().tcp_probe_timer(tp);
+  } else {
+    tp.tcp().tcp_retransmit_timer(tp);
+  }
+}
+void tcp_delack_timer_fn(TcpSock& tp) { tp.tcp().tcp_delack_timer(tp); }
+void tcp_keepalive_timer_fn(TcpSock& tp) { tp.tcp().tcp_keepalive_timer(tp); }
+
+}  // namespace
+
 void Tcp::tcp_init_xmit_timers(TcpSock& tp) {
-  tp.retransmit_timer.set_callback([this, &tp] {
-    if (tp.packets_out == 0 && tp.send_head) {
-      tcp_probe_timer(tp);
-    } else {
-      tcp_retransmit_timer(tp);
-    }
-  });
-  tp.delack_timer.set_callback([this, &tp] { tcp_delack_timer(tp); });
-  tp.keepalive_timer.set_callback([this, &tp] { tcp_keepalive_timer(tp); });
+  tp.retransmit_timer.setup<tcp_write_timer>(tp);
+  tp.delack_timer.setup<tcp_delack_timer_fn>(tp);
+  tp.keepalive_timer.setup<tcp_keepalive_timer_fn>(tp);
 }
 
 void Tcp::tcp_clear_xmit_timers(TcpSock& tp) {

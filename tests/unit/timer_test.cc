@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <functional>
 #include <memory>
 #include <set>
 #include <string>
@@ -16,10 +17,19 @@ namespace {
 
 TimePoint t(int64_t ms) { return TimePoint(std::chrono::milliseconds(ms)); }
 
+// A timer running a closure, its own owner: Timer stores only a function and a context pointer.
+struct FnTimer : Timer {
+  explicit FnTimer(std::function<void()> f = {}) : fn(std::move(f)) { setup<run>(*this); }
+  static void run(FnTimer& self) {
+    if (self.fn) self.fn();
+  }
+  std::function<void()> fn;
+};
+
 // Records the order in which timers fire.
 struct Log {
   std::vector<std::string> v;
-  Timer::Callback add(std::string s) {
+  std::function<void()> add(std::string s) {
     return [this, s] { v.push_back(s); };
   }
 };
@@ -27,7 +37,7 @@ struct Log {
 TEST(TimerQueue, RunsInDeadlineOrder) {
   TimerQueue q;
   Log log;
-  Timer a(log.add("a")), b(log.add("b")), c(log.add("c"));
+  FnTimer a(log.add("a")), b(log.add("b")), c(log.add("c"));
   q.mod_timer(c, t(30));
   q.mod_timer(a, t(10));
   q.mod_timer(b, t(20));
@@ -49,9 +59,9 @@ TEST(TimerQueue, RunsInDeadlineOrder) {
 TEST(TimerQueue, EqualDeadlinesRunInArmingOrder) {
   TimerQueue q;
   Log log;
-  std::vector<std::unique_ptr<Timer>> timers;
+  std::vector<std::unique_ptr<FnTimer>> timers;
   for (int i = 0; i < 20; ++i) {
-    timers.push_back(std::make_unique<Timer>(log.add(std::to_string(i))));
+    timers.push_back(std::make_unique<FnTimer>(log.add(std::to_string(i))));
     q.mod_timer(*timers.back(), t(5));
   }
   q.run_expired(t(5));
@@ -62,7 +72,7 @@ TEST(TimerQueue, EqualDeadlinesRunInArmingOrder) {
 TEST(TimerQueue, RearmingToTheSameDeadlineMovesToTheBackOfTheTies) {
   TimerQueue q;
   Log log;
-  Timer a(log.add("a")), b(log.add("b")), c(log.add("c"));
+  FnTimer a(log.add("a")), b(log.add("b")), c(log.add("c"));
   q.mod_timer(a, t(5));
   q.mod_timer(b, t(5));
   q.mod_timer(c, t(5));
@@ -75,7 +85,7 @@ TEST(TimerQueue, RearmingToTheSameDeadlineMovesToTheBackOfTheTies) {
 TEST(TimerQueue, ModTimerMovesAnArmedTimer) {
   TimerQueue q;
   Log log;
-  Timer a(log.add("a")), b(log.add("b"));
+  FnTimer a(log.add("a")), b(log.add("b"));
   q.mod_timer(a, t(10));
   q.mod_timer(b, t(20));
   q.mod_timer(a, t(50));  // later
@@ -93,7 +103,7 @@ TEST(TimerQueue, ModTimerMovesAnArmedTimer) {
 TEST(TimerQueue, DelTimerDisarms) {
   TimerQueue q;
   Log log;
-  Timer a(log.add("a")), b(log.add("b")), c(log.add("c"));
+  FnTimer a(log.add("a")), b(log.add("b")), c(log.add("c"));
   q.mod_timer(a, t(10));
   q.mod_timer(b, t(20));
   q.mod_timer(c, t(30));
@@ -116,12 +126,12 @@ TEST(TimerQueue, ManyTimersWithRandomDeletesKeepOrder) {
   TimerQueue q;
   Rng rng(42);
   std::vector<int64_t> fired;
-  std::vector<std::unique_ptr<Timer>> timers;
+  std::vector<std::unique_ptr<FnTimer>> timers;
   std::vector<int64_t> deadline(500);
   for (int i = 0; i < 500; ++i) {
     deadline[i] = rng.below(10000);
-    timers.push_back(std::make_unique<Timer>());
-    timers.back()->set_callback([&fired, &deadline, i] { fired.push_back(deadline[i]); });
+    timers.push_back(std::make_unique<FnTimer>());
+    timers.back()->fn = [&fired, &deadline, i] { fired.push_back(deadline[i]); };
     q.mod_timer(*timers.back(), t(deadline[i]));
   }
   std::multiset<int64_t> expect;
@@ -146,14 +156,14 @@ TEST(TimerQueue, ManyTimersWithRandomDeletesKeepOrder) {
 
 TEST(TimerQueue, CallbackRearmingItselfRunsAgainIfStillDue) {
   TimerQueue q;
-  Timer tick;
+  FnTimer tick;
   std::vector<int64_t> ran_at;
-  tick.set_callback([&] {
+  tick.fn = [&] {
     int64_t next =
         std::chrono::duration_cast<std::chrono::milliseconds>(tick.expires().time_since_epoch()).count();
     ran_at.push_back(next);
     if (ran_at.size() < 5) q.mod_timer(tick, t(next + 10));
-  });
+  };
   q.mod_timer(tick, t(10));
   // Deadlines 10..50 are all <= 100: one call runs all five.
   EXPECT_EQ(q.run_expired(t(100)), 5u);
@@ -163,12 +173,12 @@ TEST(TimerQueue, CallbackRearmingItselfRunsAgainIfStillDue) {
 
 TEST(TimerQueue, CallbackRearmingForLaterWaits) {
   TimerQueue q;
-  Timer tick;
+  FnTimer tick;
   int runs = 0;
-  tick.set_callback([&] {
+  tick.fn = [&] {
     ++runs;
     q.mod_timer(tick, tick.expires() + 1s);
-  });
+  };
   q.mod_timer(tick, t(0));
   EXPECT_EQ(q.run_expired(t(500)), 1u);
   EXPECT_EQ(runs, 1);
@@ -181,9 +191,9 @@ TEST(TimerQueue, CallbackRearmingForLaterWaits) {
 TEST(TimerQueue, CallbackMayCancelOrArmOthers) {
   TimerQueue q;
   Log log;
-  Timer b(log.add("b"));
-  Timer c(log.add("c"));
-  Timer a([&] {
+  FnTimer b(log.add("b"));
+  FnTimer c(log.add("c"));
+  FnTimer a([&] {
     log.v.push_back("a");
     q.del_timer(b);        // due at the same time, but cancelled first
     q.mod_timer(c, t(5));  // newly due: runs in this call
@@ -197,10 +207,10 @@ TEST(TimerQueue, CallbackMayCancelOrArmOthers) {
 TEST(TimerQueue, DestroyingAnArmedTimerRemovesIt) {
   TimerQueue q;
   Log log;
-  Timer keep(log.add("keep"));
+  FnTimer keep(log.add("keep"));
   q.mod_timer(keep, t(20));
   {
-    Timer gone(log.add("gone"));
+    FnTimer gone(log.add("gone"));
     q.mod_timer(gone, t(10));
     EXPECT_EQ(q.size(), 2u);
   }
@@ -224,12 +234,30 @@ TEST(TimerQueue, TimerOutlivingItsQueueIsIdle) {
   q2.del_timer(a);
 }
 
+// The plain form: a function and the context it gets.
+TEST(TimerQueue, PlainFunctionGetsItsContext) {
+  TimerQueue q;
+  int hits = 0;
+  Timer a([](void* ctx) { ++*static_cast<int*>(ctx); }, &hits);
+  q.mod_timer(a, t(1));
+  Timer b;
+  b.setup([](void* ctx) { *static_cast<int*>(ctx) += 10; }, &hits);
+  q.mod_timer(b, t(2));
+  Timer idle;  // no callback: expiry only disarms it
+  q.mod_timer(idle, t(3));
+  EXPECT_EQ(q.run_expired(t(3)), 3u);
+  EXPECT_EQ(hits, 11);
+}
+
+// Timers are embedded in every TCP socket: they must stay small.
+static_assert(sizeof(Timer) <= 40);
+
 TEST(NetCore, ModTimerIsRelativeToTheClock) {
   VirtualClock clock;
   clock.set(t(1000));
   NetCore net(clock, 1);
   int runs = 0;
-  Timer a([&] { ++runs; });
+  FnTimer a([&] { ++runs; });
   net.mod_timer(a, 250ms);
   EXPECT_EQ(a.expires(), t(1250));
   clock.advance(249ms);

@@ -1,0 +1,145 @@
+// Intrusive containers, after the kernel's list_head and hash chains: the element carries its own links,
+// so that linking one costs a pointer or two inside it and no allocation. Every TCP connection sits in a
+// few of these (Tcp's list of socks, the established table, the bind table); node-based standard
+// containers would cost a heap node each.
+#pragma once
+
+#include <cstddef>
+#include <utility>
+#include <vector>
+
+#include "core/skbuff.h"
+
+namespace ustack {
+
+// The links of an element in an IntrusiveList.
+template <class T>
+struct ListLink {
+  T* next = nullptr;
+  T* prev = nullptr;
+};
+
+// A doubly linked list through T's ListLink member `Link`: O(1) insertion and removal, no ownership.
+template <class T, ListLink<T> T::*Link>
+class IntrusiveList {
+ public:
+  IntrusiveList() = default;
+  IntrusiveList(const IntrusiveList&) = delete;
+  IntrusiveList& operator=(const IntrusiveList&) = delete;
+
+  bool empty() const { return head_ == nullptr; }
+  size_t size() const { return size_; }
+  T* front() const { return head_; }
+  static T* next(const T& e) { return (e.*Link).next; }
+
+  void push_front(T& e) {
+    ListLink<T>& l = e.*Link;
+    l.prev = nullptr;
+    l.next = head_;
+    if (head_) (head_->*Link).prev = &e;
+    head_ = &e;
+    ++size_;
+  }
+  // Unlink e, which must be in this list.
+  void erase(T& e) {
+    ListLink<T>& l = e.*Link;
+    (l.prev ? (l.prev->*Link).next : head_) = l.next;
+    if (l.next) (l.next->*Link).prev = l.prev;
+    l = {};
+    --size_;
+  }
+  // f(T&) for every element; f must not unlink any.
+  template <class F>
+  void for_each(F&& f) const {
+    for (T* e = head_; e; e = next(*e)) f(*e);
+  }
+
+ private:
+  T* head_ = nullptr;
+  size_t size_ = 0;
+};
+
+// A chained hash table of elements linked through themselves, the shape of the kernel's inet_ehash and
+// inet_bhash: a power-of-two array of chain heads, doubled when the elements outnumber the chains, so
+// that chains stay about one long and a lookup is O(1). An element costs its one link and, amortized, one
+// or two array slots. Chains are singly linked: removal walks the element's (short) chain.
+//
+// Traits provides:
+//   using Key = ...;                      // equality-comparable
+//   static Key key(const T&);
+//   static T*& next(T&);                  // the element's chain link
+//   size_t hash(const Key&) const;        // a member, so that it may hold a secret seed; the low bits
+//                                         // pick the chain, so they must be well mixed
+template <class T, class Traits>
+class IntrusiveHashTable {
+ public:
+  using Key = typename Traits::Key;
+  explicit IntrusiveHashTable(Traits traits = {}) : traits_(std::move(traits)) {}
+  IntrusiveHashTable(const IntrusiveHashTable&) = delete;
+  IntrusiveHashTable& operator=(const IntrusiveHashTable&) = delete;
+
+  size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  size_t bucket_count() const { return buckets_.size(); }
+  Traits& traits() { return traits_; }
+
+  // An element with key k, or nullptr.
+  T* find(const Key& k) const {
+    if (buckets_.empty()) return nullptr;
+    for (T* e = buckets_[index(k)]; e; e = Traits::next(*e)) {
+      if (Traits::key(*e) == k) return e;
+    }
+    return nullptr;
+  }
+  // Link e, which is in no table. Keys need not be unique; find() returns one of equal ones.
+  void insert(T& e) {
+    if (size_ >= buckets_.size()) grow();
+    link(e);
+    ++size_;
+  }
+  // Unlink e, which must be in this table under its current key.
+  void erase(T& e) {
+    NET_ASSERT(!buckets_.empty());
+    T** pp = &buckets_[index(Traits::key(e))];
+    while (*pp != &e) {
+      NET_ASSERT(*pp != nullptr);
+      pp = &Traits::next(**pp);
+    }
+    *pp = Traits::next(e);
+    Traits::next(e) = nullptr;
+    --size_;
+  }
+  // f(T&) for every element, in no particular order; f must not insert or erase.
+  template <class F>
+  void for_each(F&& f) const {
+    for (T* head : buckets_) {
+      for (T* e = head; e; e = Traits::next(*e)) f(*e);
+    }
+  }
+
+ private:
+  static constexpr size_t kMinBuckets = 16;
+  size_t index(const Key& k) const { return traits_.hash(k) & (buckets_.size() - 1); }
+  void link(T& e) {
+    T*& head = buckets_[index(Traits::key(e))];
+    Traits::next(e) = head;
+    head = &e;
+  }
+  void grow() {
+    size_t n = buckets_.empty() ? kMinBuckets : buckets_.size() * 2;
+    std::vector<T*> old = std::exchange(buckets_, std::vector<T*>(n, nullptr));
+    for (T* e : old) {
+      while (e) {
+        T* next = Traits::next(*e);
+        link(*e);
+        e = next;
+      }
+    }
+  }
+
+  Traits traits_;
+  std::vector<T*> buckets_;
+  size_t size_ = 0;
+};
+
+}  // namespace ustack

@@ -1,0 +1,174 @@
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <memory>
+#include <set>
+#include <vector>
+
+#include "core/intrusive.h"
+#include "core/rand.h"
+
+namespace ustack {
+namespace {
+
+struct Item {
+  uint32_t key = 0;
+  int id = 0;
+  ListLink<Item> link;
+  Item* chain = nullptr;
+};
+
+using ItemList = IntrusiveList<Item, &Item::link>;
+
+std::vector<int> ids(const ItemList& l) {
+  std::vector<int> v;
+  l.for_each([&](Item& it) { v.push_back(it.id); });
+  return v;
+}
+
+TEST(IntrusiveList, PushFrontAndEraseAnywhere) {
+  ItemList l;
+  EXPECT_TRUE(l.empty());
+  Item a, b, c;
+  a.id = 1;
+  b.id = 2;
+  c.id = 3;
+  l.push_front(a);
+  l.push_front(b);
+  l.push_front(c);
+  EXPECT_EQ(l.size(), 3u);
+  EXPECT_EQ(ids(l), (std::vector<int>{3, 2, 1}));
+  l.erase(b);  // middle
+  EXPECT_EQ(ids(l), (std::vector<int>{3, 1}));
+  l.erase(c);  // head
+  EXPECT_EQ(ids(l), (std::vector<int>{1}));
+  EXPECT_EQ(l.front(), &a);
+  l.erase(a);  // last
+  EXPECT_TRUE(l.empty());
+  EXPECT_EQ(l.front(), nullptr);
+  // Erased elements carry no stale links and can be linked again.
+  EXPECT_EQ(a.link.next, nullptr);
+  EXPECT_EQ(a.link.prev, nullptr);
+  l.push_front(b);
+  EXPECT_EQ(ids(l), (std::vector<int>{2}));
+  l.erase(b);
+}
+
+TEST(IntrusiveList, DrainWhileWalking) {
+  ItemList l;
+  std::vector<std::unique_ptr<Item>> items;
+  for (int i = 0; i < 100; ++i) {
+    items.push_back(std::make_unique<Item>());
+    items.back()->id = i;
+    l.push_front(*items.back());
+  }
+  // Remove the even ones while walking, as a reaper would.
+  for (Item* it = l.front(); it;) {
+    Item* next = ItemList::next(*it);
+    if (it->id % 2 == 0) l.erase(*it);
+    it = next;
+  }
+  EXPECT_EQ(l.size(), 50u);
+  for (int id : ids(l)) EXPECT_EQ(id % 2, 1);
+  while (Item* it = l.front()) l.erase(*it);
+  EXPECT_TRUE(l.empty());
+}
+
+// A deliberately poor hash: every key in one of four chains, to exercise collisions.
+struct CollidingTraits {
+  using Key = uint32_t;
+  static Key key(const Item& it) { return it.key; }
+  static Item*& next(Item& it) { return it.chain; }
+  size_t hash(Key k) const { return k % 4; }
+};
+struct GoodTraits {
+  using Key = uint32_t;
+  static Key key(const Item& it) { return it.key; }
+  static Item*& next(Item& it) { return it.chain; }
+  size_t hash(Key k) const { return size_t{k} * 0x9e3779b97f4a7c15ull >> 17; }
+};
+
+template <class Traits>
+void insert_find_erase_many(int n) {
+  IntrusiveHashTable<Item, Traits> t;
+  EXPECT_EQ(t.find(7), nullptr);  // empty: no chains yet
+  std::vector<std::unique_ptr<Item>> items;
+  for (int i = 0; i < n; ++i) {
+    items.push_back(std::make_unique<Item>());
+    items.back()->key = uint32_t(i) * 7919u + 1;
+    items.back()->id = i;
+    t.insert(*items.back());
+    ASSERT_EQ(t.size(), size_t(i) + 1);
+    // Grown by doubling: never more elements than chains, never more than twice as many chains.
+    ASSERT_LE(t.size(), t.bucket_count());
+    ASSERT_EQ(t.bucket_count() & (t.bucket_count() - 1), 0u);
+  }
+  EXPECT_LE(t.bucket_count(), std::max<size_t>(16, 2 * size_t(n)));
+  for (auto& it : items) ASSERT_EQ(t.find(it->key), it.get());
+  EXPECT_EQ(t.find(2), nullptr);
+  size_t seen = 0;
+  t.for_each([&](Item&) { ++seen; });
+  EXPECT_EQ(seen, size_t(n));
+  // Erase every third element, from the middles and the ends of chains.
+  for (int i = 0; i < n; i += 3) t.erase(*items[i]);
+  for (int i = 0; i < n; ++i) {
+    ASSERT_EQ(t.find(items[i]->key), i % 3 == 0 ? nullptr : items[i].get()) << i;
+  }
+  EXPECT_EQ(t.size(), size_t(n - (n + 2) / 3));
+  for (int i = 0; i < n; ++i) {
+    if (i % 3) t.erase(*items[i]);
+  }
+  EXPECT_TRUE(t.empty());
+  for (auto& it : items) EXPECT_EQ(t.find(it->key), nullptr);
+}
+
+TEST(IntrusiveHashTable, InsertFindEraseGrow) { insert_find_erase_many<GoodTraits>(10000); }
+TEST(IntrusiveHashTable, CollisionsStillFindEverything) { insert_find_erase_many<CollidingTraits>(500); }
+
+TEST(IntrusiveHashTable, EqualKeysAreKeptApart) {
+  IntrusiveHashTable<Item, GoodTraits> t;
+  Item a, b, c;
+  a.key = b.key = 5;
+  c.key = 6;
+  t.insert(a);
+  t.insert(b);
+  t.insert(c);
+  Item* first = t.find(5);
+  ASSERT_TRUE(first == &a || first == &b);
+  t.erase(*first);
+  Item* second = t.find(5);
+  ASSERT_TRUE(second == &a || second == &b);
+  EXPECT_NE(first, second);
+  t.erase(*second);
+  EXPECT_EQ(t.find(5), nullptr);
+  EXPECT_EQ(t.find(6), &c);
+  EXPECT_EQ(t.size(), 1u);
+}
+
+TEST(IntrusiveHashTable, RandomOperationsMatchASet) {
+  IntrusiveHashTable<Item, GoodTraits> t;
+  Rng rng(3);
+  std::vector<std::unique_ptr<Item>> pool;
+  for (uint32_t k = 0; k < 2000; ++k) {
+    pool.push_back(std::make_unique<Item>());
+    pool.back()->key = k;
+  }
+  std::set<uint32_t> in;
+  for (int step = 0; step < 50000; ++step) {
+    uint32_t k = rng.below(2000);
+    if (in.count(k)) {
+      ASSERT_EQ(t.find(k), pool[k].get());
+      t.erase(*pool[k]);
+      in.erase(k);
+    } else {
+      ASSERT_EQ(t.find(k), nullptr);
+      t.insert(*pool[k]);
+      in.insert(k);
+    }
+    ASSERT_EQ(t.size(), in.size());
+  }
+  for (uint32_t k : in) EXPECT_EQ(t.find(k), pool[k].get());
+}
+
+}  // namespace
+}  // namespace ustack
