@@ -287,15 +287,19 @@ int Tcp::tcp_transmit_skb(TcpSock& tp, SkBuff& skb, bool clone_it) {
   }
   IpFlow flow{tp.inet_saddr, tp.inet_daddr, kIpProtoTcp,
               tp.tos,        tp.uc_ttl,     tp.ip_pmtudisc == 0 ? PmtuDisc::kDont : PmtuDisc::kDo};
-  // The route may have changed since it was cached (a new address or route): look it up again; the
-  // per-destination cache makes this a hash probe.
-  auto rt = ip_.ip_route_output(tp.inet_daddr, tp.inet_saddr);
-  if (!rt) {
-    kfree_skb(net(), std::move(out), DropReason::IP_INNOROUTES);
-    return -1;
+  // The route cached in the sock serves while dst_check() says it is current (a few compares); only a
+  // change of routes, addresses or next hop costs a new lookup.
+  if (!tp.sk_dst_cache || !ip_.dst_check(*tp.sk_dst_cache)) {
+    auto rt = ip_.ip_route_output(tp.inet_daddr, tp.inet_saddr);
+    if (!rt) {
+      kfree_skb(net(), std::move(out), DropReason::IP_INNOROUTES);
+      return -1;
+    }
+    tp.sk_dst_cache = std::move(*rt);
   }
-  tp.sk_dst_cache = *rt;
-  Status s = ip_.ip_queue_xmit(std::move(out), flow, *rt);
+  // Nothing below ip_queue_xmit calls back into this sock (a loopback or ring transmit is received in a
+  // later poll round, ARP failures are reported from a timer), so the sock's reference keeps it alive.
+  Status s = ip_.ip_queue_xmit(std::move(out), flow, tp.sk_dst_cache);
   return s ? 0 : -1;
 }
 
