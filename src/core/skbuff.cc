@@ -4,7 +4,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <new>
-#include <vector>
 
 namespace ustack {
 
@@ -13,24 +12,51 @@ void net_assert_fail(const char* expr, const char* file, int line) {
   std::abort();
 }
 
+// A bounded LIFO of free blocks linked through the blocks themselves: taking or returning one is a
+// couple of loads and stores, with no container to grow or check. The bound keeps a burst from pinning
+// memory for ever.
+class FreeList {
+ public:
+  static constexpr size_t kMax = 4096;
+  FreeList() = default;
+  FreeList(const FreeList&) = delete;
+  FreeList& operator=(const FreeList&) = delete;
+  ~FreeList() {
+    while (void* p = pop()) ::operator delete(p);
+  }
+  void* pop() {
+    Node* n = head_;
+    if (n) {
+      head_ = n->next;
+      --count_;
+    }
+    return n;
+  }
+  // False (the caller frees the block) once the list holds its maximum.
+  bool push(void* p) {
+    if (count_ >= kMax) return false;
+    head_ = new (p) Node{head_};
+    ++count_;
+    return true;
+  }
+
+ private:
+  struct Node {
+    Node* next;
+  };
+  Node* head_ = nullptr;
+  size_t count_ = 0;
+};
+
 // Size classes cover a small control packet, an Ethernet frame with headroom, a jumbo frame and a 64 KiB
-// datagram. Each keeps a bounded free list so that a burst does not pin memory for ever.
+// datagram. Each keeps a bounded free list.
 class SkbPool {
  public:
   static constexpr std::array<uint32_t, 4> kClassSize = {512, 2304, 9472, 66560};
   static constexpr uint8_t kUnpooled = 0xff;
-  static constexpr size_t kMaxFreePerClass = 4096;
-
-  ~SkbPool() {
-    for (SkBuff* s : free_skbs_) ::operator delete(static_cast<void*>(s));
-    for (auto& list : free_data_)
-      for (SkbData* d : list) ::operator delete(static_cast<void*>(d));
-  }
 
   SkBuff* get_skb() {
-    if (!free_skbs_.empty()) {
-      SkBuff* s = free_skbs_.back();
-      free_skbs_.pop_back();
+    if (void* s = free_skbs_.pop()) {
       ++stats.skb_pool_hits;
       return new (s) SkBuff();
     }
@@ -39,11 +65,7 @@ class SkbPool {
   }
   void put_skb(SkBuff* s) {
     s->~SkBuff();
-    if (free_skbs_.size() < kMaxFreePerClass) {
-      free_skbs_.push_back(s);
-    } else {
-      ::operator delete(static_cast<void*>(s));
-    }
+    if (!free_skbs_.push(s)) ::operator delete(static_cast<void*>(s));
   }
 
   SkbData* get_data(size_t size) {
@@ -55,34 +77,32 @@ class SkbPool {
       }
     }
     SkbData* d;
-    if (cls != kUnpooled && !free_data_[cls].empty()) {
-      d = free_data_[cls].back();
-      free_data_[cls].pop_back();
+    void* p = cls != kUnpooled ? free_data_[cls].pop() : nullptr;
+    if (p) {
+      d = static_cast<SkbData*>(p);
       ++stats.data_pool_hits;
     } else {
       size_t cap = cls == kUnpooled ? size : kClassSize[cls];
       d = static_cast<SkbData*>(::operator new(sizeof(SkbData) + cap));
-      d->size = static_cast<uint32_t>(cap);
       ++stats.data_heap_allocs;
     }
+    // The free list's link overwrote the header: set all of it.
+    d->size = cls == kUnpooled ? static_cast<uint32_t>(size) : kClassSize[cls];
     d->refcnt = 1;
     d->size_class = cls;
     return d;
   }
   void put_data(SkbData* d) {
     if (--d->refcnt != 0) return;
-    if (d->size_class != kUnpooled && free_data_[d->size_class].size() < kMaxFreePerClass) {
-      free_data_[d->size_class].push_back(d);
-    } else {
+    if (d->size_class == kUnpooled || !free_data_[d->size_class].push(d))
       ::operator delete(static_cast<void*>(d));
-    }
   }
 
   SkbPoolStats stats;
 
  private:
-  std::vector<SkBuff*> free_skbs_;
-  std::array<std::vector<SkbData*>, kClassSize.size()> free_data_;
+  FreeList free_skbs_;
+  std::array<FreeList, kClassSize.size()> free_data_;
 };
 
 namespace {
