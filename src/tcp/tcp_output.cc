@@ -594,14 +594,16 @@ void Tcp::tcp_send_synack(RequestSock& req) {
   store_be16(p + 16, csum_fold(csum_pseudo(req.loc_addr, req.rmt_addr, kIpProtoTcp, uint32_t(hlen),
                                            csum_partial(p, hlen, 0))));
   ++stats_.out_segs;
-  TcpOptions shown;
-  shown.mss = opts.mss_val;
-  shown.sack_ok = opts.sack_perm;
-  shown.ts = opts.ts;
-  shown.tsval = opts.tsval;
-  shown.tsecr = opts.tsecr;
-  if (opts.ws) shown.wscale = opts.ws_val;
-  trace_seg("tcp_v4_send_synack", nullptr, ">", th, 0, &shown);
+  if (net().trace.on()) {
+    TcpOptions shown;
+    shown.mss = opts.mss_val;
+    shown.sack_ok = opts.sack_perm;
+    shown.ts = opts.ts;
+    shown.tsval = opts.tsval;
+    shown.tsecr = opts.tsecr;
+    if (opts.ws) shown.wscale = opts.ws_val;
+    trace_seg("tcp_v4_send_synack", nullptr, ">", th, 0, &shown);
+  }
   IpFlow flow{req.loc_addr, req.rmt_addr, kIpProtoTcp, 0, 0, PmtuDisc::kDo};
   (void)ip_.ip_queue_xmit(std::move(skb), flow, *rt);
 }
