@@ -40,7 +40,17 @@ Status DevCore::dev_queue_xmit(SkbPtr skb) {
     net_.trace.emit("dev_queue_xmit", "dev=%s qdisc=%s qlen=%zu len=%zu", dev->name().c_str(),
                     dev->qdisc().kind(), dev->qdisc().qlen(), skb->len());
   }
-  if (SkbPtr dropped = dev->qdisc().enqueue(std::move(skb))) {
+  Qdisc& q = dev->qdisc();
+  if (q.can_bypass()) {
+    // The queue would hand the frame straight back: give it to the driver without the round trip
+    // (Linux's sch_direct_xmit for a TCQ_F_CAN_BYPASS qdisc). What is sent, counted and traced is the
+    // same as through the queue.
+    q.bypassed();
+    (void)dev_hard_start_xmit(*dev, skb);
+    if (!in_poll_) dev->ndo_flush();
+    return {};
+  }
+  if (SkbPtr dropped = q.enqueue(std::move(skb))) {
     ++dev->stats.tx_dropped;
     kfree_skb(net_, std::move(dropped), DropReason::QDISC_DROP);
     return make_error(Errc::kNoBufs);
@@ -49,21 +59,24 @@ Status DevCore::dev_queue_xmit(SkbPtr skb) {
   return {};
 }
 
+bool DevCore::dev_hard_start_xmit(NetDevice& dev, SkbPtr& skb) {
+  if (dev.capture()) dev.capture()->write(skb->bytes(), net_.now());
+  size_t len = skb->len();
+  if (net_.trace.on()) {
+    net_.trace.emit("dev_hard_start_xmit", "dev=%s driver=%s len=%zu", dev.name().c_str(), dev.driver(), len);
+  }
+  if (dev.ndo_start_xmit(skb) == XmitResult::kBusy) {
+    dev.qdisc().requeue(std::move(skb));
+    return false;
+  }
+  ++dev.stats.tx_packets;
+  dev.stats.tx_bytes += len;
+  return true;
+}
+
 void DevCore::qdisc_run(NetDevice& dev) {
   while (SkbPtr skb = dev.qdisc().dequeue()) {
-    // dev_hard_start_xmit: taps see the frame first, then the driver.
-    if (dev.capture()) dev.capture()->write(skb->bytes(), net_.now());
-    size_t len = skb->len();
-    if (net_.trace.on()) {
-      net_.trace.emit("dev_hard_start_xmit", "dev=%s driver=%s len=%zu", dev.name().c_str(), dev.driver(),
-                      len);
-    }
-    if (dev.ndo_start_xmit(skb) == XmitResult::kBusy) {
-      dev.qdisc().requeue(std::move(skb));
-      break;
-    }
-    ++dev.stats.tx_packets;
-    dev.stats.tx_bytes += len;
+    if (!dev_hard_start_xmit(dev, skb)) break;
   }
   // Inside a poll round the hand-over waits for the round's end (one per burst of ACK-clocked sends);
   // a send from the application outside one goes at once, for latency.

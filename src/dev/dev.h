@@ -55,7 +55,9 @@ class DevCore {
   void qdisc_run(NetDevice& dev);
 
  private:
-  void dev_hard_start_xmit_capture(NetDevice& dev, const SkBuff& skb);
+  // dev_hard_start_xmit: taps, then the driver. False if the driver was busy: the frame went back to the
+  // head of the device's queue.
+  bool dev_hard_start_xmit(NetDevice& dev, SkbPtr& skb);
 
   NetCore& net_;
   std::vector<std::unique_ptr<NetDevice>> devs_;
