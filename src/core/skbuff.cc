@@ -221,8 +221,6 @@ void SkBuff::expand_head(size_t headroom) {
   end_ = static_cast<uint32_t>(d->size);
 }
 
-void SkbQueue::push_back(SkbPtr skb) { insert_before(nullptr, std::move(skb)); }
-
 void SkbQueue::push_front(SkbPtr skb) { insert_before(head_, std::move(skb)); }
 
 void SkbQueue::insert_before(SkBuff* pos, SkbPtr skb) {
@@ -244,8 +242,6 @@ void SkbQueue::insert_before(SkBuff* pos, SkbPtr skb) {
   bytes_ += s->len();
 }
 
-SkbPtr SkbQueue::pop_front() { return head_ ? unlink(head_) : SkbPtr(); }
-
 SkbPtr SkbQueue::unlink(SkBuff* s) {
   (s->prev_ ? s->prev_->next_ : head_) = s->next_;
   (s->next_ ? s->next_->prev_ : tail_) = s->prev_;
@@ -255,7 +251,7 @@ SkbPtr SkbQueue::unlink(SkBuff* s) {
   return SkbPtr(s);
 }
 
-void SkbQueue::purge() {
+void SkbQueue::purge_all() {
   while (!empty()) pop_front();
 }
 

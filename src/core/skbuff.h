@@ -176,11 +176,29 @@ class SkbQueue {
   static SkBuff* next(const SkBuff* skb) { return skb->next_; }
   static SkBuff* prev(const SkBuff* skb) { return skb->prev_; }
 
-  void push_back(SkbPtr skb);
+  // push_back and pop_front are inline: every packet passes through a queue or two on its way.
+  void push_back(SkbPtr skb) {
+    SkBuff* s = skb.release();
+    NET_ASSERT(s->next_ == nullptr && s->prev_ == nullptr);
+    s->prev_ = tail_;
+    (tail_ ? tail_->next_ : head_) = s;
+    tail_ = s;
+    ++count_;
+    bytes_ += s->len();
+  }
   void push_front(SkbPtr skb);
   // Insert before `pos` (nullptr: at the back).
   void insert_before(SkBuff* pos, SkbPtr skb);
-  SkbPtr pop_front();
+  SkbPtr pop_front() {
+    SkBuff* s = head_;
+    if (!s) return SkbPtr();
+    head_ = s->next_;
+    (head_ ? head_->prev_ : tail_) = nullptr;
+    s->next_ = nullptr;
+    --count_;
+    bytes_ -= s->len();
+    return SkbPtr(s);
+  }
   // Append to the tail skb's data, keeping the byte count right (tcp_sendmsg filling a segment).
   std::span<std::byte> put_tail(size_t n) {
     bytes_ += n;
@@ -192,9 +210,12 @@ class SkbQueue {
     bytes_ -= n;
   }
   SkbPtr unlink(SkBuff* skb);
-  void purge();
+  void purge() {
+    if (head_) purge_all();
+  }
 
  private:
+  void purge_all();
   void splice_from(SkbQueue& o);
   SkBuff* head_ = nullptr;
   SkBuff* tail_ = nullptr;
