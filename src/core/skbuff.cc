@@ -116,15 +116,17 @@ SkbPoolStats skb_pool_stats() { return pool().stats; }
 
 void SkbDeleter::operator()(SkBuff* skb) const noexcept {
   NET_ASSERT(skb->next_ == nullptr && skb->prev_ == nullptr);
-  pool().put_data(skb->shared_);
-  pool().put_skb(skb);
+  SkbPool& p = pool();
+  p.put_data(skb->shared_);
+  p.put_skb(skb);
 }
 
 SkbPtr SkBuff::alloc(size_t headroom, size_t size) {
   size_t total = headroom + size;
   NET_ASSERT(total < (1u << 30));
-  SkBuff* s = pool().get_skb();
-  s->shared_ = pool().get_data(total);
+  SkbPool& p = pool();
+  SkBuff* s = p.get_skb();
+  s->shared_ = p.get_data(total);
   s->data_ = s->tail_ = static_cast<uint32_t>(headroom);
   s->end_ = s->shared_->size;
   return SkbPtr(s);
@@ -134,35 +136,6 @@ void SkBuff::reserve(size_t n) {
   NET_ASSERT(len() == 0 && tailroom() >= n);
   data_ += static_cast<uint32_t>(n);
   tail_ = data_;
-}
-
-std::span<std::byte> SkBuff::push(size_t n) {
-  NET_ASSERT(n <= headroom());
-  data_ -= static_cast<uint32_t>(n);
-  return {data(), n};
-}
-
-std::span<std::byte> SkBuff::put(size_t n) {
-  NET_ASSERT(n <= tailroom());
-  std::byte* p = buf() + tail_;
-  tail_ += static_cast<uint32_t>(n);
-  return {p, n};
-}
-
-std::span<std::byte> SkBuff::put_data(std::span<const std::byte> src) {
-  auto dst = put(src.size());
-  if (!src.empty()) std::memcpy(dst.data(), src.data(), src.size());
-  return dst;
-}
-
-bool SkBuff::pull(size_t n) {
-  if (n > len()) return false;
-  data_ += static_cast<uint32_t>(n);
-  return true;
-}
-
-void SkBuff::trim(size_t new_len) {
-  if (new_len < len()) tail_ = data_ + static_cast<uint32_t>(new_len);
 }
 
 void SkBuff::reset_meta() {
