@@ -4,7 +4,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <new>
-#include <vector>
 
 namespace ustack {
 
@@ -13,24 +12,51 @@ void net_assert_fail(const char* expr, const char* file, int line) {
   std::abort();
 }
 
+// A bounded LIFO of free blocks linked through the blocks themselves: taking or returning one is a
+// couple of loads and stores, with no container to grow or check. The bound keeps a burst from pinning
+// memory for ever.
+class FreeList {
+ public:
+  static constexpr size_t kMax = 4096;
+  FreeList() = default;
+  FreeList(const FreeList&) = delete;
+  FreeList& operator=(const FreeList&) = delete;
+  ~FreeList() {
+    while (void* p = pop()) ::operator delete(p);
+  }
+  void* pop() {
+    Node* n = head_;
+    if (n) {
+      head_ = n->next;
+      --count_;
+    }
+    return n;
+  }
+  // False (the caller frees the block) once the list holds its maximum.
+  bool push(void* p) {
+    if (count_ >= kMax) return false;
+    head_ = new (p) Node{head_};
+    ++count_;
+    return true;
+  }
+
+ private:
+  struct Node {
+    Node* next;
+  };
+  Node* head_ = nullptr;
+  size_t count_ = 0;
+};
+
 // Size classes cover a small control packet, an Ethernet frame with headroom, a jumbo frame and a 64 KiB
-// datagram. Each keeps a bounded free list so that a burst does not pin memory for ever.
+// datagram. Each keeps a bounded free list.
 class SkbPool {
  public:
   static constexpr std::array<uint32_t, 4> kClassSize = {512, 2304, 9472, 66560};
   static constexpr uint8_t kUnpooled = 0xff;
-  static constexpr size_t kMaxFreePerClass = 4096;
-
-  ~SkbPool() {
-    for (SkBuff* s : free_skbs_) ::operator delete(static_cast<void*>(s));
-    for (auto& list : free_data_)
-      for (SkbData* d : list) ::operator delete(static_cast<void*>(d));
-  }
 
   SkBuff* get_skb() {
-    if (!free_skbs_.empty()) {
-      SkBuff* s = free_skbs_.back();
-      free_skbs_.pop_back();
+    if (void* s = free_skbs_.pop()) {
       ++stats.skb_pool_hits;
       return new (s) SkBuff();
     }
@@ -39,11 +65,7 @@ class SkbPool {
   }
   void put_skb(SkBuff* s) {
     s->~SkBuff();
-    if (free_skbs_.size() < kMaxFreePerClass) {
-      free_skbs_.push_back(s);
-    } else {
-      ::operator delete(static_cast<void*>(s));
-    }
+    if (!free_skbs_.push(s)) ::operator delete(static_cast<void*>(s));
   }
 
   SkbData* get_data(size_t size) {
@@ -55,34 +77,32 @@ class SkbPool {
       }
     }
     SkbData* d;
-    if (cls != kUnpooled && !free_data_[cls].empty()) {
-      d = free_data_[cls].back();
-      free_data_[cls].pop_back();
+    void* p = cls != kUnpooled ? free_data_[cls].pop() : nullptr;
+    if (p) {
+      d = static_cast<SkbData*>(p);
       ++stats.data_pool_hits;
     } else {
       size_t cap = cls == kUnpooled ? size : kClassSize[cls];
       d = static_cast<SkbData*>(::operator new(sizeof(SkbData) + cap));
-      d->size = static_cast<uint32_t>(cap);
       ++stats.data_heap_allocs;
     }
+    // The free list's link overwrote the header: set all of it.
+    d->size = cls == kUnpooled ? static_cast<uint32_t>(size) : kClassSize[cls];
     d->refcnt = 1;
     d->size_class = cls;
     return d;
   }
   void put_data(SkbData* d) {
     if (--d->refcnt != 0) return;
-    if (d->size_class != kUnpooled && free_data_[d->size_class].size() < kMaxFreePerClass) {
-      free_data_[d->size_class].push_back(d);
-    } else {
+    if (d->size_class == kUnpooled || !free_data_[d->size_class].push(d))
       ::operator delete(static_cast<void*>(d));
-    }
   }
 
   SkbPoolStats stats;
 
  private:
-  std::vector<SkBuff*> free_skbs_;
-  std::array<std::vector<SkbData*>, kClassSize.size()> free_data_;
+  FreeList free_skbs_;
+  std::array<FreeList, kClassSize.size()> free_data_;
 };
 
 namespace {
@@ -96,15 +116,17 @@ SkbPoolStats skb_pool_stats() { return pool().stats; }
 
 void SkbDeleter::operator()(SkBuff* skb) const noexcept {
   NET_ASSERT(skb->next_ == nullptr && skb->prev_ == nullptr);
-  pool().put_data(skb->shared_);
-  pool().put_skb(skb);
+  SkbPool& p = pool();
+  p.put_data(skb->shared_);
+  p.put_skb(skb);
 }
 
 SkbPtr SkBuff::alloc(size_t headroom, size_t size) {
   size_t total = headroom + size;
   NET_ASSERT(total < (1u << 30));
-  SkBuff* s = pool().get_skb();
-  s->shared_ = pool().get_data(total);
+  SkbPool& p = pool();
+  SkBuff* s = p.get_skb();
+  s->shared_ = p.get_data(total);
   s->data_ = s->tail_ = static_cast<uint32_t>(headroom);
   s->end_ = s->shared_->size;
   return SkbPtr(s);
@@ -114,35 +136,6 @@ void SkBuff::reserve(size_t n) {
   NET_ASSERT(len() == 0 && tailroom() >= n);
   data_ += static_cast<uint32_t>(n);
   tail_ = data_;
-}
-
-std::span<std::byte> SkBuff::push(size_t n) {
-  NET_ASSERT(n <= headroom());
-  data_ -= static_cast<uint32_t>(n);
-  return {data(), n};
-}
-
-std::span<std::byte> SkBuff::put(size_t n) {
-  NET_ASSERT(n <= tailroom());
-  std::byte* p = buf() + tail_;
-  tail_ += static_cast<uint32_t>(n);
-  return {p, n};
-}
-
-std::span<std::byte> SkBuff::put_data(std::span<const std::byte> src) {
-  auto dst = put(src.size());
-  if (!src.empty()) std::memcpy(dst.data(), src.data(), src.size());
-  return dst;
-}
-
-bool SkBuff::pull(size_t n) {
-  if (n > len()) return false;
-  data_ += static_cast<uint32_t>(n);
-  return true;
-}
-
-void SkBuff::trim(size_t new_len) {
-  if (new_len < len()) tail_ = data_ + static_cast<uint32_t>(new_len);
 }
 
 void SkBuff::reset_meta() {
@@ -204,8 +197,6 @@ void SkBuff::expand_head(size_t headroom) {
   end_ = static_cast<uint32_t>(d->size);
 }
 
-void SkbQueue::push_back(SkbPtr skb) { insert_before(nullptr, std::move(skb)); }
-
 void SkbQueue::push_front(SkbPtr skb) { insert_before(head_, std::move(skb)); }
 
 void SkbQueue::insert_before(SkBuff* pos, SkbPtr skb) {
@@ -227,8 +218,6 @@ void SkbQueue::insert_before(SkBuff* pos, SkbPtr skb) {
   bytes_ += s->len();
 }
 
-SkbPtr SkbQueue::pop_front() { return head_ ? unlink(head_) : SkbPtr(); }
-
 SkbPtr SkbQueue::unlink(SkBuff* s) {
   (s->prev_ ? s->prev_->next_ : head_) = s->next_;
   (s->next_ ? s->next_->prev_ : tail_) = s->prev_;
@@ -238,7 +227,7 @@ SkbPtr SkbQueue::unlink(SkBuff* s) {
   return SkbPtr(s);
 }
 
-void SkbQueue::purge() {
+void SkbQueue::purge_all() {
   while (!empty()) pop_front();
 }
 

@@ -73,18 +73,38 @@ class SkBuff {
 
   // skb_reserve: only on an empty skb.
   void reserve(size_t n);
-  // skb_push: grow the data at the front (adding a header).
-  std::span<std::byte> push(size_t n);
+  // skb_push: grow the data at the front (adding a header). push, put, pull and trim are inline: each
+  // packet goes through several of them per layer.
+  std::span<std::byte> push(size_t n) {
+    NET_ASSERT(n <= headroom());
+    data_ -= static_cast<uint32_t>(n);
+    return {data(), n};
+  }
   // skb_put: grow the data at the back.
-  std::span<std::byte> put(size_t n);
-  std::span<std::byte> put_data(std::span<const std::byte> src);
+  std::span<std::byte> put(size_t n) {
+    NET_ASSERT(n <= tailroom());
+    std::byte* p = buf() + tail_;
+    tail_ += static_cast<uint32_t>(n);
+    return {p, n};
+  }
+  std::span<std::byte> put_data(std::span<const std::byte> src) {
+    auto dst = put(src.size());
+    if (!src.empty()) std::memcpy(dst.data(), src.data(), src.size());
+    return dst;
+  }
   // skb_pull: drop n bytes at the front; false (and no change) if fewer are there.
-  bool pull(size_t n);
+  bool pull(size_t n) {
+    if (n > len()) return false;
+    data_ += static_cast<uint32_t>(n);
+    return true;
+  }
   // pskb_may_pull: are n bytes readable at data()? Buffers are linear, so this is a length check; callers
   // use it so that fragmented buffers can come later without touching them.
   bool may_pull(size_t n) const { return len() >= n; }
   // skb_trim: cut the data to `new_len` if longer.
-  void trim(size_t new_len);
+  void trim(size_t new_len) {
+    if (new_len < len()) tail_ = data_ + static_cast<uint32_t>(new_len);
+  }
 
   // skb_clone: new metadata over the same bytes.
   SkbPtr clone() const;
@@ -157,14 +177,16 @@ class SkBuff {
   friend class SkbQueue;
   friend struct SkbDeleter;
   friend class SkbPool;
-  SkBuff() = default;
+  // The control block is cleared with a fixed-size memset (three vector stores) rather than a member
+  // initialiser, which would have the compiler clear the whole skb with a string instruction per alloc.
+  SkBuff() { std::memset(cb_, 0, kCbSize); }
   std::byte* buf() const { return shared_->bytes(); }
   void reset_meta();
 
   SkbData* shared_ = nullptr;
   uint32_t data_ = 0, tail_ = 0, end_ = 0;
   uint16_t mac_ = kNoHeader, network_ = kNoHeader, transport_ = kNoHeader;
-  alignas(8) std::byte cb_[kCbSize]{};
+  alignas(8) std::byte cb_[kCbSize];
   SkBuff* next_ = nullptr;
   SkBuff* prev_ = nullptr;
 };
@@ -203,11 +225,29 @@ class SkbQueue {
   static SkBuff* next(const SkBuff* skb) { return skb->next_; }
   static SkBuff* prev(const SkBuff* skb) { return skb->prev_; }
 
-  void push_back(SkbPtr skb);
+  // push_back and pop_front are inline: every packet passes through a queue or two on its way.
+  void push_back(SkbPtr skb) {
+    SkBuff* s = skb.release();
+    NET_ASSERT(s->next_ == nullptr && s->prev_ == nullptr);
+    s->prev_ = tail_;
+    (tail_ ? tail_->next_ : head_) = s;
+    tail_ = s;
+    ++count_;
+    bytes_ += s->len();
+  }
   void push_front(SkbPtr skb);
   // Insert before `pos` (nullptr: at the back).
   void insert_before(SkBuff* pos, SkbPtr skb);
-  SkbPtr pop_front();
+  SkbPtr pop_front() {
+    SkBuff* s = head_;
+    if (!s) return SkbPtr();
+    head_ = s->next_;
+    (head_ ? head_->prev_ : tail_) = nullptr;
+    s->next_ = nullptr;
+    --count_;
+    bytes_ -= s->len();
+    return SkbPtr(s);
+  }
   // Append to the tail skb's data, keeping the byte count right (tcp_sendmsg filling a segment).
   std::span<std::byte> put_tail(size_t n) {
     bytes_ += n;
@@ -219,9 +259,12 @@ class SkbQueue {
     bytes_ -= n;
   }
   SkbPtr unlink(SkBuff* skb);
-  void purge();
+  void purge() {
+    if (head_) purge_all();
+  }
 
  private:
+  void purge_all();
   void splice_from(SkbQueue& o);
   SkBuff* head_ = nullptr;
   SkBuff* tail_ = nullptr;

@@ -55,12 +55,17 @@ class DevCore {
   void qdisc_run(NetDevice& dev);
 
  private:
-  // The qdisc's enqueue; a packet it refuses is dropped and counted.
-  Status enqueue(NetDevice& dev, SkbPtr skb);
+  // __dev_xmit_skb: straight to the driver past an empty queue that allows it, else into the qdisc (a
+  // packet it refuses is dropped and counted) and the queue run.
+  Status dev_xmit_skb(NetDevice& dev, SkbPtr skb);
 
   // dev_queue_xmit_nit and the receive tap: the frame to the device's capture, its checksum completed
   // if it was left to the device, so that captures read as what the wire carries.
   void capture(NetDevice& dev, const SkBuff& skb);
+
+  // dev_hard_start_xmit: taps, then the driver. False if the driver was busy: the frame went back to the
+  // head of the device's queue.
+  bool dev_hard_start_xmit(NetDevice& dev, SkbPtr& skb);
 
   NetCore& net_;
   std::vector<std::unique_ptr<NetDevice>> devs_;

@@ -123,7 +123,16 @@ class Ipv4 {
   uint32_t path_mtu(Ipv4Addr daddr);
   void rt_cache_flush() {
     ++genid_;
-    dst_cache_.clear();
+    dst_cache_clear();
+  }
+  // dst_check (Linux's __sk_dst_check): may a Dst cached by a socket (sk_dst_cache) still be used? Not
+  // once routes or addresses changed (genid), the route cache dropped it (obsolete) or its neighbour entry
+  // died. A learned path MTU that expired is forgotten on the way, as a lookup would. This is what a
+  // connected socket pays per segment instead of a lookup.
+  bool dst_check(Dst& d) const {
+    if (d.obsolete || d.genid != genid_ || (d.neigh && d.neigh->dead())) return false;
+    if (d.pmtu != 0 && d.pmtu_expires <= net_.now()) d.pmtu = 0;
+    return true;
   }
 
   // --- protocols (af_inet.c inet_add_protocol) ---
@@ -160,6 +169,11 @@ class Ipv4 {
   void ip_local_deliver(SkbPtr skb);
   void ip_forward(SkbPtr skb, NetDevice& in, const DstPtr& dst);
   DstPtr make_dst(const FibRoute& r, Ipv4Addr daddr, Ipv4Addr saddr);
+  // Empty the route cache, marking what it held obsolete for the sockets that still hold it.
+  void dst_cache_clear() {
+    for (auto& [key, d] : dst_cache_) d->obsolete = true;
+    dst_cache_.clear();
+  }
   uint16_t ip_select_ident(Ipv4Addr saddr, Ipv4Addr daddr, uint8_t proto, uint16_t segs = 1);
   void deliver_err(const IcmpErrInfo& e);
 

@@ -10,7 +10,9 @@ namespace ustack {
 
 using namespace wire;
 
-void Ipv4::ip_rcv(SkbPtr skb, NetDevice& dev) {
+// flatten: the input steps below (ip_rcv_finish .. ip_local_deliver_finish) are Linux's separate functions,
+// but a call and an skb hand-over per step cost more than the steps themselves for a small segment.
+[[gnu::flatten]] void Ipv4::ip_rcv(SkbPtr skb, NetDevice& dev) {
   // ip_rcv_core: frames for another host's MAC are not ours to route.
   if (skb->pkt_type == PacketType::kOtherHost) {
     kfree_skb(net_, std::move(skb), DropReason::OTHERHOST);

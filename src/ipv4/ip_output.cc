@@ -32,7 +32,9 @@ uint16_t Ipv4::ip_select_ident(Ipv4Addr saddr, Ipv4Addr daddr, uint8_t proto, ui
   return id;
 }
 
-Status Ipv4::ip_queue_xmit(SkbPtr skb, const IpFlow& flow, const DstPtr& dst) {
+// flatten: the output steps below (ip_local_out .. ip_finish_output2) are Linux's separate functions, but a
+// call and an skb hand-over per step cost more than the steps themselves for a small segment.
+[[gnu::flatten]] Status Ipv4::ip_queue_xmit(SkbPtr skb, const IpFlow& flow, const DstPtr& dst) {
   size_t tot_len = skb->len() + kIpv4HeaderLen;
   if (tot_len > 65535) return make_error(Errc::kMsgSize);
   // A GSO packet leaves as segments that each fit the path (TCP cut them to the MSS).

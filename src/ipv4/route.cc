@@ -103,6 +103,7 @@ Result<DstPtr> Ipv4::ip_route_output(Ipv4Addr daddr, Ipv4Addr saddr, int oif) {
       if (d.pmtu != 0 && d.pmtu_expires <= net_.now()) d.pmtu = 0;
       return it->second;
     }
+    it->second->obsolete = true;
     dst_cache_.erase(it);
   }
   if (!saddr.is_any() && (saddr.is_lbcast_or_mcast() || saddr.is_zeronet())) return make_error(Errc::kInval);
@@ -158,7 +159,7 @@ Result<DstPtr> Ipv4::ip_route_output(Ipv4Addr daddr, Ipv4Addr saddr, int oif) {
       dst->neigh = arp_->tbl().lookup_or_create(dst->nexthop, *dst->dev);
   }
   if (!dst->neigh) return make_error(Errc::kNoBufs);
-  if (dst_cache_.size() >= sysctl_.dst_cache_max) dst_cache_.clear();
+  if (dst_cache_.size() >= sysctl_.dst_cache_max) dst_cache_clear();
   dst_cache_.emplace(key, dst);
   if (net_.trace.on()) {
     net_.trace.emit("ip_route_output_key", "daddr=%s -> %s dev=%s nexthop=%s src=%s mtu=%u",

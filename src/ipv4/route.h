@@ -59,6 +59,8 @@ struct Dst {
   TimePoint pmtu_expires{};
   uint32_t genid = 0;
   bool gateway = false;
+  // Dropped from the route cache (dst->obsolete): whoever still holds it must look the route up again.
+  bool obsolete = false;
 
   // dst_mtu: the learned path MTU if any, else the device's.
   uint32_t mtu() const { return pmtu != 0 && pmtu < dev->mtu() ? pmtu : dev->mtu(); }

@@ -27,6 +27,14 @@ class Qdisc {
   virtual size_t qlen() const = 0;
   virtual void set_limit(size_t packets) = 0;
   virtual const char* kind() const = 0;
+  // TCQ_F_CAN_BYPASS: would enqueue() and then dequeue() hand this packet straight back (an empty
+  // work-conserving FIFO with room)? Then the device layer gives it to the driver directly, counts it with
+  // bypassed(), and requeue()s it if the driver is busy, as if it had gone through the queue.
+  virtual bool can_bypass() const { return false; }
+  void bypassed() {
+    ++stats.enqueued;
+    if (stats.backlog_max == 0) stats.backlog_max = 1;
+  }
   QdiscStats stats;
 };
 
@@ -38,13 +46,15 @@ class PfifoFast final : public Qdisc {
   SkbPtr enqueue(SkbPtr skb) override;
   SkbPtr dequeue() override;
   void requeue(SkbPtr skb) override;
-  size_t qlen() const override;
+  size_t qlen() const override { return qlen_; }
   void set_limit(size_t packets) override { limit_ = packets; }
   const char* kind() const override { return "pfifo_fast"; }
+  bool can_bypass() const override { return qlen_ == 0 && limit_ > 0; }
   size_t band_len(size_t band) const { return bands_[band].size(); }
 
  private:
   std::array<SkbQueue, kBands> bands_;
+  size_t qlen_ = 0;  // all bands together
   size_t limit_;
 };
 

@@ -472,6 +472,8 @@ class Tcp final : public Proto {
   void tcp_rearm_rto(TcpSock& tp);
   // tcp_input.cc
   void tcp_rcv_state_process(TcpSock& tp, SkbPtr skb);
+  // The same with the header and options that tcp_v4_rcv already parsed.
+  void tcp_rcv_state_process(TcpSock& tp, SkbPtr skb, const wire::TcpHdr& th, const wire::TcpOptions& opt);
   void tcp_rcv_synsent_state_process(TcpSock& tp, SkbPtr skb, const wire::TcpOptions& opt);
   void tcp_finish_connect(TcpSock& tp, const wire::TcpHdr& th);
   void tcp_reset(TcpSock& tp);

@@ -621,10 +621,14 @@ void Tcp::tcp_rcv_synsent_state_process(TcpSock& tp, SkbPtr skb, const TcpOption
 
 // tcp_rcv_state_process: every state but LISTEN and SYN_SENT follows RFC 9293 §3.10.7.4's steps.
 void Tcp::tcp_rcv_state_process(TcpSock& tp, SkbPtr skb) {
-  NetCore& n = net();
-  ++tp.segs_in;
   auto th = *TcpHdr::parse(skb->bytes());
   TcpOptions opt = TcpOptions::parse(skb->bytes().subspan(kTcpHeaderLen, th.header_len() - kTcpHeaderLen));
+  tcp_rcv_state_process(tp, std::move(skb), th, opt);
+}
+
+void Tcp::tcp_rcv_state_process(TcpSock& tp, SkbPtr skb, const TcpHdr& th, const TcpOptions& opt) {
+  NetCore& n = net();
+  ++tp.segs_in;
   TcpSkbCb& cb = tcp_skb_cb(*skb);
   size_t hlen = th.header_len();
   size_t payload = skb->len() - hlen;

@@ -330,12 +330,12 @@ void Tcp::tcp_v4_rcv(SkbPtr skb) {
 
   FourTuple t{daddr.to_u32(), saddr.to_u32(), th->dest, th->source};
   if (TcpSock* tp = lookup_established(t)) {
-    trace_seg("tcp_v4_rcv", tp, "<", *th, payload, &opt);
-    tcp_rcv_state_process(*tp, std::move(skb));
+    if (n.trace.on()) trace_seg("tcp_v4_rcv", tp, "<", *th, payload, &opt);
+    tcp_rcv_state_process(*tp, std::move(skb), *th, opt);
     return;
   }
   if (auto r = reqhash_.find(t); r != reqhash_.end()) {
-    trace_seg("tcp_v4_rcv", nullptr, "< (request sock)", *th, payload, &opt);
+    if (n.trace.on()) trace_seg("tcp_v4_rcv", nullptr, "< (request sock)", *th, payload, &opt);
     tcp_check_req(*r->second, std::move(skb), *th, opt);
     return;
   }
@@ -406,7 +406,7 @@ void Tcp::tcp_v4_send_ack(Ipv4Addr saddr, Ipv4Addr daddr, uint16_t sport, uint16
   store_be16(p + 16,
              csum_fold(csum_pseudo(saddr, daddr, kIpProtoTcp, uint32_t(hlen), csum_partial(p, hlen, 0))));
   ++stats_.out_segs;
-  trace_seg("tcp_v4_send_ack", nullptr, ">", th, 0);
+  if (net().trace.on()) trace_seg("tcp_v4_send_ack", nullptr, ">", th, 0);
   IpFlow flow{saddr, daddr, kIpProtoTcp, 0, 0, PmtuDisc::kDo};
   (void)ip_.ip_queue_xmit(std::move(skb), flow, *dst);
 }

@@ -286,18 +286,20 @@ int Tcp::tcp_transmit_skb(TcpSock& tp, SkBuff& skb, bool clone_it) {
   }
   IpFlow flow{tp.inet_saddr, tp.inet_daddr, kIpProtoTcp,
               tp.tos,        tp.uc_ttl,     tp.ip_pmtudisc == 0 ? PmtuDisc::kDont : PmtuDisc::kDo};
-  // The route may have changed since it was cached (a new address or route): look it up again; the
-  // per-destination cache makes this a hash probe.
-  auto rt = ip_.ip_route_output(tp.inet_daddr, tp.inet_saddr);
-  if (!rt) {
-    kfree_skb(net(), std::move(out), DropReason::IP_INNOROUTES);
-    return -1;
+  // The route cached in the sock serves while dst_check() says it is current (a few compares); only a
+  // change of routes, addresses or next hop costs a new lookup.
+  if (!tp.sk_dst_cache || !ip_.dst_check(*tp.sk_dst_cache)) {
+    auto rt = ip_.ip_route_output(tp.inet_daddr, tp.inet_saddr);
+    if (!rt) {
+      kfree_skb(net(), std::move(out), DropReason::IP_INNOROUTES);
+      return -1;
+    }
+    tp.sk_dst_cache = std::move(*rt);
   }
-  tp.sk_dst_cache = *rt;
   // tcp_v4_send_check: a device that completes checksums gets only the pseudo-header sum
   // (CHECKSUM_PARTIAL), and one that segments gets the whole TSO packet.
   uint32_t pseudo = csum_pseudo(tp.inet_saddr, tp.inet_daddr, kIpProtoTcp, uint32_t(out->len()), 0);
-  if ((*rt)->dev->has_feature(kNetifHwCsum)) {
+  if (tp.sk_dst_cache->dev->has_feature(kNetifHwCsum)) {
     store_be16(p + 16, static_cast<uint16_t>(~csum_fold(pseudo)));
     out->ip_summed = CsumState::kPartial;
     out->csum_offset = 16;
@@ -308,7 +310,9 @@ int Tcp::tcp_transmit_skb(TcpSock& tp, SkBuff& skb, bool clone_it) {
     out->gso_size = cb.mss;
     out->gso_segs = cb.pcount;
   }
-  Status s = ip_.ip_queue_xmit(std::move(out), flow, *rt);
+  // Nothing below ip_queue_xmit calls back into this sock (a loopback or ring transmit is received in a
+  // later poll round, ARP failures are reported from a timer), so the sock's reference keeps it alive.
+  Status s = ip_.ip_queue_xmit(std::move(out), flow, tp.sk_dst_cache);
   return s ? 0 : -1;
 }
 
@@ -638,14 +642,16 @@ void Tcp::tcp_send_synack(RequestSock& req) {
   store_be16(p + 16, csum_fold(csum_pseudo(req.loc_addr, req.rmt_addr, kIpProtoTcp, uint32_t(hlen),
                                            csum_partial(p, hlen, 0))));
   ++stats_.out_segs;
-  TcpOptions shown;
-  shown.mss = opts.mss_val;
-  shown.sack_ok = opts.sack_perm;
-  shown.ts = opts.ts;
-  shown.tsval = opts.tsval;
-  shown.tsecr = opts.tsecr;
-  if (opts.ws) shown.wscale = opts.ws_val;
-  trace_seg("tcp_v4_send_synack", nullptr, ">", th, 0, &shown);
+  if (net().trace.on()) {
+    TcpOptions shown;
+    shown.mss = opts.mss_val;
+    shown.sack_ok = opts.sack_perm;
+    shown.ts = opts.ts;
+    shown.tsval = opts.tsval;
+    shown.tsecr = opts.tsecr;
+    if (opts.ws) shown.wscale = opts.ws_val;
+    trace_seg("tcp_v4_send_synack", nullptr, ">", th, 0, &shown);
+  }
   IpFlow flow{req.loc_addr, req.rmt_addr, kIpProtoTcp, 0, 0, PmtuDisc::kDo};
   (void)ip_.ip_queue_xmit(std::move(skb), flow, *rt);
 }

@@ -54,8 +54,7 @@ struct Ipv4Hdr {
     h.tot_len = load_be16(p + 2);
     if (h.tot_len < h.header_len()) return fail(Ipv4ParseError::kTotalLength);
     if (h.tot_len > b.size()) return fail(Ipv4ParseError::kTotalLength);
-    if (verify_csum && csum_fold(csum_partial(p, h.header_len(), 0)) != 0)
-      return fail(Ipv4ParseError::kChecksum);
+    if (verify_csum && ip_fast_csum(p, h.ihl) != 0) return fail(Ipv4ParseError::kChecksum);
     h.id = load_be16(p + 4);
     h.frag_off = load_be16(p + 6);
     h.ttl = load8(p + 8);
@@ -78,7 +77,7 @@ struct Ipv4Hdr {
     store_be16(p + 10, 0);
     store_be32(p + 12, saddr.to_u32());
     store_be32(p + 16, daddr.to_u32());
-    store_be16(p + 10, csum_fold(csum_partial(p, kIpv4HeaderLen, 0)));
+    store_be16(p + 10, ip_fast_csum(p, 5));
   }
 };
 
@@ -86,7 +85,7 @@ struct Ipv4Hdr {
 inline void ip_send_check(std::byte* p) {
   size_t hl = size_t(load8(p) & 0xf) * 4;
   store_be16(p + 10, 0);
-  store_be16(p + 10, csum_fold(csum_partial(p, hl, 0)));
+  store_be16(p + 10, ip_fast_csum(p, static_cast<unsigned>(hl / 4)));
 }
 
 }  // namespace ustack::wire

@@ -125,6 +125,20 @@ TEST_F(DevTest, BusyDriverKeepsFramesQueuedInOrder) {
   EXPECT_GE(dev->qdisc().stats.requeues, 1u);
 }
 
+// An empty queue hands a frame straight to the driver (TCQ_F_CAN_BYPASS): the counters read as if it had
+// passed through, and a queue of length zero still drops.
+TEST_F(DevTest, EmptyQdiscIsBypassedButCountsAsPassedThrough) {
+  for (uint8_t i = 1; i <= 3; ++i) ASSERT_TRUE(core.dev_queue_xmit(out(i)));
+  EXPECT_EQ(dev->sent, (std::vector<int>{1, 2, 3}));
+  EXPECT_EQ(dev->qdisc().stats.enqueued, 3u);
+  EXPECT_EQ(dev->qdisc().stats.backlog_max, 1u);
+  EXPECT_EQ(dev->qdisc().stats.requeues, 0u);
+  EXPECT_EQ(dev->qdisc().qlen(), 0u);
+  dev->set_tx_queue_len(0);
+  EXPECT_EQ(core.dev_queue_xmit(out(4)).error(), Errc::kNoBufs);
+  EXPECT_EQ(dev->sent.size(), 3u);
+}
+
 TEST_F(DevTest, FullQdiscDropsWithNoBufs) {
   dev->busy = true;
   dev->set_tx_queue_len(2);

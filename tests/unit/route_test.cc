@@ -292,6 +292,53 @@ TEST_F(RouteTest, DstCacheIsReusedUntilRoutesChange) {
   EXPECT_NE(out("10.1.0.2"), d);
 }
 
+// A socket keeps its route (sk_dst_cache) and asks dst_check() before each use: the answer must turn
+// false on every change that a fresh lookup would see.
+TEST_F(RouteTest, DstCheckFailsOnceRoutesAddressesOrTheNeighbourChange) {
+  ASSERT_TRUE(st.add_address(*eth0, cidr("10.0.0.1/24")));
+  ASSERT_TRUE(st.add_address(*eth1, cidr("10.1.0.1/24")));
+  DstPtr a = out("10.0.0.2");
+  EXPECT_TRUE(v4().dst_check(*a));
+  EXPECT_TRUE(v4().dst_check(*a));  // checking changes nothing
+  ASSERT_TRUE(v4().add_route(route("10.0.0.2/32", eth1->ifindex(), 0, "10.1.0.254")));
+  EXPECT_FALSE(v4().dst_check(*a));
+  DstPtr b = out("10.0.0.2");
+  EXPECT_TRUE(v4().dst_check(*b));
+  EXPECT_EQ(b->dev, eth1);
+  ASSERT_TRUE(v4().del_route(cidr("10.0.0.2/32")));
+  EXPECT_FALSE(v4().dst_check(*b));
+  DstPtr c = out("10.0.0.2");
+  ASSERT_TRUE(st.add_address(*eth1, cidr("10.2.0.1/24")));
+  EXPECT_FALSE(v4().dst_check(*c));
+  // The next hop's neighbour entry going away (a device flush) invalidates the route that holds it.
+  DstPtr d = out("10.0.0.2");
+  ASSERT_TRUE(d->neigh);
+  v4().arp().tbl().flush_dev(*eth0);
+  EXPECT_FALSE(v4().dst_check(*d));
+  DstPtr e = out("10.0.0.2");
+  EXPECT_NE(e->neigh, d->neigh);
+  EXPECT_TRUE(v4().dst_check(*e));
+  // A route the cache dropped to make room is obsolete for its holders too.
+  v4().sysctl().dst_cache_max = 2;
+  DstPtr f = out("10.0.0.3");
+  EXPECT_TRUE(v4().dst_check(*f));
+  (void)out("10.0.0.4");
+  (void)out("10.0.0.5");  // the cache is full: emptied before this one goes in
+  EXPECT_FALSE(v4().dst_check(*f));
+  EXPECT_TRUE(f->obsolete);
+}
+
+TEST_F(RouteTest, DstCheckForgetsAnExpiredPmtuAsALookupWould) {
+  ASSERT_TRUE(st.add_address(*eth0, cidr("10.0.0.1/24")));
+  DstPtr held = out("10.0.0.2");
+  v4().ip_rt_update_pmtu(ip("10.0.0.2"), 1200);
+  ASSERT_TRUE(v4().dst_check(*held));
+  EXPECT_EQ(held->mtu(), 1200u);
+  clock.set(test::at(600s));
+  ASSERT_TRUE(v4().dst_check(*held));
+  EXPECT_EQ(held->mtu(), 1500u);
+}
+
 TEST_F(RouteTest, PmtuUpdateClampsAndIsPerDestination) {
   ASSERT_TRUE(st.add_address(*eth0, cidr("10.0.0.1/24")));
   DstPtr held = out("10.0.0.2");

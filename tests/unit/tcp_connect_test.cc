@@ -148,6 +148,40 @@ TEST(TcpConnect, AddressAndRouteErrors) {
   EXPECT_EQ(a.close(99).error(), Errc::kBadFd);
 }
 
+// The sock keeps its route (sk_dst_cache) and checks it before every segment: a route added or removed
+// under an established connection redirects its very next segment, as a lookup per segment would.
+TEST(TcpConnect, EstablishedConnectionFollowsRouteChanges) {
+  TcpHarness h;
+  int fd = h.connect_established();
+  ASSERT_TRUE(h.api().setsockopt_int(fd, kSolTcp, kTcpNoDelay, 1));
+  const Ipv4Addr gw{198, 18, 0, 254};
+  const MacAddr gw_mac{{0x02, 0, 0, 0, 0, 0xfe}};
+  h.stack.arp().tbl().neigh_add_permanent(gw, *h.dev, gw_mac);
+  // Sends one byte and returns the link address its frame went to.
+  auto send_byte = [&]() -> MacAddr {
+    std::byte b{'x'};
+    EXPECT_TRUE(h.api().send(fd, std::span(&b, 1)));
+    h.settle();
+    if (h.dev->frames.empty()) {
+      ADD_FAILURE() << "nothing sent";
+      return MacAddr{};
+    }
+    auto eth = EthHdr::parse(h.dev->frames.back());
+    h.dev->frames.clear();
+    return eth ? eth->dst : MacAddr{};
+  };
+  EXPECT_TRUE(send_byte() == kPeerMac);
+  FibRoute host;
+  host.dst = Ipv4Cidr{kPeer, 32};
+  host.gateway = gw;
+  host.ifindex = h.dev->ifindex();
+  ASSERT_TRUE(h.stack.ipv4().add_route(host));
+  EXPECT_TRUE(send_byte() == gw_mac);
+  EXPECT_TRUE(send_byte() == gw_mac);
+  ASSERT_TRUE(h.stack.ipv4().del_route(Ipv4Cidr{kPeer, 32}));
+  EXPECT_TRUE(send_byte() == kPeerMac);
+}
+
 TEST(TcpConnect, ConnectWithAfUnspecDisconnects) {
   TcpHarness h;
   int fd = h.connect_established();
