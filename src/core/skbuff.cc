@@ -221,7 +221,7 @@ void SkbQueue::insert_before(SkBuff* pos, SkbPtr skb) {
     tail_ = s;
   }
   ++count_;
-  bytes_ += s->len();
+  bytes_ += static_cast<uint32_t>(s->len());
 }
 
 SkbPtr SkbQueue::pop_front() { return head_ ? unlink(head_) : SkbPtr(); }
@@ -231,7 +231,7 @@ SkbPtr SkbQueue::unlink(SkBuff* s) {
   (s->next_ ? s->next_->prev_ : tail_) = s->prev_;
   s->next_ = s->prev_ = nullptr;
   --count_;
-  bytes_ -= s->len();
+  bytes_ -= static_cast<uint32_t>(s->len());
   return SkbPtr(s);
 }
 
