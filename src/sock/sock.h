@@ -121,13 +121,11 @@ class Proto {
   virtual uint16_t poll(const Sock& sk) const = 0;
 };
 
-// Whoever is told of a sock's events (state change, data, write space, error): the socket layer.
-class SockWaker {
- public:
-  virtual void sk_wake() = 0;
-
- protected:
-  ~SockWaker() = default;
+// struct socket_wq: whoever is told of a sock's events (state change, data, write space, error). The
+// socket layer's Socket embeds one; an event loop puts its callback there. A plain struct, not an
+// interface: a virtual table pointer would cost every socket a word.
+struct SocketWq {
+  std::function<void()> on_event;  // run on every event; may be empty
 };
 
 class Sock {
@@ -170,9 +168,9 @@ class Sock {
   Duration sk_rcvtimeo = Duration::max();
   Duration sk_sndtimeo = Duration::max();
   Duration linger{0};
-  // struct socket_wq: the socket layer's Socket while one is grafted, else nothing. One pointer rather
-  // than a callable per event: every established connection carries it.
-  SockWaker* sk_wq = nullptr;
+  // The grafted Socket's wq, else nothing. One pointer rather than a callable per event: every
+  // established connection carries it.
+  SocketWq* sk_wq = nullptr;
 
   // inet_sock: the bound and connected addresses, host order.
   Ipv4Addr inet_rcv_saddr;  // bound address (any: all)
@@ -187,7 +185,7 @@ class Sock {
 
  private:
   void wake() {
-    if (sk_wq) sk_wq->sk_wake();
+    if (sk_wq && sk_wq->on_event) sk_wq->on_event();
   }
   NetCore& net_;
 };
