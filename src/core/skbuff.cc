@@ -215,7 +215,7 @@ void SkbQueue::insert_before(SkBuff* pos, SkbPtr skb) {
     tail_ = s;
   }
   ++count_;
-  bytes_ += s->len();
+  bytes_ += static_cast<uint32_t>(s->len());
 }
 
 SkbPtr SkbQueue::unlink(SkBuff* s) {
@@ -223,7 +223,7 @@ SkbPtr SkbQueue::unlink(SkBuff* s) {
   (s->next_ ? s->next_->prev_ : tail_) = s->prev_;
   s->next_ = s->prev_ = nullptr;
   --count_;
-  bytes_ -= s->len();
+  bytes_ -= static_cast<uint32_t>(s->len());
   return SkbPtr(s);
 }
 

@@ -201,7 +201,9 @@ struct SkbPoolStats {
 };
 SkbPoolStats skb_pool_stats();
 
-// sk_buff_head: an owning FIFO of skbs with a byte count, linked through the skbs themselves.
+// sk_buff_head: an owning FIFO of skbs with a byte count, linked through the skbs themselves. The counts
+// are 32-bit, as the kernel's qlen and sk_rmem_alloc: a queue holds at most a socket buffer or a
+// device's backlog, far below 4 GiB, and every TCP connection carries three queues.
 class SkbQueue {
  public:
   SkbQueue() = default;
@@ -250,13 +252,13 @@ class SkbQueue {
   }
   // Append to the tail skb's data, keeping the byte count right (tcp_sendmsg filling a segment).
   std::span<std::byte> put_tail(size_t n) {
-    bytes_ += n;
+    bytes_ += static_cast<uint32_t>(n);
     return tail_->put(n);
   }
   // Drop n bytes from the front of the head skb's data (a partial read or a partial ACK).
   void pull_front(size_t n) {
     NET_ASSERT(head_ && head_->pull(n));
-    bytes_ -= n;
+    bytes_ -= static_cast<uint32_t>(n);
   }
   SkbPtr unlink(SkBuff* skb);
   void purge() {
@@ -268,8 +270,8 @@ class SkbQueue {
   void splice_from(SkbQueue& o);
   SkBuff* head_ = nullptr;
   SkBuff* tail_ = nullptr;
-  size_t count_ = 0;
-  size_t bytes_ = 0;
+  uint32_t count_ = 0;
+  uint32_t bytes_ = 0;
 };
 
 }  // namespace ustack

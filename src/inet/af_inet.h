@@ -27,19 +27,16 @@ using Waiter = std::function<bool(const std::function<bool()>& cond, Duration ti
 
 struct ProtoOps;
 
-// struct socket. It is its sock's wait queue: every sock event runs on_event.
-class Socket final : public SockWaker {
+// struct socket. Its wq is its sock's sk_wq: every sock event (state change, data ready, write space,
+// error) runs wq.on_event, for event loops.
+class Socket {
  public:
-  void sk_wake() override {
-    if (on_event) on_event();
-  }
   SocketState state = SocketState::kUnconnected;
-  int type = 0;
   bool nonblock = false;  // O_NONBLOCK
+  int type = 0;
   const ProtoOps* ops = nullptr;
   Sock* sk = nullptr;
-  // Called on every sock callback (state change, data ready, write space, error): for event loops.
-  std::function<void()> on_event;
+  SocketWq wq;
 };
 
 // struct proto_ops: the per-type operations; blocking waits go through `wait`.

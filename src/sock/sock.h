@@ -121,13 +121,11 @@ class Proto {
   virtual uint16_t poll(const Sock& sk) const = 0;
 };
 
-// Whoever is told of a sock's events (state change, data, write space, error): the socket layer.
-class SockWaker {
- public:
-  virtual void sk_wake() = 0;
-
- protected:
-  ~SockWaker() = default;
+// struct socket_wq: whoever is told of a sock's events (state change, data, write space, error). The
+// socket layer's Socket embeds one; an event loop puts its callback there. A plain struct, not an
+// interface: a virtual table pointer would cost every socket a word.
+struct SocketWq {
+  std::function<void()> on_event;  // run on every event; may be empty
 };
 
 class Sock {
@@ -152,24 +150,27 @@ class Sock {
   void write_space() { wake(); }
   void error_report() { wake(); }
 
+  // The fields are ordered so that the small ones share words: every connection carries a Sock.
   Proto* sk_prot;
   Socket* sk_socket = nullptr;  // nullptr once orphaned
   TcpState sk_state = TcpState::kClose;
   uint8_t sk_shutdown = 0;
+  bool sk_reuse = false;      // SO_REUSEADDR
+  bool sk_keepopen = false;   // SO_KEEPALIVE
+  bool sk_broadcast = false;  // SO_BROADCAST
+  bool linger_on = false;     // SO_LINGER
+  uint8_t uc_ttl = 0;         // IP_TTL (inet_sock); 0: the route's default
+  uint8_t tos = 0;            // IP_TOS (inet_sock)
   Errc sk_err = Errc::kOk;
   Errc sk_err_soft = Errc::kOk;
   size_t sk_rcvbuf = 0;
   size_t sk_sndbuf = 0;
   Duration sk_rcvtimeo = Duration::max();
   Duration sk_sndtimeo = Duration::max();
-  bool sk_reuse = false;      // SO_REUSEADDR
-  bool sk_keepopen = false;   // SO_KEEPALIVE
-  bool sk_broadcast = false;  // SO_BROADCAST
-  bool linger_on = false;     // SO_LINGER
   Duration linger{0};
-  // struct socket_wq: the socket layer's Socket while one is grafted, else nothing. One pointer rather
-  // than a callable per event: every established connection carries it.
-  SockWaker* sk_wq = nullptr;
+  // The grafted Socket's wq, else nothing. One pointer rather than a callable per event: every
+  // established connection carries it.
+  SocketWq* sk_wq = nullptr;
 
   // inet_sock: the bound and connected addresses, host order.
   Ipv4Addr inet_rcv_saddr;  // bound address (any: all)
@@ -177,8 +178,6 @@ class Sock {
   Ipv4Addr inet_daddr;
   uint16_t inet_num = 0;  // local port, host order (inet_sport)
   uint16_t inet_dport = 0;
-  uint8_t uc_ttl = 0;  // 0: the route's default
-  uint8_t tos = 0;
   DstPtr sk_dst_cache;
 
  protected:
@@ -186,7 +185,7 @@ class Sock {
 
  private:
   void wake() {
-    if (sk_wq) sk_wq->sk_wake();
+    if (sk_wq && sk_wq->on_event) sk_wq->on_event();
   }
   NetCore& net_;
 };

@@ -291,7 +291,7 @@ Status SocketApi::set_nonblock(int fd, bool on) {
 Status SocketApi::set_event_callback(int fd, std::function<void()> cb) {
   Socket* s = lookup(fd);
   if (!s) return make_error(Errc::kBadFd);
-  s->on_event = std::move(cb);
+  s->wq.on_event = std::move(cb);
   return {};
 }
 

@@ -32,9 +32,10 @@ namespace ustack {
 class Tcp;
 class TcpSock;
 
-// A listener's queue of established children waiting for accept() (icsk_accept_queue), linked through
-// the children themselves: an idle listener costs two pointers, not a std::deque's preallocated chunk,
-// and every connection is a listener's child for a while.
+// A listener's queues (icsk_accept_queue, struct request_sock_queue): the established children waiting
+// for accept(), linked through the children themselves (an idle listener costs two pointers, not a
+// std::deque's preallocated chunk, and every connection is a listener's child for a while), and the
+// count of its request socks.
 class AcceptQueue {
  public:
   bool empty() const { return head_ == nullptr; }
@@ -42,11 +43,16 @@ class AcceptQueue {
   TcpSock* front() const { return head_; }
   inline void push_back(TcpSock* sk);
   inline void pop_front();
+  // The request socks (SYN_RECV) of this listener: reqsk_queue_len, _added, _removed.
+  int reqsk_queue_len() const { return qlen_; }
+  void reqsk_queue_added() { ++qlen_; }
+  void reqsk_queue_removed() { --qlen_; }
 
  private:
   TcpSock* head_ = nullptr;
   TcpSock* tail_ = nullptr;
-  size_t n_ = 0;
+  uint32_t n_ = 0;
+  int qlen_ = 0;
 };
 
 // Sequence arithmetic modulo 2^32 (RFC 9293 §3.4), as Linux's before() and after().
@@ -143,10 +149,10 @@ struct TcpInfo {
 
 class TcpSock : public Sock {
  public:
-  TcpSock(Tcp& tcp, Proto& prot);
+  explicit TcpSock(Tcp& tcp);
   ~TcpSock() override;
 
-  Tcp& tcp() const { return *tcp_; }
+  inline Tcp& tcp() const;  // the protocol, sk_prot
   TcpInfo tcp_get_info() const;
 
   // --- sequence space (RFC 9293 §3.3.1) ---
@@ -165,35 +171,38 @@ class TcpSock : public Sock {
   uint32_t pushed_seq = 0;
   uint32_t snd_sml = 0;  // end of the last small segment sent (Minshall's Nagle)
 
+  // The groups below keep their small fields together so that they share words (checked by the
+  // static_assert after the class): every connection carries a TcpSock.
+
   // --- options (struct tcp_options_received) ---
-  bool ts_ok = false, sack_ok = false, wscale_ok = false;
-  uint8_t snd_wscale = 0, rcv_wscale = 0;
-  uint32_t ts_recent = 0;
   TimePoint ts_recent_stamp{};
+  uint32_t ts_recent = 0;
   uint32_t ts_offset = 0;    // per-connection timestamp offset (RFC 7323 §5.4)
-  uint16_t mss_clamp = 536;  // peer's MSS option, or TCP_MAXSEG
-  uint16_t user_mss = 0;
-  uint16_t advmss = 1460;    // what we announce
   uint32_t mss_cache = 536;  // current effective send MSS
   uint32_t rcv_mss = 536;    // estimate of the peer's segment size
+  uint16_t mss_clamp = 536;  // peer's MSS option, or TCP_MAXSEG
+  uint16_t user_mss = 0;
+  uint16_t advmss = 1460;  // what we announce
+  bool ts_ok = false, sack_ok = false, wscale_ok = false;
+  uint8_t snd_wscale = 0, rcv_wscale = 0;
 
   // --- congestion control (segments) ---
+  CaState ca_state = CaState::kOpen;
   uint32_t snd_cwnd = 10;
   uint32_t snd_cwnd_cnt = 0;
   uint32_t snd_ssthresh = 0x7fffffff;  // TCP_INFINITE_SSTHRESH
   uint32_t prior_cwnd = 0;
-  CaState ca_state = CaState::kOpen;
-  const TcpCongestionOps* ca_ops = nullptr;  // shared by every connection using the algorithm
   uint32_t packets_out = 0;                  // skbs sent and not acked
+  const TcpCongestionOps* ca_ops = nullptr;  // shared by every connection using the algorithm
   uint32_t retrans_out = 0;
   uint32_t lost_out = 0;
   uint32_t sacked_out = 0;  // NewReno: duplicate ACKs standing in for SACKed segments
   uint32_t reordering = 3;  // dupthresh
   // tcp_cwnd_validate's record of how much of cwnd the current window used: limited by cwnd, or the most
   // packets out, until snd_una passes cwnd_usage_seq.
-  bool is_cwnd_limited = false;
   uint32_t max_packets_out = 0;
   uint32_t cwnd_usage_seq = 0;
+  bool is_cwnd_limited = false;
   // tcp_is_cwnd_limited: may an ACK grow cwnd? In slow start while cwnd is under twice what was out.
   bool cwnd_limited() const {
     if (is_cwnd_limited) return true;
@@ -201,52 +210,51 @@ class TcpSock : public Sock {
   }
 
   // --- RTT and retransmission (RFC 6298) ---
+  uint8_t backoff = 0;
+  uint8_t retransmits = 0;
+  uint8_t probes_out = 0;  // zero-window or keepalive probes without answer
+  uint32_t total_retrans = 0;
   Duration srtt{0};
   Duration rttvar{0};
   Duration rto;
-  uint8_t backoff = 0;
-  uint8_t retransmits = 0;
-  uint32_t total_retrans = 0;
   TimePoint retrans_stamp = TimePoint::min();      // first transmission of what is being retransmitted
-  uint8_t probes_out = 0;                          // zero-window or keepalive probes without answer
   TimePoint last_oow_ack_time = TimePoint::min();  // the last out-of-window or challenge ACK
 
   // --- delayed ACK (icsk_ack) ---
-  bool ack_pending = false;
-  uint8_t quick = 0;  // segments to ACK at once (quick-ack mode)
   Duration ato;
   TimePoint lrcvtime{};
   TimePoint rcv_tstamp{};  // last ACK received, for keepalive
+  bool ack_pending = false;
+  uint8_t quick = 0;  // segments to ACK at once (quick-ack mode)
 
   // --- options set by the application ---
   bool nodelay = false;
+  uint8_t keepalive_probes = 0;
+  uint8_t syn_retries = 0;  // 0: the sysctl
   int linger2 = 0;      // TCP_LINGER2 in seconds: an orphan's FIN_WAIT2 time (0: tcp_fin_timeout; <0: none)
   int ip_pmtudisc = 1;  // IP_MTU_DISCOVER (IP_PMTUDISC_WANT); DONT clears DF and ignores PMTU news
   Duration keepalive_time{0}, keepalive_intvl{0};  // 0: the sysctl
-  uint8_t keepalive_probes = 0;
-  uint8_t syn_retries = 0;  // 0: the sysctl
 
   // --- queues ---
   SkbQueue out_of_order_queue;
   // Starts of the latest out-of-order segments, newest first: their SACK blocks go out in this order
   // (RFC 2018 §4; Linux keeps selective_acks[] so, tcp_sack_new_ofo_skb).
   std::array<uint32_t, 4> sack_recent{};
-  uint8_t sack_recent_n = 0;
   // A duplicate segment to report once in a D-SACK block (RFC 2883; Linux's rx_opt.dsack).
-  bool dsack = false;
   uint32_t dsack_start = 0, dsack_end = 0;
   SkBuff* send_head = nullptr;  // first skb in sk_write_queue not yet sent
   SkbQueue sk_write_queue;      // sent-unacked then unsent, in sequence order
   SkbQueue sk_receive_queue;    // in-order data for the application
+  uint8_t sack_recent_n = 0;
+  bool dsack = false;
   size_t rmem_alloc() const { return sk_receive_queue.bytes() + out_of_order_queue.bytes(); }
   size_t wmem_queued() const { return sk_write_queue.bytes(); }
 
   // --- listening (inet_connection_sock accept queue) ---
+  int max_ack_backlog = 0;
   AcceptQueue accept_queue;
   TcpSock* accept_next = nullptr;  // the link in the parent's accept_queue
-  int max_ack_backlog = 0;
-  int syn_queue_len = 0;      // request socks of this listener (icsk_accept_queue.qlen)
-  TcpSock* parent = nullptr;  // the listener, while in its accept queue
+  TcpSock* parent = nullptr;       // the listener, while in its accept queue
 
   // --- timers ---
   Timer retransmit_timer;  // icsk_retransmit_timer: RTO and zero-window probes
@@ -267,10 +275,10 @@ class TcpSock : public Sock {
   bool port_locked = false;        // bound by bind(): the port stays ours until close (SOCK_BINDPORT_LOCK)
   bool dead = false;               // orphaned and closed: to be freed
   bool pmtu_probe = false;
-
- private:
-  Tcp* tcp_;
 };
+// The heap chunk of a TcpSock is its size plus 8, rounded up to 16 (glibc): past 760 every connection
+// costs 16 bytes more.
+static_assert(sizeof(TcpSock) <= 760, "TcpSock grew into a larger malloc chunk");
 
 void AcceptQueue::push_back(TcpSock* sk) {
   sk->accept_next = nullptr;
@@ -546,5 +554,8 @@ class Tcp final : public Proto {
   std::array<uint16_t, 256> table_perturb_{};  // RFC 6056 algorithm 4 moving hints
   size_t orphans_ = 0;
 };
+
+// A TcpSock's protocol is always its Tcp (tcp_v4_init_sock): no pointer of its own for it.
+Tcp& TcpSock::tcp() const { return static_cast<Tcp&>(*sk_prot); }
 
 }  // namespace ustack

@@ -9,7 +9,7 @@ namespace ustack {
 
 using namespace wire;
 
-TcpSock::TcpSock(Tcp& tcp, Proto& prot) : Sock(tcp.net(), prot), tcp_(&tcp) {}
+TcpSock::TcpSock(Tcp& tcp) : Sock(tcp.net(), tcp) {}
 TcpSock::~TcpSock() = default;
 
 Tcp::Tcp(Ipv4& ip) : ip_(ip) {
@@ -35,7 +35,7 @@ Tcp::~Tcp() {
 // until the route and the peer say more (RFC 9293 §3.7.1), an initial window of 10 segments
 // (RFC 6928), and the buffer sizes from the settings.
 Sock* Tcp::create() {
-  auto sk = std::make_unique<TcpSock>(*this, *this);
+  auto sk = std::make_unique<TcpSock>(*this);
   TcpSock& tp = *sk;
   tp.sk_state = TcpState::kClose;
   tp.rto = sysctl_.rto_init;

@@ -27,7 +27,7 @@ void Tcp::tcp_conn_request(TcpSock& l, SkbPtr skb, const TcpHdr& th, const TcpOp
     kfree_skb(net(), std::move(skb), DropReason::OTHERHOST);
     return;
   }
-  size_t pending = size_t(l.syn_queue_len);
+  size_t pending = size_t(l.accept_queue.reqsk_queue_len());
   // A full accept queue (or SYN queue) drops the SYN: the client retries and is served once accept()
   // drains the queue (Linux without syncookies). Full means more than the backlog (sk_acceptq_is_full:
   // listen(fd, 1) queues two connections).
@@ -69,7 +69,7 @@ void Tcp::tcp_conn_request(TcpSock& l, SkbPtr skb, const TcpHdr& th, const TcpOp
   raw->rsk_timer.setup<reqsk_timer_fn>(*raw);
   net().mod_timer(raw->rsk_timer, sysctl_.rto_init);
   reqhash_.emplace(FourTuple{daddr.to_u32(), saddr.to_u32(), th.dest, th.source}, std::move(req));
-  ++l.syn_queue_len;
+  l.accept_queue.reqsk_queue_added();
   ++stats_.passive_opens;
   tcp_send_synack(*raw);
   consume_skb(std::move(skb));
@@ -77,7 +77,7 @@ void Tcp::tcp_conn_request(TcpSock& l, SkbPtr skb, const TcpHdr& th, const TcpOp
 
 void Tcp::reqsk_drop(RequestSock& req) {
   FourTuple t{req.loc_addr.to_u32(), req.rmt_addr.to_u32(), req.loc_port, req.rmt_port};
-  if (req.listener) --req.listener->syn_queue_len;
+  if (req.listener) req.listener->accept_queue.reqsk_queue_removed();
   reqhash_.erase(t);  // the timer disarms itself in its destructor
 }
 

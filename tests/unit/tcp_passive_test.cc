@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <vector>
 
 #include "support/tcp_harness.h"
 
@@ -399,6 +400,41 @@ TEST(TcpPassive, ShuttingDownTheListenerResetsUnacceptedConnectionsToo) {
   h.advance(3600s);
   EXPECT_EQ(h.tcp().sock_count(), 0u);
   EXPECT_EQ(h.tcp().timewait_count(), 0u);
+}
+
+// A listener's children share its port (the bind table's owners of that port): it stays taken while any
+// of them lives, whichever owner leaves first, and each child is still found by its 4-tuple.
+TEST(TcpPassive, AcceptedChildrenHoldTheListenersPortUntilTheLastIsGone) {
+  TcpHarness h;
+  int l = listen_on(h, 8);
+  std::vector<uint32_t> isn;
+  for (uint16_t sport : {42001, 42002, 42003}) {
+    isn.push_back(handshake(h, sport, 100));
+    ASSERT_TRUE(h.api().accept(l));
+  }
+  ASSERT_TRUE(h.api().close(l));  // nothing in the accept queue: nothing to reset
+  h.expect_no_tx();
+  auto bind_port = [&] {
+    int fd = *h.api().socket(kAfInet, kSockStream | kSockNonblock);
+    Status s = h.api().bind(fd, SockAddrIn{Ipv4Addr::any(), kListenPort});
+    EXPECT_TRUE(h.api().close(fd));
+    return s;
+  };
+  EXPECT_EQ(bind_port().error(), Errc::kAddrInUse);
+  Out data{kTcpAck | kTcpPsh, 101, isn[0] + 1};
+  data.sport = 42001;
+  h.inject(data.with_payload("x"));
+  h.advance(1s);
+  EXPECT_EQ(h.expect_tx(kTcpAck).ack, 102u);
+  // The peer resets them one by one (at rcv_nxt): the middle owner, the first, then the last.
+  for (uint16_t sport : {42002, 42003, 42001}) {
+    EXPECT_EQ(bind_port().error(), Errc::kAddrInUse) << sport;
+    Out rst{kTcpRst, sport == 42001 ? 102u : 101u, 0};
+    rst.sport = sport;
+    h.inject(rst);
+    h.expect_no_tx();
+  }
+  EXPECT_TRUE(bind_port());
 }
 
 }  // namespace
