@@ -13,7 +13,7 @@
 //   rr     1-byte request, 1-byte response, spinning, --seconds after a warm-up. Prints `p50_us`, `p99_us`.
 //   crr    connect, accept, 1-byte request and response, close, for --seconds. Prints `per_s`.
 //   idle   open --conns connections, measure memory, close them. Prints `bytes_per_conn`: the growth of
-//          the heap (user-space stacks: mallinfo2 uordblks) or of kernel slab (Linux: Slab in
+//          the heap (user-space stacks: mallinfo2 uordblks + hblkhd) or of kernel slab (Linux: Slab in
 //          /proc/meminfo) divided by the number of established sockets (both ends count).
 // options
 //   --seconds S     measuring time (default 2)
@@ -66,7 +66,7 @@ void pin_to_cpu(int cpu);
 // Machine-wide busy CPU seconds so far (user + nice + system + irq + softirq over every CPU).
 double busy_cpu_seconds();
 
-// Heap bytes in use (mallinfo2().uordblks).
+// Heap bytes in use, mapped blocks included (mallinfo2 uordblks + hblkhd).
 size_t heap_in_use();
 
 // Exit status for "this system cannot run here".

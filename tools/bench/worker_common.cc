@@ -76,6 +76,11 @@ double busy_cpu_seconds() {
   return double(user + nice + system + irq + softirq) / double(sysconf(_SC_CLK_TCK));
 }
 
-size_t heap_in_use() { return mallinfo2().uordblks; }
+size_t heap_in_use() {
+  // uordblks leaves out blocks of 128 KiB and more, which glibc maps on their own (hblkhd): a growing
+  // table would vanish from the count.
+  struct mallinfo2 m = mallinfo2();
+  return m.uordblks + m.hblkhd;
+}
 
 }  // namespace ustack::bench
