@@ -164,6 +164,32 @@ TEST(WireIpv4, EmitReproducesFixtureWithChecksum) {
   EXPECT_EQ(load_be16(out.data() + 10), 0xb861);
 }
 
+// emit() computes the checksum from the fields, not from the bytes it wrote: it must agree with the sum of
+// those bytes for any field values.
+TEST(WireIpv4, EmittedChecksumMatchesTheBytesForAnyFields) {
+  uint32_t x = 99;
+  auto next = [&x] {
+    x = x * 1103515245 + 12345;
+    return x >> 8;
+  };
+  Bytes out(20);
+  for (int i = 0; i < 2000; ++i) {
+    Ipv4Hdr h;
+    h.tos = static_cast<uint8_t>(next());
+    h.tot_len = static_cast<uint16_t>(next());
+    h.id = static_cast<uint16_t>(next());
+    h.frag_off = static_cast<uint16_t>(next());
+    h.ttl = static_cast<uint8_t>(next());
+    h.protocol = static_cast<uint8_t>(next());
+    h.saddr = Ipv4Addr(next() * 2654435761u);
+    h.daddr = Ipv4Addr(i == 0 ? 0xffffffffu : next() * 40503u);
+    h.emit(out.data());
+    ASSERT_EQ(ip_fast_csum(out.data(), 5), 0) << i;
+    store_be16(out.data() + 10, 0);
+    ASSERT_EQ(csum_fold(csum_partial(out.data(), 20, 0)), h.header_csum()) << i;
+  }
+}
+
 TEST(WireIpv4, FragmentFields) {
   Ipv4Hdr h;
   h.frag_off = kIpMf | 185;
