@@ -239,9 +239,12 @@ class SkbQueue {
  private:
   void purge_all();
   void splice_from(SkbQueue& o);
+  // count_ and bytes_ are kept apart: side by side, the compiler updates them as one 16-byte vector in
+  // some places and as two 8-byte words in others, and a wide load of what two narrow stores just wrote
+  // stalls (a queue filled and drained in the same poll round, the receive backlog, hit it per packet).
   SkBuff* head_ = nullptr;
-  SkBuff* tail_ = nullptr;
   size_t count_ = 0;
+  SkBuff* tail_ = nullptr;
   size_t bytes_ = 0;
 };
 
