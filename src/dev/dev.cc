@@ -1,5 +1,7 @@
 #include "dev/dev.h"
 
+#include <cstring>
+
 #include "dev/gso.h"
 #include "dev/pcap.h"
 #include "wire/ethernet.h"
@@ -144,32 +146,37 @@ void DevCore::netif_receive_skb(SkbPtr skb, NetDevice& dev) {
     kfree_skb(net_, std::move(skb), DropReason::DEV_DOWN);
     return;
   }
-  // eth_type_trans: classify by destination MAC, note the EtherType, pull the link header.
-  auto eth = wire::EthHdr::parse(skb->bytes());
-  if (!eth) {
+  // eth_type_trans: classify by destination MAC, note the EtherType, pull the link header. The fields
+  // are read where they lie: a parsed copy of the header (EthHdr) would be built with narrow stores and
+  // read back wide, which the CPU cannot forward, once per received frame.
+  if (skb->len() < wire::kEthHeaderLen) {
     ++dev.stats.rx_errors;
     kfree_skb(net_, std::move(skb), DropReason::MAC_HEADER);
     return;
   }
+  const std::byte* eh = skb->data();
+  MacAddr dst = wire::EthHdr::mac_at(eh);
+  uint16_t ethertype = wire::load_be16(eh + 12);
   skb->reset_mac_header();
-  if (eth->dst.is_broadcast()) {
+  if (dst.is_broadcast()) {
     skb->pkt_type = PacketType::kBroadcast;
-  } else if (eth->dst.is_multicast()) {
+  } else if (dst.is_multicast()) {
     skb->pkt_type = PacketType::kMulticast;
-  } else if (eth->dst != dev.dev_addr() && !(dev.flags() & kIffLoopback)) {
+  } else if (std::memcmp(eh, dev.dev_addr().bytes().data(), 6) != 0 && !(dev.flags() & kIffLoopback)) {
     skb->pkt_type = PacketType::kOtherHost;
   } else {
     skb->pkt_type = PacketType::kHost;
   }
-  skb->protocol = eth->ethertype;
-  (void)skb->pull(wire::kEthHeaderLen);  // parse() checked the length
+  skb->protocol = ethertype;
+  (void)skb->pull(wire::kEthHeaderLen);  // the length was checked above
   skb->reset_network_header();
   if (net_.trace.on()) {
     net_.trace.emit("netif_receive_skb", "dev=%s %s > %s type=0x%04x len=%zu", dev.name().c_str(),
-                    eth->src.to_string().c_str(), eth->dst.to_string().c_str(), eth->ethertype, skb->len());
+                    wire::EthHdr::mac_at(eh + 6).to_string().c_str(), dst.to_string().c_str(), ethertype,
+                    skb->len());
   }
   for (auto& [type, handler] : ptypes_) {
-    if (type == eth->ethertype) {
+    if (type == ethertype) {
       handler(std::move(skb), dev);
       return;
     }

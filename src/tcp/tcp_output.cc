@@ -30,35 +30,33 @@ struct OutOptions {
     if (num_sacks) n += 4 + 8 * size_t{num_sacks};
     return n;
   }
-  // tcp_options_write: Linux's order and padding, so that captures read as the kernel's do.
-  void write(std::byte* p) const {
-    if (mss) {
-      store_be32(p, (uint32_t{kTcpOptMss} << 24) | (4u << 16) | mss_val);
+  // tcp_options_write: Linux's order and padding, so that captures read as the kernel's do. Returns the
+  // one's-complement sum (unfolded) of the words written, for the checksum (see TcpHdr::fields_sum).
+  uint32_t write(std::byte* p) const {
+    uint32_t sum = 0;
+    auto put = [&sum, &p](uint32_t w) {
+      store_be32(p, w);
       p += 4;
-    }
+      sum += (w >> 16) + (w & 0xffff);
+    };
+    if (mss) put((uint32_t{kTcpOptMss} << 24) | (4u << 16) | mss_val);
     if (ts) {
-      store_be32(p, sack_perm ? (uint32_t{kTcpOptSackPerm} << 24 | 2u << 16 | kTcpOptTimestamp << 8 | 10)
-                              : (uint32_t{kTcpOptNop} << 24 | kTcpOptNop << 16 | kTcpOptTimestamp << 8 | 10));
-      store_be32(p + 4, tsval);
-      store_be32(p + 8, tsecr);
-      p += 12;
+      put(sack_perm ? (uint32_t{kTcpOptSackPerm} << 24 | 2u << 16 | kTcpOptTimestamp << 8 | 10)
+                    : (uint32_t{kTcpOptNop} << 24 | kTcpOptNop << 16 | kTcpOptTimestamp << 8 | 10));
+      put(tsval);
+      put(tsecr);
     } else if (sack_perm) {
-      store_be32(p, uint32_t{kTcpOptNop} << 24 | kTcpOptNop << 16 | kTcpOptSackPerm << 8 | 2);
-      p += 4;
+      put(uint32_t{kTcpOptNop} << 24 | kTcpOptNop << 16 | kTcpOptSackPerm << 8 | 2);
     }
-    if (ws) {
-      store_be32(p, uint32_t{kTcpOptNop} << 24 | kTcpOptWscale << 16 | 3u << 8 | ws_val);
-      p += 4;
-    }
+    if (ws) put(uint32_t{kTcpOptNop} << 24 | kTcpOptWscale << 16 | 3u << 8 | ws_val);
     if (num_sacks) {
-      store_be32(p, uint32_t{kTcpOptNop} << 24 | kTcpOptNop << 16 | kTcpOptSack << 8 | (2 + 8 * num_sacks));
-      p += 4;
+      put(uint32_t{kTcpOptNop} << 24 | kTcpOptNop << 16 | kTcpOptSack << 8 | (2 + 8 * num_sacks));
       for (size_t i = 0; i < num_sacks; ++i) {
-        store_be32(p, sacks[i].start);
-        store_be32(p + 4, sacks[i].end);
-        p += 8;
+        put(sacks[i].start);
+        put(sacks[i].end);
       }
     }
+    return sum;
   }
 };
 
@@ -258,7 +256,8 @@ int Tcp::tcp_transmit_skb(TcpSock& tp, SkBuff& skb, bool clone_it) {
     th.window = tcp_select_window(tp);
   }
   th.emit(p);
-  opts.write(p + kTcpHeaderLen);
+  // The header and options are summed from the values just written; only the payload is read back.
+  uint32_t hsum = th.fields_sum() + opts.write(p + kTcpHeaderLen);
   size_t payload = out->len() - hlen;
   if (th.flags & kTcpAck) {
     // tcp_event_ack_sent: this segment carries the ACK that was pending.
@@ -298,13 +297,14 @@ int Tcp::tcp_transmit_skb(TcpSock& tp, SkBuff& skb, bool clone_it) {
   }
   // tcp_v4_send_check: a device that completes checksums gets only the pseudo-header sum
   // (CHECKSUM_PARTIAL), and one that segments gets the whole TSO packet.
-  uint32_t pseudo = csum_pseudo(tp.inet_saddr, tp.inet_daddr, kIpProtoTcp, uint32_t(out->len()), 0);
   if (tp.sk_dst_cache->dev->has_feature(kNetifHwCsum)) {
+    uint32_t pseudo = csum_pseudo(tp.inet_saddr, tp.inet_daddr, kIpProtoTcp, uint32_t(out->len()), 0);
     store_be16(p + 16, static_cast<uint16_t>(~csum_fold(pseudo)));
     out->ip_summed = CsumState::kPartial;
     out->csum_offset = 16;
   } else {
-    store_be16(p + 16, csum_fold(csum_partial(out->bytes(), pseudo)));
+    store_be16(p + 16, csum_fold(csum_pseudo(tp.inet_saddr, tp.inet_daddr, kIpProtoTcp, uint32_t(out->len()),
+                                             csum_partial(p + hlen, payload, hsum))));
   }
   if (gso) {
     out->gso_size = cb.mss;

@@ -69,6 +69,13 @@ struct TcpHdr {
     if (h.doff < 5 || h.header_len() > b.size()) return std::nullopt;
     return h;
   }
+  // The one's-complement sum (unfolded) of the 20 bytes emit() writes, from the field values: a checksum
+  // taken over bytes just written with narrow stores reads them back wide, which the CPU cannot forward
+  // from its store buffer (a stall per segment sent).
+  uint32_t fields_sum() const {
+    return uint32_t{source} + dest + (seq >> 16) + (seq & 0xffff) + (ack_seq >> 16) + (ack_seq & 0xffff) +
+           (uint32_t{doff} << 12 | flags) + window + urg_ptr;
+  }
   // Writes the fixed 20 bytes with a zero checksum.
   void emit(std::byte* p) const {
     store_be16(p, source);

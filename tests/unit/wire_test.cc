@@ -8,6 +8,7 @@
 #include "wire/ethernet.h"
 #include "wire/icmp.h"
 #include "wire/ipv4.h"
+#include "wire/tcp.h"
 #include "wire/udp.h"
 
 namespace ustack {
@@ -162,6 +163,56 @@ TEST(WireIpv4, EmitReproducesFixtureWithChecksum) {
   k.daddr = Ipv4Addr(192, 168, 0, 199);
   k.emit(out.data());
   EXPECT_EQ(load_be16(out.data() + 10), 0xb861);
+}
+
+// emit() computes the checksum from the fields, not from the bytes it wrote: it must agree with the sum of
+// those bytes for any field values.
+TEST(WireIpv4, EmittedChecksumMatchesTheBytesForAnyFields) {
+  uint32_t x = 99;
+  auto next = [&x] {
+    x = x * 1103515245 + 12345;
+    return x >> 8;
+  };
+  Bytes out(20);
+  for (int i = 0; i < 2000; ++i) {
+    Ipv4Hdr h;
+    h.tos = static_cast<uint8_t>(next());
+    h.tot_len = static_cast<uint16_t>(next());
+    h.id = static_cast<uint16_t>(next());
+    h.frag_off = static_cast<uint16_t>(next());
+    h.ttl = static_cast<uint8_t>(next());
+    h.protocol = static_cast<uint8_t>(next());
+    h.saddr = Ipv4Addr(next() * 2654435761u);
+    h.daddr = Ipv4Addr(i == 0 ? 0xffffffffu : next() * 40503u);
+    h.emit(out.data());
+    ASSERT_EQ(ip_fast_csum(out.data(), 5), 0) << i;
+    store_be16(out.data() + 10, 0);
+    ASSERT_EQ(csum_fold(csum_partial(out.data(), 20, 0)), h.header_csum()) << i;
+  }
+}
+
+// TCP output sums its header from the field values (fields_sum) rather than from the bytes emit() wrote:
+// the two must agree for any field values.
+TEST(WireTcp, FieldsSumMatchesTheEmittedBytes) {
+  uint32_t x = 4242;
+  auto next = [&x] {
+    x = x * 1103515245 + 12345;
+    return x;
+  };
+  Bytes out(20);
+  for (int i = 0; i < 2000; ++i) {
+    TcpHdr h;
+    h.source = static_cast<uint16_t>(next() >> 8);
+    h.dest = static_cast<uint16_t>(next() >> 8);
+    h.seq = i == 0 ? 0xffffffffu : next();
+    h.ack_seq = i == 0 ? 0xffffffffu : next();
+    h.doff = static_cast<uint8_t>(5 + next() % 11);
+    h.flags = static_cast<uint8_t>(next() >> 8);
+    h.window = static_cast<uint16_t>(next() >> 8);
+    h.urg_ptr = static_cast<uint16_t>(next() >> 8);
+    h.emit(out.data());
+    ASSERT_EQ(csum_fold(h.fields_sum()), csum_fold(csum_partial(out.data(), 20, 0))) << i;
+  }
 }
 
 TEST(WireIpv4, FragmentFields) {
