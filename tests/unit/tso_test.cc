@@ -37,8 +37,8 @@ struct RingPeers {
     da->set_offloads(offload);
     db->set_offloads(offload);
     if (impair) db->set_rx_impairment(clock, imp);
-    EXPECT_TRUE(a.add_address(*da, Ipv4Cidr(kA, 24)));
-    EXPECT_TRUE(b.add_address(*db, Ipv4Cidr(kB, 24)));
+    EXPECT_TRUE(a.add_address(*da, Ipv4Cidr{kA, 24}));
+    EXPECT_TRUE(b.add_address(*db, Ipv4Cidr{kB, 24}));
   }
   void step() {
     clock.advance(std::chrono::microseconds(20));
@@ -168,10 +168,10 @@ TEST(Tso, ARouterCutsTsoFramesForALinkWithoutOffloads) {
   a0.set_offloads(true);
   r0.set_offloads(true);
   const Ipv4Addr ka(198, 18, 6, 1), kr0(198, 18, 6, 254), kr1(198, 18, 7, 254), kb(198, 18, 7, 1);
-  ASSERT_TRUE(a.add_address(a0, Ipv4Cidr(ka, 24)));
-  ASSERT_TRUE(r.add_address(r0, Ipv4Cidr(kr0, 24)));
-  ASSERT_TRUE(r.add_address(r1, Ipv4Cidr(kr1, 24)));
-  ASSERT_TRUE(b.add_address(b0, Ipv4Cidr(kb, 24)));
+  ASSERT_TRUE(a.add_address(a0, Ipv4Cidr{ka, 24}));
+  ASSERT_TRUE(r.add_address(r0, Ipv4Cidr{kr0, 24}));
+  ASSERT_TRUE(r.add_address(r1, Ipv4Cidr{kr1, 24}));
+  ASSERT_TRUE(b.add_address(b0, Ipv4Cidr{kb, 24}));
   ASSERT_TRUE(a.add_default_route(kr0, a0));
   ASSERT_TRUE(b.add_default_route(kr1, b0));
   r.ipv4().sysctl().ip_forward = true;

@@ -37,7 +37,7 @@ struct Endpoint {
     MacAddr mac{{0x02, 0x00, 0x5e, 0x10, 0x00, uint8_t(side + 1)}};
     NetDevice& dev = stack.add_device(rings.make_end(side, side == 0 ? "ring0" : "ring1", mac, a.mtu));
     static_cast<RingDevice&>(dev).set_offloads(a.offload);
-    (void)stack.add_address(dev, Ipv4Cidr(side == 0 ? kClientAddr : kServerAddr, 24));
+    (void)stack.add_address(dev, Ipv4Cidr{side == 0 ? kClientAddr : kServerAddr, 24});
     if (a.loss_pct > 0 || a.delay_us > 0)
       static_cast<RingDevice&>(dev).set_rx_impairment(
           clock,
