@@ -3,6 +3,9 @@
 // counts TCP keeps for TSO skbs through loss and recovery.
 #include <gtest/gtest.h>
 
+#include <functional>
+#include <initializer_list>
+#include <string>
 #include <vector>
 
 #include "dev/gso.h"
@@ -28,6 +31,61 @@ std::vector<std::byte> pattern(size_t n, uint8_t seed) {
   return v;
 }
 
+// Runs every stack in `all` in 20 us steps of virtual time while `from` sends `data` over one connection
+// to a listener on `to` at `to_addr` and closes; returns what `to` read up to the FIN. `each_step` runs
+// after every step.
+std::vector<std::byte> transfer(VirtualClock& clock, std::initializer_list<Stack*> all, Stack& from,
+                                Stack& to, Ipv4Addr to_addr, const std::vector<std::byte>& data,
+                                const std::function<void()>& each_step = {}, size_t max_steps = 2'000'000) {
+  SocketApi& sa = from.sockets();
+  SocketApi& sb = to.sockets();
+  int lfd = *sb.socket(kAfInet, kSockStream | kSockNonblock, 0);
+  EXPECT_TRUE(sb.bind(lfd, SockAddrIn{to_addr, kPort}));
+  EXPECT_TRUE(sb.listen(lfd, 4));
+  int cfd = *sa.socket(kAfInet, kSockStream | kSockNonblock, 0);
+  (void)sa.connect(cfd, SockAddrIn{to_addr, kPort});
+  int afd = -1;
+  size_t sent = 0;
+  bool closed = false;
+  std::vector<std::byte> got, buf(65536);
+  for (size_t i = 0; i < max_steps; ++i) {
+    clock.advance(std::chrono::microseconds(20));
+    for (bool busy = true; busy;) {
+      busy = false;
+      for (Stack* s : all) busy |= s->poll();
+    }
+    for (Stack* s : all) (void)s->poll();  // timers due by now
+    if (each_step) each_step();
+    if (afd < 0) {
+      if (auto c = sb.accept(lfd, nullptr, kSockNonblock)) afd = *c;
+    }
+    while (sent < data.size()) {
+      auto r = sa.send(cfd, std::span(data).subspan(sent, std::min<size_t>(65536, data.size() - sent)));
+      if (!r) break;
+      sent += *r;
+    }
+    if (sent == data.size() && !closed) {
+      (void)sa.close(cfd);
+      closed = true;
+    }
+    while (afd >= 0) {
+      auto r = sb.recv(afd, buf);
+      if (!r) break;
+      if (*r == 0) {
+        (void)sb.close(afd);
+        (void)sb.close(lfd);
+        return got;
+      }
+      got.insert(got.end(), buf.begin(), buf.begin() + std::ptrdiff_t(*r));
+    }
+  }
+  std::string counters;
+  for (Stack* s : all) counters += s->counters_report();
+  ADD_FAILURE() << "transfer did not finish: " << got.size() << " of " << data.size() << " bytes\n"
+                << counters;
+  return got;
+}
+
 // Two stacks in one thread on a pair of frame rings, in virtual time.
 struct RingPeers {
   explicit RingPeers(bool offload, RingImpairment imp = {}, bool impair = false)
@@ -39,14 +97,6 @@ struct RingPeers {
     if (impair) db->set_rx_impairment(clock, imp);
     EXPECT_TRUE(a.add_address(*da, Ipv4Cidr{kA, 24}));
     EXPECT_TRUE(b.add_address(*db, Ipv4Cidr{kB, 24}));
-  }
-  void step() {
-    clock.advance(std::chrono::microseconds(20));
-    while (a.poll() | b.poll()) {
-    }
-    // Let timers due by now run.
-    (void)a.poll();
-    (void)b.poll();
   }
   // The segment counts TCP keeps must equal what its write queue holds: sent skbs counted by pcount,
   // and of them those marked lost and retransmitted.
@@ -67,53 +117,9 @@ struct RingPeers {
     });
   }
 
-  // Sends `data` from a to b over one connection; returns what b read.
-  std::vector<std::byte> transfer(const std::vector<std::byte>& data, size_t max_steps = 2'000'000) {
-    SocketApi& sa = a.sockets();
-    SocketApi& sb = b.sockets();
-    int lfd = *sb.socket(kAfInet, kSockStream | kSockNonblock, 0);
-    EXPECT_TRUE(sb.bind(lfd, SockAddrIn{kB, kPort}));
-    EXPECT_TRUE(sb.listen(lfd, 4));
-    int cfd = *sa.socket(kAfInet, kSockStream | kSockNonblock, 0);
-    (void)sa.connect(cfd, SockAddrIn{kB, kPort});
-    int afd = -1;
-    size_t sent = 0;
-    bool closed = false;
-    std::vector<std::byte> got;
-    std::vector<std::byte> buf(65536);
-    for (size_t i = 0; i < max_steps; ++i) {
-      step();
-      check_counts(a);
-      if (afd < 0) {
-        if (auto c = sb.accept(lfd, nullptr, kSockNonblock)) afd = *c;
-      }
-      while (sent < data.size()) {
-        auto r = sa.send(cfd, std::span(data).subspan(sent, std::min<size_t>(65536, data.size() - sent)));
-        if (!r) break;
-        sent += *r;
-      }
-      if (sent == data.size() && !closed) {
-        (void)sa.close(cfd);
-        closed = true;
-      }
-      if (afd >= 0) {
-        for (;;) {
-          auto r = sb.recv(afd, buf);
-          if (!r || *r == 0) {
-            if (r && *r == 0) {
-              (void)sb.close(afd);
-              (void)sb.close(lfd);
-              return got;
-            }
-            break;
-          }
-          got.insert(got.end(), buf.begin(), buf.begin() + std::ptrdiff_t(*r));
-        }
-      }
-    }
-    ADD_FAILURE() << "transfer did not finish: " << got.size() << " of " << data.size() << " bytes\n"
-                  << a.counters_report() << b.counters_report();
-    return got;
+  // Sends `data` from a to b over one connection, checking a's counts at every step.
+  std::vector<std::byte> transfer(const std::vector<std::byte>& data) {
+    return ustack::transfer(clock, {&a, &b}, a, b, kB, data, [this] { check_counts(a); });
   }
 
   VirtualClock clock;
@@ -175,35 +181,8 @@ TEST(Tso, ARouterCutsTsoFramesForALinkWithoutOffloads) {
   ASSERT_TRUE(a.add_default_route(kr0, a0));
   ASSERT_TRUE(b.add_default_route(kr1, b0));
   r.ipv4().sysctl().ip_forward = true;
-  SocketApi& sa = a.sockets();
-  SocketApi& sb = b.sockets();
-  int lfd = *sb.socket(kAfInet, kSockStream | kSockNonblock, 0);
-  ASSERT_TRUE(sb.bind(lfd, SockAddrIn{kb, kPort}));
-  ASSERT_TRUE(sb.listen(lfd, 4));
-  int cfd = *sa.socket(kAfInet, kSockStream | kSockNonblock, 0);
-  (void)sa.connect(cfd, SockAddrIn{kb, kPort});
   auto data = pattern(2 << 20, 6);
-  std::vector<std::byte> got, buf(65536);
-  size_t sent = 0;
-  int afd = -1;
-  for (int i = 0; i < 200000 && got.size() < data.size(); ++i) {
-    clock.advance(std::chrono::microseconds(20));
-    while (a.poll() | r.poll() | b.poll()) {
-    }
-    while (sent < data.size()) {
-      auto n = sa.send(cfd, std::span(data).subspan(sent, std::min<size_t>(65536, data.size() - sent)));
-      if (!n) break;
-      sent += *n;
-    }
-    if (afd < 0) {
-      if (auto c = sb.accept(lfd, nullptr, kSockNonblock)) afd = *c;
-    }
-    while (afd >= 0) {
-      auto n = sb.recv(afd, buf);
-      if (!n || *n == 0) break;
-      got.insert(got.end(), buf.begin(), buf.begin() + std::ptrdiff_t(*n));
-    }
-  }
+  auto got = transfer(clock, {&a, &r, &b}, a, b, kb, data);
   EXPECT_EQ(got, data) << r.counters_report();
   EXPECT_GT(r0.stats.rx_bytes / std::max<uint64_t>(r0.stats.rx_packets, 1), 4000u)
       << "TSO frames arrive at r";
