@@ -300,7 +300,7 @@ Result<std::unique_ptr<Host>> Host::tap(const TapConfig& cfg) {
   MacAddr mac =
       cfg.mac.value_or(MacAddr{{0x02, 0x75, 0x73, uint8_t(stack.net().rng.next_u32()),
                                 uint8_t(stack.net().rng.next_u32()), uint8_t(stack.net().rng.next_u32())}});
-  auto tap = ustack::TapDevice::open(cfg.ifname, mac, cfg.mtu);
+  auto tap = ustack::TapDevice::open(cfg.ifname, mac, cfg.mtu, cfg.offload);
   if (!tap) return make_error(tap.error());
   ustack::NetDevice& dev = stack.add_device(std::move(*tap));
   if (!cfg.pcap.empty()) {
