@@ -20,6 +20,13 @@ void skb_checksum_help(SkBuff& skb) {
   skb.ip_summed = CsumState::kNone;
 }
 
+size_t ipv4_transport_offset(std::span<const std::byte> frame) {
+  constexpr size_t kEth = 14;
+  if (frame.size() < kEth + kIpv4HeaderLen || load_be16(frame.data() + 12) != 0x0800) return 0;
+  size_t ihl = size_t(load8(frame.data() + kEth) & 0xf) * 4;
+  return ihl >= kIpv4HeaderLen && frame.size() >= kEth + ihl ? kEth + ihl : 0;
+}
+
 SkbQueue skb_gso_segment(const SkBuff& skb, size_t mac_len) {
   SkbQueue segs;
   std::span<const std::byte> b = skb.bytes();
@@ -38,9 +45,12 @@ SkbQueue skb_gso_segment(const SkBuff& skb, size_t mac_len) {
   uint16_t id = load_be16(ip + 4);
   uint32_t seq = load_be32(tcp + 4);
   uint8_t flags = load8(tcp + 13);
-  for (size_t off = 0; off < payload || (payload == 0 && off == 0); off += skb.gso_size) {
+  // A bare header (no payload) still makes one segment.
+  size_t nsegs = std::max<size_t>((payload + skb.gso_size - 1) / skb.gso_size, 1);
+  for (size_t i = 0; i < nsegs; ++i) {
+    size_t off = i * skb.gso_size;
     size_t n = std::min<size_t>(skb.gso_size, payload - off);
-    bool first = off == 0, last = off + n >= payload;
+    bool first = i == 0, last = i + 1 == nsegs;
     SkbPtr seg = SkBuff::alloc(skb.headroom(), hdrs + n);
     std::byte* p = seg->put(hdrs + n).data();
     std::memcpy(p, b.data(), hdrs);
@@ -50,7 +60,7 @@ SkbQueue skb_gso_segment(const SkBuff& skb, size_t mac_len) {
     store_be16(sip + 2, static_cast<uint16_t>(ihl + thl + n));
     store_be16(sip + 4, id++);
     store_be16(sip + 10, 0);
-    store_be16(sip + 10, ip_compute_csum({sip, ihl}));
+    store_be16(sip + 10, ip_fast_csum(sip, unsigned(ihl / 4)));
     store_be32(stcp + 4, seq + uint32_t(off));
     uint8_t f = flags;
     if (!first) f &= static_cast<uint8_t>(~kTcpCwr);
@@ -70,7 +80,6 @@ SkbQueue skb_gso_segment(const SkBuff& skb, size_t mac_len) {
     seg->set_transport_header(ihl);
     (void)seg->push(mac_len);
     segs.push_back(std::move(seg));
-    if (payload == 0) break;
   }
   return segs;
 }

@@ -15,6 +15,10 @@ namespace ustack {
 // Needs the transport header set. The skb's checksum state becomes kNone.
 void skb_checksum_help(SkBuff& skb);
 
+// Where the transport header of an Ethernet frame carrying IPv4 starts, or 0 if it carries no
+// well-formed IPv4 header: for a driver told where a frame's checksum field lies.
+size_t ipv4_transport_offset(std::span<const std::byte> frame);
+
 // Cut an IPv4/TCP GSO packet whose data starts `mac_len` bytes before the IP header (the link-layer
 // header, copied to every segment) into gso_size segments. Returns an empty queue if the packet is not
 // a well-formed IPv4/TCP packet (the caller drops it and counts).

@@ -65,10 +65,11 @@ size_t RingDevice::poll(size_t budget) {
     SkbPtr skb = SkBuff::alloc(64, frame.size());
     (void)skb->put_data(frame);
     // A partial checksum belongs to the IPv4 transport header, where the frame's own IP header says.
-    if ((d.flags & kFrameCsumPartial) && frame.size() > 34) {
+    if (size_t l4 = ipv4_transport_offset(frame);
+        (d.flags & kFrameCsumPartial) && l4 && l4 + d.csum_offset + 2u <= frame.size()) {
       skb->ip_summed = CsumState::kPartial;
       skb->csum_offset = d.csum_offset;
-      skb->set_transport_header(hard_header_len() + size_t(static_cast<uint8_t>(frame[14]) & 0xf) * 4);
+      skb->set_transport_header(l4);
     }
     skb->gso_size = d.gso_size;
     if (!clock_) {

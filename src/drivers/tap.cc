@@ -12,7 +12,6 @@
 
 #include "dev/dev.h"
 #include "dev/gso.h"
-#include "wire/ethernet.h"
 
 namespace ustack {
 
@@ -182,9 +181,7 @@ void TapDevice::receive(SkbPtr skb, const std::byte* vnet_hdr) {
     skb->set_transport_header(start);
     skb->csum_offset = static_cast<uint8_t>(off);
     skb->ip_summed = CsumState::kPartial;
-    bool at_l4 = skb->len() > wire::kEthHeaderLen && wire::load_be16(skb->data() + 12) == wire::kEthPIp &&
-                 start == wire::kEthHeaderLen + size_t(static_cast<uint8_t>(skb->data()[14]) & 0xf) * 4;
-    if (!at_l4) skb_checksum_help(*skb);
+    if (start != ipv4_transport_offset(skb->bytes())) skb_checksum_help(*skb);
   } else if (h.flags & kVirtioDataValid) {
     skb->ip_summed = CsumState::kUnnecessary;
   }
