@@ -30,21 +30,28 @@ class IntrusiveList {
   bool empty() const { return head_ == nullptr; }
   size_t size() const { return size_; }
   T* front() const { return head_; }
+  T* back() const { return tail_; }
   static T* next(const T& e) { return (e.*Link).next; }
+  static T* prev(const T& e) { return (e.*Link).prev; }
+  // Whether e, which is in this list or in none, is in this one (an unlinked element has null links).
+  bool contains(const T& e) const { return head_ == &e || (e.*Link).prev != nullptr; }
 
-  void push_front(T& e) {
+  void push_front(T& e) { insert_after(nullptr, e); }
+  void push_back(T& e) { insert_after(tail_, e); }
+  // Link e after pos, which is in this list; at the front when pos is null.
+  void insert_after(T* pos, T& e) {
     ListLink<T>& l = e.*Link;
-    l.prev = nullptr;
-    l.next = head_;
-    if (head_) (head_->*Link).prev = &e;
-    head_ = &e;
+    l.prev = pos;
+    l.next = pos ? (pos->*Link).next : head_;
+    (pos ? (pos->*Link).next : head_) = &e;
+    (l.next ? (l.next->*Link).prev : tail_) = &e;
     ++size_;
   }
   // Unlink e, which must be in this list.
   void erase(T& e) {
     ListLink<T>& l = e.*Link;
     (l.prev ? (l.prev->*Link).next : head_) = l.next;
-    if (l.next) (l.next->*Link).prev = l.prev;
+    (l.next ? (l.next->*Link).prev : tail_) = l.prev;
     l = {};
     --size_;
   }
@@ -56,6 +63,7 @@ class IntrusiveList {
 
  private:
   T* head_ = nullptr;
+  T* tail_ = nullptr;
   size_t size_ = 0;
 };
 

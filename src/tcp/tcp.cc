@@ -251,8 +251,9 @@ void Tcp::close(Sock& sk) {
 void Tcp::inet_csk_listen_stop(TcpSock& tp) {
   tcp_set_state(tp, TcpState::kClose);
   std::vector<RequestSock*> reqs;
-  for (auto& [t, r] : reqhash_)
-    if (r->listener == &tp) reqs.push_back(r.get());
+  reqhash_.for_each([&](RequestSock& r) {
+    if (r.listener == &tp) reqs.push_back(&r);
+  });
   for (RequestSock* r : reqs) reqsk_drop(*r);
   while (!tp.accept_queue.empty()) {
     TcpSock* child = tp.accept_queue.front();

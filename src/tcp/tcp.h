@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "core/intrusive.h"
+#include "core/object_cache.h"
 #include "core/siphash.h"
 #include "ipv4/ip.h"
 #include "sock/sock.h"
@@ -297,6 +298,7 @@ void AcceptQueue::pop_front() {
 
 // A connection in SYN_RECV before it becomes a full TcpSock (struct request_sock / tcp_request_sock).
 struct RequestSock {
+  RequestSock* rsk_node = nullptr;  // chain in the request table
   TcpSock* listener = nullptr;
   Ipv4Addr loc_addr, rmt_addr;
   uint16_t loc_port = 0, rmt_port = 0;
@@ -314,9 +316,12 @@ struct RequestSock {
   Timer rsk_timer;
 };
 
-// A connection in TIME_WAIT (struct tcp_timewait_sock): just enough to answer late segments.
+// A connection in TIME_WAIT (struct tcp_timewait_sock): just enough to answer late segments. It has no
+// timer of its own: it waits on its Tcp's death row (see inet_twsk_schedule).
 struct TimeWaitSock {
-  Tcp* tcp = nullptr;  // for the timer (the kernel's tw_dr)
+  TimeWaitSock* tw_node = nullptr;       // chain in the TIME_WAIT table
+  ListLink<TimeWaitSock> tw_death_node;  // place on the death row, in order of expiry
+  TimePoint tw_expires{};
   Ipv4Addr loc_addr, rmt_addr;
   uint16_t loc_port = 0, rmt_port = 0;
   uint32_t rcv_nxt = 0, snd_nxt = 0;
@@ -328,32 +333,20 @@ struct TimeWaitSock {
   uint32_t ts_offset = 0;
   TcpState substate = TcpState::kTimeWait;  // FIN_WAIT2 kept as a minisock, as Linux does
   TimePoint last_oow_ack_time = TimePoint::min();
-  Timer tw_timer;
 };
 
-// The 4-tuple key of the established and TIME_WAIT tables.
+// The 4-tuple key of the established, request and TIME_WAIT tables (chained through sk_node, rsk_node
+// and tw_node).
 struct FourTuple {
   uint32_t laddr, raddr;
   uint16_t lport, rport;
   bool operator==(const FourTuple&) const = default;
 };
-struct FourTupleHash {
-  size_t operator()(const FourTuple& t) const {
-    uint64_t a = (uint64_t{t.laddr} << 32 | t.raddr) * 0x9e3779b97f4a7c15ull;
-    uint64_t b = (uint64_t{t.lport} << 16 | t.rport) * 0xc2b2ae3d27d4eb4full;
-    return static_cast<size_t>(a ^ (b >> 7) ^ (a >> 29));
-  }
-};
 
-// The established table (inet_ehash): full socks by their 4-tuple, chained through sk_node.
-struct EhashTraits {
+// inet_ehashfn, shared by the three tables: keyed, so that a peer cannot aim its 4-tuples at one chain;
+// murmur3's fmix64 carries every input bit into the low bits that pick the chain.
+struct EhashFn {
   using Key = FourTuple;
-  static FourTuple key(const TcpSock& sk) {
-    return FourTuple{sk.inet_saddr.to_u32(), sk.inet_daddr.to_u32(), sk.inet_num, sk.inet_dport};
-  }
-  static TcpSock*& next(TcpSock& sk) { return sk.sk_node; }
-  // inet_ehashfn: keyed, so that a peer cannot aim its 4-tuples at one chain; murmur3's fmix64 carries
-  // every input bit into the low bits that pick the chain.
   size_t hash(const FourTuple& t) const {
     uint64_t h = (uint64_t{t.laddr} << 32 | t.raddr) ^ seed.k0;
     h ^= ((uint64_t{t.lport} << 16 | t.rport) ^ seed.k1) * 0x9e3779b97f4a7c15ull;
@@ -365,6 +358,25 @@ struct EhashTraits {
     return static_cast<size_t>(h);
   }
   SipKey seed;
+};
+
+struct EhashTraits : EhashFn {
+  static FourTuple key(const TcpSock& sk) {
+    return FourTuple{sk.inet_saddr.to_u32(), sk.inet_daddr.to_u32(), sk.inet_num, sk.inet_dport};
+  }
+  static TcpSock*& next(TcpSock& sk) { return sk.sk_node; }
+};
+struct ReqhashTraits : EhashFn {
+  static FourTuple key(const RequestSock& r) {
+    return FourTuple{r.loc_addr.to_u32(), r.rmt_addr.to_u32(), r.loc_port, r.rmt_port};
+  }
+  static RequestSock*& next(RequestSock& r) { return r.rsk_node; }
+};
+struct TwhashTraits : EhashFn {
+  static FourTuple key(const TimeWaitSock& tw) {
+    return FourTuple{tw.loc_addr.to_u32(), tw.rmt_addr.to_u32(), tw.loc_port, tw.rmt_port};
+  }
+  static TimeWaitSock*& next(TimeWaitSock& tw) { return tw.tw_node; }
 };
 
 // The bind table (inet_bhash), one entry per bound local port: the port's first owner stands for its
@@ -424,6 +436,7 @@ class Tcp final : public Proto {
     socks_.for_each(f);
   }
   size_t timewait_count() const { return twhash_.size(); }
+  size_t request_count() const { return reqhash_.size(); }
   size_t orphan_count() const { return orphans_; }
 
   // --- the rest of the kernel's TCP, used across the tcp_*.cc files ---
@@ -521,6 +534,9 @@ class Tcp final : public Proto {
   void tcp_timewait_state_process(TimeWaitSock& tw, SkbPtr skb, const wire::TcpHdr& th,
                                   const wire::TcpOptions& opt);
   void inet_twsk_kill(TimeWaitSock& tw);
+  // inet_twsk_schedule / inet_twsk_reschedule: (re)start tw's wait of `timeo` on the death row.
+  void inet_twsk_schedule(TimeWaitSock& tw, Duration timeo);
+  void inet_twdr_hangman();
   void reqsk_drop(RequestSock& req);
   void reqsk_timer_handler(RequestSock& req);
   // tcp.cc
@@ -546,10 +562,19 @@ class Tcp final : public Proto {
   IntrusiveList<TcpSock, &TcpSock::sk_list> socks_;  // owned: freed by reap() and ~Tcp
   std::vector<TcpSock*> reap_list_;
   IntrusiveHashTable<TcpSock, EhashTraits> ehash_;
-  std::unordered_map<FourTuple, std::unique_ptr<TimeWaitSock>, FourTupleHash> twhash_;
-  std::unordered_map<FourTuple, std::unique_ptr<RequestSock>, FourTupleHash> reqhash_;
-  IntrusiveHashTable<TcpSock, BhashTraits> bhash_;   // bound ports: each one's first owner
-  std::unordered_map<uint16_t, uint32_t> bhash_tw_;  // TIME_WAIT socks holding a port
+  // The minisocks, owned through their caches: freed by reqsk_drop / inet_twsk_kill and ~Tcp.
+  ObjectCache<RequestSock> req_cache_;
+  ObjectCache<TimeWaitSock> tw_cache_;
+  IntrusiveHashTable<RequestSock, ReqhashTraits> reqhash_;
+  IntrusiveHashTable<TimeWaitSock, TwhashTraits> twhash_;
+  // The death row (the kernel's inet_timewait_death_row of old): TIME_WAIT socks in order of expiry
+  // under one timer for the earliest, in place of one timer each in the timer heap. Each wait is
+  // mostly tcp_timewait_len from now, so a new one goes at the tail and scheduling is O(1).
+  IntrusiveList<TimeWaitSock, &TimeWaitSock::tw_death_node> tw_death_row_;
+  Timer tw_reaper_;
+  IntrusiveHashTable<TcpSock, BhashTraits> bhash_;  // bound ports: each one's first owner
+  // TIME_WAIT socks holding each local port, allocated at the first TIME_WAIT.
+  std::unique_ptr<uint32_t[]> bhash_tw_;
   std::unordered_map<uint16_t, std::vector<TcpSock*>> listening_hash_;
   std::array<uint16_t, 256> table_perturb_{};  // RFC 6056 algorithm 4 moving hints
   size_t orphans_ = 0;

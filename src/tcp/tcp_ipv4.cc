@@ -17,6 +17,9 @@ Tcp::Tcp(Ipv4& ip) : ip_(ip) {
   // The established table's key, from the secret (drawing more would shift every later random choice).
   const char tag[] = "inet_ehash_secret";
   ehash_.traits().seed = SipKey{siphash(secret_, tag, sizeof tag), siphash(secret_, tag, sizeof tag - 1)};
+  reqhash_.traits().seed = ehash_.traits().seed;
+  twhash_.traits().seed = ehash_.traits().seed;
+  tw_reaper_.setup([](void* tcp) { static_cast<Tcp*>(tcp)->inet_twdr_hangman(); }, this);
   for (auto& h : table_perturb_) h = static_cast<uint16_t>(ip.net().rng.next_u32());
   ip.inet_add_protocol(kIpProtoTcp, InetProtocol{[this](SkbPtr skb) { tcp_v4_rcv(std::move(skb)); },
                                                  [this](const IcmpErrInfo& e) { tcp_v4_err(e); }});
@@ -28,6 +31,13 @@ Tcp::~Tcp() {
     tcp_clear_xmit_timers(*tp);
     socks_.erase(*tp);
     delete tp;
+  }
+  std::vector<RequestSock*> reqs;
+  reqhash_.for_each([&](RequestSock& r) { reqs.push_back(&r); });
+  for (RequestSock* r : reqs) req_cache_.destroy(r);
+  while (TimeWaitSock* tw = tw_death_row_.front()) {
+    tw_death_row_.erase(*tw);
+    tw_cache_.destroy(tw);
   }
 }
 
@@ -89,7 +99,7 @@ bool Tcp::port_in_use(uint16_t port, Ipv4Addr addr, const TcpSock* self, bool re
     return true;
   }
   // A port held only by TIME_WAIT connections may be bound again with SO_REUSEADDR.
-  if (!reuse && bhash_tw_.count(port)) return true;
+  if (!reuse && bhash_tw_ && bhash_tw_[port]) return true;
   return false;
 }
 
@@ -193,18 +203,17 @@ TcpSock* Tcp::lookup_listener(Ipv4Addr daddr, uint16_t dport) const {
 // safe (tcp_twsk_unique): timestamps on, the last one more than a second old, and tcp_tw_reuse allowing it.
 bool Tcp::check_established(TcpSock& tp, uint16_t lport, bool& reused_tw) {
   FourTuple t{tp.inet_saddr.to_u32(), tp.inet_daddr.to_u32(), lport, tp.inet_dport};
-  if (ehash_.find(t) || reqhash_.count(t)) return false;
-  auto tw = twhash_.find(t);
-  if (tw == twhash_.end()) return true;
+  if (ehash_.find(t) || reqhash_.find(t)) return false;
+  TimeWaitSock* tw = twhash_.find(t);
+  if (!tw) return true;
   bool loopback =
       tp.inet_daddr.is_loopback() || tp.inet_saddr.is_loopback() || tp.inet_daddr == tp.inet_saddr;
   int reuse = sysctl_.tcp_tw_reuse;
-  if (tw->second->ts_ok && (reuse == 1 || (reuse == 2 && loopback)) &&
-      net().now() - tw->second->ts_recent_stamp > 1s) {
+  if (tw->ts_ok && (reuse == 1 || (reuse == 2 && loopback)) && net().now() - tw->ts_recent_stamp > 1s) {
     // RFC 6191-like: the new connection's sequence and timestamps start beyond the old ones.
-    tp.write_seq = tw->second->snd_nxt + 65535 + 2;
+    tp.write_seq = tw->snd_nxt + 65535 + 2;
     ++stats_.tw_recycled;
-    inet_twsk_kill(*tw->second);
+    inet_twsk_kill(*tw);
     reused_tw = true;
     return true;
   }
@@ -334,13 +343,13 @@ void Tcp::tcp_v4_rcv(SkbPtr skb) {
     tcp_rcv_state_process(*tp, std::move(skb), *th, opt);
     return;
   }
-  if (auto r = reqhash_.find(t); r != reqhash_.end()) {
+  if (RequestSock* r = reqhash_.find(t)) {
     if (n.trace.on()) trace_seg("tcp_v4_rcv", nullptr, "< (request sock)", *th, payload, &opt);
-    tcp_check_req(*r->second, std::move(skb), *th, opt);
+    tcp_check_req(*r, std::move(skb), *th, opt);
     return;
   }
-  if (auto tw = twhash_.find(t); tw != twhash_.end()) {
-    tcp_timewait_state_process(*tw->second, std::move(skb), *th, opt);
+  if (TimeWaitSock* tw = twhash_.find(t)) {
+    tcp_timewait_state_process(*tw, std::move(skb), *th, opt);
     return;
   }
   if (TcpSock* l = lookup_listener(daddr, th->dest)) {

@@ -12,9 +12,8 @@ using namespace wire;
 
 namespace {
 
-// The minisocks' timers reach their Tcp through the listener and the TIME_WAIT sock's back pointer.
+// A request sock's timer reaches its Tcp through the listener.
 void reqsk_timer_fn(RequestSock& req) { req.listener->tcp().reqsk_timer_handler(req); }
-void tw_timer_handler(TimeWaitSock& tw) { tw.tcp->inet_twsk_kill(tw); }
 
 }  // namespace
 
@@ -43,7 +42,7 @@ void Tcp::tcp_conn_request(TcpSock& l, SkbPtr skb, const TcpHdr& th, const TcpOp
     kfree_skb(net(), std::move(skb), DropReason::IP_INNOROUTES);
     return;
   }
-  auto req = std::make_unique<RequestSock>();
+  RequestSock* req = req_cache_.create();
   req->listener = &l;
   req->loc_addr = daddr;
   req->rmt_addr = saddr;
@@ -65,20 +64,19 @@ void Tcp::tcp_conn_request(TcpSock& l, SkbPtr skb, const TcpHdr& th, const TcpOp
   tcp_select_initial_window(l.sk_rcvbuf, advmss - (req->ts_ok ? 12u : 0u), req->rcv_wnd, req->rcv_wscale,
                             req->wscale_ok);
   req->snt_synack = net().now();
-  RequestSock* raw = req.get();
-  raw->rsk_timer.setup<reqsk_timer_fn>(*raw);
-  net().mod_timer(raw->rsk_timer, sysctl_.rto_init);
-  reqhash_.emplace(FourTuple{daddr.to_u32(), saddr.to_u32(), th.dest, th.source}, std::move(req));
+  req->rsk_timer.setup<reqsk_timer_fn>(*req);
+  net().mod_timer(req->rsk_timer, sysctl_.rto_init);
+  reqhash_.insert(*req);
   l.accept_queue.reqsk_queue_added();
   ++stats_.passive_opens;
-  tcp_send_synack(*raw);
+  tcp_send_synack(*req);
   consume_skb(std::move(skb));
 }
 
 void Tcp::reqsk_drop(RequestSock& req) {
-  FourTuple t{req.loc_addr.to_u32(), req.rmt_addr.to_u32(), req.loc_port, req.rmt_port};
   if (req.listener) req.listener->accept_queue.reqsk_queue_removed();
-  reqhash_.erase(t);  // the timer disarms itself in its destructor
+  reqhash_.erase(req);
+  req_cache_.destroy(&req);  // the timer disarms itself in its destructor
 }
 
 // reqsk_timer_handler: resend the SYN-ACK with backoff, up to tcp_synack_retries.
@@ -206,7 +204,7 @@ void Tcp::tcp_check_req(RequestSock& req, SkbPtr skb, const TcpHdr& th, const Tc
 
 // tcp_time_wait: hand the connection to a TimeWaitSock and let the full sock go.
 void Tcp::tcp_time_wait(TcpSock& tp, TcpState state, Duration timeo) {
-  auto tw = std::make_unique<TimeWaitSock>();
+  TimeWaitSock* tw = tw_cache_.create();
   tw->loc_addr = tp.inet_saddr;
   tw->rmt_addr = tp.inet_daddr;
   tw->loc_port = tp.inet_num;
@@ -220,25 +218,49 @@ void Tcp::tcp_time_wait(TcpSock& tp, TcpState state, Duration timeo) {
   tw->ts_recent_stamp = tp.ts_recent_stamp;
   tw->ts_offset = tp.ts_offset;
   tw->substate = state;
-  FourTuple t{tw->loc_addr.to_u32(), tw->rmt_addr.to_u32(), tw->loc_port, tw->rmt_port};
-  tw->tcp = this;
-  TimeWaitSock* raw = tw.get();
-  raw->tw_timer.setup<tw_timer_handler>(*raw);
-  net().mod_timer(raw->tw_timer, timeo);
+  inet_twsk_schedule(*tw, timeo);
+  if (!bhash_tw_) bhash_tw_ = std::make_unique<uint32_t[]>(65536);
   ++bhash_tw_[tw->loc_port];
   if (net().trace.on()) {
     net().trace.emit("tcp_time_wait", "%s for %.0f s as a TIME_WAIT sock", tcp_state_name(state),
                      to_seconds(timeo));
   }
   tcp_done(tp);  // unhashes the full sock first, so the 4-tuple is free for the minisock
-  twhash_[t] = std::move(tw);
+  twhash_.insert(*tw);
 }
 
 void Tcp::inet_twsk_kill(TimeWaitSock& tw) {
-  FourTuple t{tw.loc_addr.to_u32(), tw.rmt_addr.to_u32(), tw.loc_port, tw.rmt_port};
-  auto p = bhash_tw_.find(tw.loc_port);
-  if (p != bhash_tw_.end() && --p->second == 0) bhash_tw_.erase(p);
-  twhash_.erase(t);
+  --bhash_tw_[tw.loc_port];
+  twhash_.erase(tw);
+  tw_death_row_.erase(tw);
+  if (tw_death_row_.empty()) net().timers.del_timer(tw_reaper_);
+  tw_cache_.destroy(&tw);
+}
+
+void Tcp::inet_twsk_schedule(TimeWaitSock& tw, Duration timeo) {
+  if (tw_death_row_.contains(tw)) tw_death_row_.erase(tw);
+  tw.tw_expires = net().now() + timeo;
+  // From the tail back past later deadlines: with one wait length for all, that is no step at all.
+  // Equal deadlines keep the order they were scheduled in.
+  TimeWaitSock* pos = tw_death_row_.back();
+  while (pos && pos->tw_expires > tw.tw_expires) pos = tw_death_row_.prev(*pos);
+  tw_death_row_.insert_after(pos, tw);
+  TimeWaitSock* first = tw_death_row_.front();
+  if (!tw_reaper_.pending() || tw_reaper_.expires() != first->tw_expires) {
+    net().timers.mod_timer(tw_reaper_, first->tw_expires);
+  }
+}
+
+// The death row's timer: end every wait that is over and sleep until the next.
+void Tcp::inet_twdr_hangman() {
+  TimePoint now = net().now();
+  while (TimeWaitSock* tw = tw_death_row_.front()) {
+    if (tw->tw_expires > now) {
+      net().timers.mod_timer(tw_reaper_, tw->tw_expires);
+      return;
+    }
+    inet_twsk_kill(*tw);
+  }
 }
 
 // tcp_timewait_state_process (RFC 9293 §3.10.7.4; RFC 1122 §4.2.2.13 and RFC 6191 for a new SYN), with
@@ -291,7 +313,7 @@ void Tcp::tcp_timewait_state_process(TimeWaitSock& tw, SkbPtr skb, const TcpHdr&
         tw.ts_recent = opt.tsval;
         tw.ts_recent_stamp = n.now();
       }
-      n.mod_timer(tw.tw_timer, sysctl_.tcp_timewait_len);
+      inet_twsk_schedule(tw, sysctl_.tcp_timewait_len);
       ack_it();
     }
     consume_skb(std::move(skb));
@@ -303,7 +325,7 @@ void Tcp::tcp_timewait_state_process(TimeWaitSock& tw, SkbPtr skb, const TcpHdr&
       ++stats_.tw_killed;  // TIME_WAIT assassination (RFC 1337), allowed as Linux's tcp_rfc1337 = 0 does
       inet_twsk_kill(tw);
     } else {
-      n.mod_timer(tw.tw_timer, sysctl_.tcp_timewait_len);
+      inet_twsk_schedule(tw, sysctl_.tcp_timewait_len);
       if (opt.ts) {
         tw.ts_recent = opt.tsval;
         tw.ts_recent_stamp = n.now();
@@ -329,7 +351,7 @@ void Tcp::tcp_timewait_state_process(TimeWaitSock& tw, SkbPtr skb, const TcpHdr&
   if (!(th.flags & kTcpRst)) {
     // Out of window (a retransmitted FIN, old data, an old SYN): acknowledge. A segment with an ACK
     // (or a PAWS failure) shows the peer still sends: TIME_WAIT starts over.
-    if (paws_reject || (th.flags & kTcpAck)) n.mod_timer(tw.tw_timer, sysctl_.tcp_timewait_len);
+    if (paws_reject || (th.flags & kTcpAck)) inet_twsk_schedule(tw, sysctl_.tcp_timewait_len);
     ack_oow();
   }
   consume_skb(std::move(skb));

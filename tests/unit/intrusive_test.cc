@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "core/intrusive.h"
+#include "core/object_cache.h"
 #include "core/rand.h"
 
 namespace ustack {
@@ -52,6 +53,39 @@ TEST(IntrusiveList, PushFrontAndEraseAnywhere) {
   l.push_front(b);
   EXPECT_EQ(ids(l), (std::vector<int>{2}));
   l.erase(b);
+}
+
+// The death row's use: kept in order by inserting after the last element that is not later.
+TEST(IntrusiveList, BackPrevAndInsertAfterKeepBothEnds) {
+  ItemList l;
+  Item a, b, c, d;
+  a.id = 1;
+  b.id = 2;
+  c.id = 3;
+  d.id = 4;
+  l.push_back(b);
+  EXPECT_EQ(l.front(), &b);
+  EXPECT_EQ(l.back(), &b);
+  l.push_back(d);
+  l.insert_after(&b, c);       // middle
+  l.insert_after(nullptr, a);  // front
+  EXPECT_EQ(ids(l), (std::vector<int>{1, 2, 3, 4}));
+  EXPECT_EQ(l.back(), &d);
+  EXPECT_EQ(ItemList::prev(d), &c);
+  EXPECT_EQ(ItemList::prev(a), nullptr);
+  EXPECT_TRUE(l.contains(a));
+  EXPECT_TRUE(l.contains(c));
+  l.erase(d);  // tail
+  EXPECT_EQ(l.back(), &c);
+  EXPECT_FALSE(l.contains(d));
+  l.erase(a);
+  l.erase(c);
+  EXPECT_EQ(l.front(), &b);
+  EXPECT_EQ(l.back(), &b);
+  EXPECT_TRUE(l.contains(b));
+  l.erase(b);
+  EXPECT_EQ(l.back(), nullptr);
+  EXPECT_FALSE(l.contains(b));
 }
 
 TEST(IntrusiveList, DrainWhileWalking) {
@@ -168,6 +202,32 @@ TEST(IntrusiveHashTable, RandomOperationsMatchASet) {
     ASSERT_EQ(t.size(), in.size());
   }
   for (uint32_t k : in) EXPECT_EQ(t.find(k), pool[k].get());
+}
+
+// Freed objects are handed out again (no malloc), up to the cap; each is constructed and destroyed.
+TEST(ObjectCache, ReusesFreedObjectsUpToItsCap) {
+  struct Obj {
+    explicit Obj(int* live) : live(live) { ++*live; }
+    ~Obj() { --*live; }
+    int* live;
+    char pad[40];
+  };
+  int live = 0;
+  ObjectCache<Obj> cache(2);
+  Obj* a = cache.create(&live);
+  Obj* b = cache.create(&live);
+  Obj* c = cache.create(&live);
+  EXPECT_EQ(live, 3);
+  cache.destroy(a);
+  cache.destroy(b);
+  cache.destroy(c);  // beyond the cap: back to the allocator
+  EXPECT_EQ(live, 0);
+  EXPECT_EQ(cache.free_count(), 2u);
+  std::set<Obj*> again{cache.create(&live), cache.create(&live)};
+  EXPECT_EQ(again, (std::set<Obj*>{a, b}));
+  EXPECT_EQ(cache.free_count(), 0u);
+  EXPECT_EQ(live, 2);
+  for (Obj* o : again) cache.destroy(o);
 }
 
 }  // namespace

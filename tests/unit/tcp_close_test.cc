@@ -101,6 +101,72 @@ TEST(TcpClose, FinAcknowledgedTogetherWithThePeersFinGoesStraightToTimeWait) {
   EXPECT_EQ(h.tcp().timewait_count(), 0u);
 }
 
+// TIME_WAIT and FIN_WAIT2 minisocks share one timer (the death row's) however many there are, and each
+// still ends at its own deadline: a shorter FIN_WAIT2 wait overtakes older TIME_WAITs, and an ACK that
+// restarts a TIME_WAIT moves it behind the others.
+TEST(TcpClose, MinisocksWaitOnOneTimerEachUntilItsOwnDeadline) {
+  TcpHarness h;
+  h.tcp().sysctl().tcp_fin_timeout = 30s;
+  struct Conn {
+    uint16_t port;
+    uint32_t iss;
+  };
+  auto use = [&](const Conn& c) {
+    h.our_port = c.port;
+    h.iss = c.iss;
+  };
+  size_t timers_before = h.stack.net().timers.size();
+  int fa = h.connect_established();
+  Conn a{h.our_port, h.iss};
+  int fb = h.connect_established();
+  Conn b{h.our_port, h.iss};
+  int fc = h.connect_established();
+  Conn c{h.our_port, h.iss};
+  TimePoint t0 = h.clock.now();
+  auto to_time_wait = [&](int fd) {
+    ASSERT_TRUE(h.api().close(fd));
+    h.expect_tx(kTcpFin | kTcpAck);
+    h.inject(Out{kTcpFin | kTcpAck, kP, h.iss + 2});
+    EXPECT_EQ(h.expect_tx(kTcpAck).ack, kP + 1);
+  };
+  use(a);
+  to_time_wait(fa);  // ends at t0 + 60 s
+  h.settle();
+  h.advance(10s);
+  use(b);  // FIN acknowledged, no FIN from the peer: FIN_WAIT2 until t0 + 40 s
+  ASSERT_TRUE(h.api().close(fb));
+  h.expect_tx(kTcpFin | kTcpAck);
+  h.inject(Out{kTcpAck, kP, h.iss + 2});
+  h.settle();
+  h.advance(10s);
+  use(c);
+  to_time_wait(fc);  // ends at t0 + 80 s
+  h.settle();
+  EXPECT_EQ(h.tcp().timewait_count(), 3u);
+  EXPECT_EQ(h.tcp().sock_count(), 0u);
+  EXPECT_EQ(h.stack.net().timers.size(), timers_before + 1);
+
+  h.advance(t0 + 40s - 1ms - h.clock.now());
+  EXPECT_EQ(h.tcp().timewait_count(), 3u);
+  h.advance(1ms);
+  EXPECT_EQ(h.tcp().timewait_count(), 2u);
+  // At t0 + 50 s the peer repeats its FIN to a: acknowledged, and a's 60 s start over (to t0 + 110 s).
+  h.advance(10s);
+  use(a);
+  h.inject(Out{kTcpFin | kTcpAck, kP, a.iss + 2});
+  EXPECT_EQ(h.expect_tx(kTcpAck).ack, kP + 1);
+  h.advance(t0 + 80s - 1ms - h.clock.now());
+  EXPECT_EQ(h.tcp().timewait_count(), 2u);
+  h.advance(1ms);
+  EXPECT_EQ(h.tcp().timewait_count(), 1u);
+  h.advance(t0 + 110s - 1ms - h.clock.now());
+  EXPECT_EQ(h.tcp().timewait_count(), 1u);
+  h.advance(1ms);
+  EXPECT_EQ(h.tcp().timewait_count(), 0u);
+  EXPECT_EQ(h.stack.net().timers.size(), timers_before);
+  h.expect_no_tx();
+}
+
 TEST(TcpClose, PassiveCloseGoesThroughCloseWaitAndLastAck) {
   TcpHarness h;
   int fd = h.connect_established();
