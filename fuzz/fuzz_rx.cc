@@ -2,6 +2,9 @@
 // above it: ARP, neighbours, IPv4 input, reassembly, ICMP, UDP, TCP and the replies they send). The input
 // format is in fuzz_rx.h. Each input gets a fresh stack on a virtual clock, so a crash reproduces from
 // the input alone.
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -11,6 +14,7 @@
 #include <vector>
 
 #include "dev/net_device.h"
+#include "drivers/tap.h"
 #include "fuzz_rx.h"
 #include "socket/socket.h"
 #include "stack/stack.h"
@@ -31,8 +35,16 @@ class NullDevice final : public NetDevice {
 
 class Harness {
  public:
-  Harness() : stack_(clock_, StackConfig{"fuzz", 1}) {
-    dev_ = &stack_.add_device(std::make_unique<NullDevice>(kDevMac));
+  explicit Harness(uint8_t ctl) : stack_(clock_, StackConfig{"fuzz", 1}) {
+    int sv[2] = {-1, -1};
+    if ((ctl & kVnet) && ::socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) == 0) {
+      // The stack's end is the TAP descriptor; the harness writes frames into the other and throws
+      // away what the stack sends.
+      wire_fd_ = sv[1];
+      dev_ = &stack_.add_device(TapDevice::attach(sv[0], "fz0", kDevMac, 1500, true, (ctl & kVnetTso) != 0));
+    } else {
+      dev_ = &stack_.add_device(std::make_unique<NullDevice>(kDevMac));
+    }
     (void)stack_.add_address(*dev_, Ipv4Cidr{kOurAddr, 24});
     // Replies to sources off the subnet go through the peer rather than fail the route lookup.
     (void)stack_.add_default_route(kPeerAddr, *dev_);
@@ -62,6 +74,7 @@ class Harness {
     // FUZZ_RX_REPORT=1 shows what an input did (run the target on that one file).
     static const bool report = std::getenv("FUZZ_RX_REPORT") != nullptr;
     if (report) std::fprintf(stderr, "%s", stack_.counters_report().c_str());
+    if (wire_fd_ >= 0) ::close(wire_fd_);
   }
 
   Stack& stack() { return stack_; }
@@ -78,6 +91,12 @@ class Harness {
 
   // One frame, as a driver hands it over: headroom as the TAP driver reserves it, data at the link header.
   void receive(std::span<const uint8_t> frame) {
+    if (wire_fd_ >= 0) {
+      // One datagram, as the kernel hands one frame to a TAP reader.
+      (void)::send(wire_fd_, frame.data(), frame.size(), MSG_DONTWAIT);
+      settle();
+      return;
+    }
     SkbPtr skb = SkBuff::alloc(64, frame.size());
     (void)skb->put_data(std::as_bytes(frame));
     stack_.devs().netif_receive_skb(std::move(skb), *dev_);
@@ -111,9 +130,16 @@ class Harness {
  private:
   void settle() {
     for (int round = 0; round < 8; ++round) {
+      discard_sent();
       for (int i = 0; i < 1000 && stack_.poll(); ++i) {
       }
       if (!serve_tcp()) break;
+    }
+  }
+
+  void discard_sent() {
+    if (wire_fd_ < 0) return;
+    while (::recv(wire_fd_, sent_buf_.data(), sent_buf_.size(), MSG_DONTWAIT | MSG_TRUNC) >= 0) {
     }
   }
 
@@ -147,11 +173,13 @@ class Harness {
   VirtualClock clock_;
   Stack stack_;
   NetDevice* dev_ = nullptr;
+  int wire_fd_ = -1;
   std::unique_ptr<UdpSock> echo_;
   int listen_fd_ = -1;
   std::vector<int> conns_;
   // One for all inputs: a fresh 64 KiB per input costs more than the stack does.
   static inline std::vector<std::byte> buf_ = std::vector<std::byte>(65536);
+  static inline std::vector<std::byte> sent_buf_ = std::vector<std::byte>(256);
 };
 
 }  // namespace
@@ -162,7 +190,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 1) return 0;
   const uint8_t ctl = data[0];
   std::span<const uint8_t> rest(data + 1, size - 1);
-  Harness h;
+  Harness h(ctl);
   if (ctl & kTrace) h.trace_on();
   if (ctl & kForward) h.stack().ipv4().sysctl().ip_forward = true;
   if (!(ctl & kMulti)) {

@@ -10,6 +10,12 @@
 //     bit 1 (kTrace)  switch the tracer on (into a sink that discards), to run the trace formatting.
 //     bit 2 (kForward) net.ipv4.ip_forward = 1: datagrams for other hosts are forwarded (back out of
 //                     the one device) instead of dropped.
+//     bit 3 (kVnet)   the device is a TAP device with virtio-net headers (IFF_VNET_HDR), over a datagram
+//                     socket: every frame starts with a 10-byte struct virtio_net_hdr in host byte order
+//                     (flags, gso_type, hdr_len, gso_size, csum_start, csum_offset), which may claim a
+//                     partial checksum or a GSO frame. It reaches the stack through the driver's poll.
+//     bit 4 (kVnetTso) with kVnet, the device also takes partial checksums and TSO frames on transmit;
+//                     without it, what it forwards or sends is segmented and checksummed in software.
 //
 // The stack under test has one Ethernet device, kDevMac, with 198.18.0.2/24 (kOurAddr) and a default route
 // via kPeerAddr, a UDP socket bound to port 7 that echoes what it receives, and a TCP echo server
@@ -29,6 +35,9 @@ inline constexpr uint8_t kMulti = 0x80;
 inline constexpr uint8_t kDrain = 0x01;
 inline constexpr uint8_t kTrace = 0x02;
 inline constexpr uint8_t kForward = 0x04;
+inline constexpr uint8_t kVnet = 0x08;
+inline constexpr uint8_t kVnetTso = 0x10;
+inline constexpr size_t kVnetHdrLen = 10;
 inline constexpr size_t kMaxFrames = 64;
 
 inline constexpr MacAddr kDevMac{{0x02, 0x00, 0x5e, 0x00, 0x00, 0x02}};

@@ -126,6 +126,33 @@ Bytes pattern(size_t n, uint8_t seed) {
 
 Bytes ip_frame(const Bytes& packet) { return eth(kDevMac, 0x0800, packet); }
 
+// struct virtio_net_hdr in host (little-endian) byte order, in front of a frame for a kVnet input.
+struct Vnet {
+  uint8_t flags = 0;     // 1: NEEDS_CSUM
+  uint8_t gso_type = 0;  // 1: TCPV4
+  uint16_t hdr_len = 0, gso_size = 0, csum_start = 0, csum_offset = 0;
+};
+Bytes vnet(const Vnet& v, const Bytes& frame) {
+  Bytes b{v.flags, v.gso_type};
+  for (uint16_t x : {v.hdr_len, v.gso_size, v.csum_start, v.csum_offset}) {
+    b.push_back(uint8_t(x));
+    b.push_back(uint8_t(x >> 8));
+  }
+  append(b, frame);
+  return b;
+}
+// An IPv4 TCP frame whose checksum is left to the receiver (CHECKSUM_PARTIAL): the field holds the
+// pseudo-header sum, and the header says where it is.
+Bytes tcp_partial_frame(Ipv4Addr dst, uint16_t dport, uint32_t seq, uint8_t flags, const Bytes& options,
+                        const Bytes& data, Vnet v) {
+  Bytes t = tcp(40030, dport, seq, 0, flags, options, data);
+  store16(t, 16, uint16_t(~csum_fold(csum_pseudo(kPeerAddr, dst, 6, uint32_t(t.size()), 0))));
+  v.flags |= 1;
+  v.csum_start = 14 + 20;
+  v.csum_offset = 16;
+  return vnet(v, ip_frame(ipv4(6, t, 21, 0x4000, {}, kPeerAddr, dst)));
+}
+
 // Inputs: one frame, or a sequence of (delay, frame).
 Bytes single(const Bytes& frame, uint8_t flags = 0) {
   Bytes in{flags};
@@ -248,6 +275,27 @@ int main(int argc, char** argv) {
   ttl1[10] = ttl1[11] = 0;
   store16(ttl1, 10, csum(Bytes(ttl1.begin(), ttl1.begin() + 20)));
   write("ip_forward_ttl_expired", single(ip_frame(ttl1), kForward));
+  // Over a TAP device with virtio-net headers: the echo session with plain headers, a SYN whose checksum
+  // the "kernel" left partial, and a GRO'd TCP frame of three segments to forward, segmented in software
+  // (kVnet alone) or handed on whole (kVnetTso).
+  auto plain = [](const Bytes& frame) { return vnet(Vnet{}, frame); };
+  write(
+      "vnet_tcp_echo_session",
+      multi(
+          {{0, plain(arp_request)},
+           {0, plain(ip_frame(ipv4(6, tcp(40010, kEchoPort, 1000, 0, 0x02, syn_opts, {}), 2)))},
+           {1, plain(ip_frame(ipv4(6, tcp(40010, kEchoPort, 1001, kIsn + 1, 0x10, ts(2, kTsEcho), {}), 3)))},
+           {1,
+            plain(ip_frame(ipv4(6, tcp(40010, kEchoPort, 1001, kIsn + 1, 0x18, ts(3, kTsEcho), hello), 4)))}},
+          kVnet | kDrain));
+  write("vnet_tcp_syn_partial_csum",
+        multi({{0, plain(arp_request)},
+               {0, tcp_partial_frame(kOurAddr, kEchoPort, 1000, 0x02, syn_opts, {}, {})}},
+              kVnet));
+  const Vnet gso{0, 1, 14 + 20 + 20, 1000, 0, 0};
+  const Bytes gro = tcp_partial_frame(Ipv4Addr(198, 19, 0, 9), 80, 5000, 0x18, {}, pattern(3000, 11), gso);
+  write("vnet_forward_gso", multi({{0, plain(arp_request)}, {0, gro}}, kVnet | kForward));
+  write("vnet_forward_tso", multi({{0, plain(arp_request)}, {0, gro}}, kVnet | kVnetTso | kForward));
   std::printf("%d seeds written to %s\n", written, dir.c_str());
   return 0;
 }

@@ -12,6 +12,9 @@
 
 #include "dev/dev.h"
 #include "dev/gso.h"
+#include "wire/bytes.h"
+#include "wire/ipv4.h"
+#include "wire/tcp.h"
 
 namespace ustack {
 
@@ -53,6 +56,15 @@ constexpr size_t kTsoFrameMax = 65535 + 14 + 4;
 // rather than pinning 64 KiB while it waits in a socket.
 constexpr size_t kCopyBelow = 2048;
 
+// What a GSO frame must be before its metadata is believed (the kernel checks this as it segments a
+// frame from an untrusted source, SKB_GSO_DODGY): IPv4 carrying TCP, the whole TCP header present.
+bool is_ipv4_tcp(std::span<const std::byte> frame) {
+  using namespace wire;
+  size_t t = ipv4_transport_offset(frame);
+  if (t == 0 || load8(frame.data() + 14 + 9) != kIpProtoTcp || frame.size() < t + kTcpHeaderLen) return false;
+  return frame.size() >= t + size_t(load8(frame.data() + t + 12) >> 4) * 4;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<TapDevice>> TapDevice::open(const std::string& ifname, MacAddr mac, uint32_t mtu,
@@ -83,6 +95,16 @@ Result<std::unique_ptr<TapDevice>> TapDevice::open(const std::string& ifname, Ma
       dev->features_ = kNetifHwCsum | kNetifTso;
       dev->gso_max_size_ = 65535;
     }
+  }
+  return dev;
+}
+
+std::unique_ptr<TapDevice> TapDevice::attach(int fd, std::string name, MacAddr mac, uint32_t mtu,
+                                             bool vnet_hdr, bool offloads) {
+  auto dev = std::unique_ptr<TapDevice>(new TapDevice(fd, std::move(name), mac, mtu, vnet_hdr));
+  if (vnet_hdr && offloads) {
+    dev->features_ = kNetifHwCsum | kNetifTso;
+    dev->gso_max_size_ = 65535;
   }
   return dev;
 }
@@ -187,7 +209,7 @@ void TapDevice::receive(SkbPtr skb, const std::byte* vnet_hdr) {
   }
   if (h.gso_type != kVirtioGsoNone) {
     // Only what we offered to take (TUN_F_TSO4): IPv4 TCP, ECN or not.
-    if ((h.gso_type & ~kVirtioGsoEcn) != kVirtioGsoTcpv4 || h.gso_size == 0) {
+    if ((h.gso_type & ~kVirtioGsoEcn) != kVirtioGsoTcpv4 || h.gso_size == 0 || !is_ipv4_tcp(skb->bytes())) {
       ++stats.rx_errors;
       return;
     }

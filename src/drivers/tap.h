@@ -24,6 +24,13 @@ class TapDevice final : public NetDevice {
   // link uses `mac`, which must differ from the kernel's side.
   static Result<std::unique_ptr<TapDevice>> open(const std::string& ifname, MacAddr mac, uint32_t mtu = 1500,
                                                  bool offload = true);
+  // A descriptor that already speaks the TAP protocol, owned from now on: one opened elsewhere (by a
+  // privileged helper that passes it over a UNIX socket, say) or a datagram socket standing in for the
+  // kernel. With `vnet_hdr` every frame carries a virtio-net header both ways; `offloads` says whether
+  // the other side takes partial checksums and TSO frames (TUN_F_CSUM | TUN_F_TSO4), which open() asks
+  // the kernel for itself.
+  static std::unique_ptr<TapDevice> attach(int fd, std::string name, MacAddr mac, uint32_t mtu, bool vnet_hdr,
+                                           bool offloads);
   ~TapDevice() override;
 
   XmitResult ndo_start_xmit(SkbPtr& skb) override;
