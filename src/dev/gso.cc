@@ -27,6 +27,12 @@ size_t ipv4_transport_offset(std::span<const std::byte> frame) {
   return ihl >= kIpv4HeaderLen && frame.size() >= kEth + ihl ? kEth + ihl : 0;
 }
 
+bool is_ipv4_tcp_frame(std::span<const std::byte> frame) {
+  size_t t = ipv4_transport_offset(frame);  // nonzero: the IPv4 header follows a 14-byte link header
+  if (t == 0 || load8(frame.data() + 14 + 9) != kIpProtoTcp || frame.size() < t + kTcpHeaderLen) return false;
+  return frame.size() >= t + size_t(load8(frame.data() + t + 12) >> 4) * 4;
+}
+
 SkbQueue skb_gso_segment(const SkBuff& skb, size_t mac_len) {
   SkbQueue segs;
   std::span<const std::byte> b = skb.bytes();

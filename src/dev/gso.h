@@ -18,6 +18,10 @@ void skb_checksum_help(SkBuff& skb);
 // Where the transport header of an Ethernet frame carrying IPv4 starts, or 0 if it carries no
 // well-formed IPv4 header: for a driver told where a frame's checksum field lies.
 size_t ipv4_transport_offset(std::span<const std::byte> frame);
+// What an Ethernet frame must be before GSO metadata from outside (a TAP device's virtio-net header, a
+// ring's descriptor) is believed, as the kernel checks a frame from an untrusted source (SKB_GSO_DODGY)
+// before it segments it: IPv4 carrying TCP, with the whole TCP header present.
+bool is_ipv4_tcp_frame(std::span<const std::byte> frame);
 
 // Cut an IPv4/TCP GSO packet whose data starts `mac_len` bytes before the IP header (the link-layer
 // header, copied to every segment) into gso_size segments. Returns an empty queue if the packet is not

@@ -71,6 +71,10 @@ size_t RingDevice::poll(size_t budget) {
       skb->csum_offset = d.csum_offset;
       skb->set_transport_header(l4);
     }
+    if (d.gso_size && !is_ipv4_tcp_frame(frame)) {
+      ++stats.rx_errors;  // segment counts claimed for what is no TCP segment
+      return;
+    }
     skb->gso_size = d.gso_size;
     if (!clock_) {
       core()->netif_rx(std::move(skb), *this);

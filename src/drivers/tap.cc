@@ -12,9 +12,6 @@
 
 #include "dev/dev.h"
 #include "dev/gso.h"
-#include "wire/bytes.h"
-#include "wire/ipv4.h"
-#include "wire/tcp.h"
 
 namespace ustack {
 
@@ -55,15 +52,6 @@ constexpr size_t kTsoFrameMax = 65535 + 14 + 4;
 // A read lands in a 64 KiB buffer; what is smaller than this is copied into a buffer of its own size
 // rather than pinning 64 KiB while it waits in a socket.
 constexpr size_t kCopyBelow = 2048;
-
-// What a GSO frame must be before its metadata is believed (the kernel checks this as it segments a
-// frame from an untrusted source, SKB_GSO_DODGY): IPv4 carrying TCP, the whole TCP header present.
-bool is_ipv4_tcp(std::span<const std::byte> frame) {
-  using namespace wire;
-  size_t t = ipv4_transport_offset(frame);
-  if (t == 0 || load8(frame.data() + 14 + 9) != kIpProtoTcp || frame.size() < t + kTcpHeaderLen) return false;
-  return frame.size() >= t + size_t(load8(frame.data() + t + 12) >> 4) * 4;
-}
 
 }  // namespace
 
@@ -209,7 +197,8 @@ void TapDevice::receive(SkbPtr skb, const std::byte* vnet_hdr) {
   }
   if (h.gso_type != kVirtioGsoNone) {
     // Only what we offered to take (TUN_F_TSO4): IPv4 TCP, ECN or not.
-    if ((h.gso_type & ~kVirtioGsoEcn) != kVirtioGsoTcpv4 || h.gso_size == 0 || !is_ipv4_tcp(skb->bytes())) {
+    if ((h.gso_type & ~kVirtioGsoEcn) != kVirtioGsoTcpv4 || h.gso_size == 0 ||
+        !is_ipv4_tcp_frame(skb->bytes())) {
       ++stats.rx_errors;
       return;
     }
