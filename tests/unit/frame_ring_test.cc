@@ -113,5 +113,27 @@ TEST(RingDevice, LossImpairmentDropsAndCounts) {
   EXPECT_EQ(b->stats.rx_dropped, 5u);
 }
 
+// GSO metadata from the other end is believed only on an IPv4 TCP frame: segment counts claimed for
+// anything else (a short UDP datagram here) drop the frame and count it, before any layer reads a TCP
+// header that is not there.
+TEST(RingDevice, GsoMetadataOnAFrameThatIsNoTcpSegmentIsDropped) {
+  FrameRingPair rings(16, 1514);
+  auto b = rings.make_end(1, "r1", MacAddr{{2, 0, 0, 0, 0, 2}}, 1500);
+  std::vector<std::byte> f(14 + 28, std::byte{0});
+  f[12] = std::byte{0x08};  // IPv4
+  f[14] = std::byte{0x45};
+  f[14 + 3] = std::byte{28};
+  f[14 + 9] = std::byte{17};  // UDP
+  std::byte* p = rings.ring(0).reserve();
+  ASSERT_NE(p, nullptr);
+  std::memcpy(p, f.data(), f.size());
+  FrameDesc d{uint32_t(f.size())};
+  d.gso_size = 1000;
+  rings.ring(0).stage(d);
+  rings.ring(0).publish();
+  EXPECT_EQ(b->poll(64), 1u);
+  EXPECT_EQ(b->stats.rx_errors, 1u);
+}
+
 }  // namespace
 }  // namespace ustack
