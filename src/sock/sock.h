@@ -163,8 +163,9 @@ class Sock {
   uint8_t tos = 0;            // IP_TOS (inet_sock)
   Errc sk_err = Errc::kOk;
   Errc sk_err_soft = Errc::kOk;
-  size_t sk_rcvbuf = 0;
-  size_t sk_sndbuf = 0;
+  // SO_RCVBUF and SO_SNDBUF in bytes: 32 bits, as the kernel's int (setsockopt caps them at 64 MiB).
+  uint32_t sk_rcvbuf = 0;
+  uint32_t sk_sndbuf = 0;
   Duration sk_rcvtimeo = Duration::max();
   Duration sk_sndtimeo = Duration::max();
   Duration linger{0};

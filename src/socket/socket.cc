@@ -195,9 +195,9 @@ Status SocketApi::setsockopt(int fd, int level, int name, std::span<const std::b
         // Linux doubles the value to leave room for bookkeeping, and keeps a floor.
         size_t b = std::min<size_t>(size_t(std::max(v, 0)) * 2, kBufMax);
         if (name == kSoRcvBuf) {
-          sk.sk_rcvbuf = std::max(b, kSockMinRcvbuf);
+          sk.sk_rcvbuf = static_cast<uint32_t>(std::max(b, kSockMinRcvbuf));
         } else {
-          sk.sk_sndbuf = std::max(b, kSockMinSndbuf);
+          sk.sk_sndbuf = static_cast<uint32_t>(std::max(b, kSockMinSndbuf));
         }
         return {};
       }

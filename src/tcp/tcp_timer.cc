@@ -141,7 +141,13 @@ void Tcp::tcp_delack_timer(TcpSock& tp) {
 }
 
 Duration Tcp::keepalive_time_when(const TcpSock& tp) const {
-  return tp.keepalive_time.count() ? tp.keepalive_time : sysctl_.tcp_keepalive_time;
+  return tp.keepalive_time_s ? Duration(std::chrono::seconds(tp.keepalive_time_s))
+                             : sysctl_.tcp_keepalive_time;
+}
+
+Duration Tcp::keepalive_intvl_when(const TcpSock& tp) const {
+  return tp.keepalive_intvl_s ? Duration(std::chrono::seconds(tp.keepalive_intvl_s))
+                              : sysctl_.tcp_keepalive_intvl;
 }
 
 void Tcp::inet_csk_reset_keepalive_timer(TcpSock& tp, Duration when) {
@@ -167,7 +173,7 @@ void Tcp::tcp_keepalive_timer(TcpSock& tp) {
                           tp.sk_state != TcpState::kFinWait2))
     return;
   Duration idle_limit = keepalive_time_when(tp);
-  Duration intvl = tp.keepalive_intvl.count() ? tp.keepalive_intvl : sysctl_.tcp_keepalive_intvl;
+  Duration intvl = keepalive_intvl_when(tp);
   uint8_t probes = tp.keepalive_probes ? tp.keepalive_probes : sysctl_.tcp_keepalive_probes;
   if (tp.packets_out || tp.send_head) {
     inet_csk_reset_keepalive_timer(tp, idle_limit);
