@@ -215,7 +215,7 @@ void Tcp::close(Sock& sk) {
     inet_csk_destroy_sock(tp);
     return;
   }
-  if (data_was_unread || (tp.linger_on && tp.linger.count() == 0)) {
+  if (data_was_unread || (tp.linger_on && tp.lingertime().count() == 0)) {
     // RFC 2525 §2.17: closing with unread data aborts; so does SO_LINGER with a zero timeout.
     if (data_was_unread) {
       ++stats_.abort_on_close;
@@ -450,7 +450,7 @@ Status Tcp::setsockopt(Sock& sk, int level, int name, std::span<const std::byte>
     tp.sk_keepopen = v != 0;
     if (tp.sk_keepopen && tp.sk_state == TcpState::kEstablished)
       inet_csk_reset_keepalive_timer(tp, keepalive_time_when(tp));
-    if (!tp.sk_keepopen) net().timers.del_timer(tp.keepalive_timer);
+    if (!tp.sk_keepopen && tp.keepalive_timer) net().timers.del_timer(*tp.keepalive_timer);
     return {};
   }
   return make_error(Errc::kNoProtoOpt);

@@ -9,10 +9,10 @@ namespace ustack {
 
 using namespace wire;
 
-TcpSock::TcpSock(Tcp& tcp) : Sock(tcp.net(), tcp) {}
+TcpSock::TcpSock(Tcp& tcp) : Sock(tcp) {}
 TcpSock::~TcpSock() = default;
 
-Tcp::Tcp(Ipv4& ip) : ip_(ip) {
+Tcp::Tcp(Ipv4& ip) : Proto(ip.net()), ip_(ip) {
   secret_ = SipKey{ip.net().rng.next_u64(), ip.net().rng.next_u64()};
   // The established table's key, from the secret (drawing more would shift every later random choice).
   const char tag[] = "inet_ehash_secret";

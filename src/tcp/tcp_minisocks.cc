@@ -176,7 +176,7 @@ void Tcp::tcp_check_req(RequestSock& req, SkbPtr skb, const TcpHdr& th, const Tc
   c.keepalive_intvl_s = l.keepalive_intvl_s;
   c.keepalive_probes = l.keepalive_probes;
   c.linger_on = l.linger_on;
-  c.linger = l.linger;
+  if (l.sk_timeo) c.sk_timeo = std::make_unique<SockTimeo>(*l.sk_timeo);
   auto rt = ip_.ip_route_output(c.inet_daddr, c.inet_saddr);
   if (rt) c.sk_dst_cache = *rt;
   tcp_sync_mss(c, c.sk_dst_cache ? c.sk_dst_cache->mtu() : 576);

@@ -25,13 +25,13 @@ void tcp_keepalive_timer_fn(TcpSock& tp) { tp.tcp().tcp_keepalive_timer(tp); }
 void Tcp::tcp_init_xmit_timers(TcpSock& tp) {
   tp.retransmit_timer.setup<tcp_write_timer>(tp);
   tp.delack_timer.setup<tcp_delack_timer_fn>(tp);
-  tp.keepalive_timer.setup<tcp_keepalive_timer_fn>(tp);
 }
 
 void Tcp::tcp_clear_xmit_timers(TcpSock& tp) {
   net().timers.del_timer(tp.retransmit_timer);
   net().timers.del_timer(tp.delack_timer);
-  net().timers.del_timer(tp.keepalive_timer);
+  // Disarmed, not freed: this may run from the keepalive timer's own callback.
+  if (tp.keepalive_timer) net().timers.del_timer(*tp.keepalive_timer);
 }
 
 // tcp_write_err: give up on the connection (too many retransmissions).
@@ -151,7 +151,11 @@ Duration Tcp::keepalive_intvl_when(const TcpSock& tp) const {
 }
 
 void Tcp::inet_csk_reset_keepalive_timer(TcpSock& tp, Duration when) {
-  net().mod_timer(tp.keepalive_timer, when);
+  if (!tp.keepalive_timer) {
+    tp.keepalive_timer = std::make_unique<Timer>();
+    tp.keepalive_timer->setup<tcp_keepalive_timer_fn>(tp);
+  }
+  net().mod_timer(*tp.keepalive_timer, when);
 }
 
 // tcp_keepalive_timer: after keepalive_time of silence, probe every keepalive_intvl; after
