@@ -489,7 +489,7 @@ static bool tcp_data_queue(Tcp& tcp, TcpSock& tp, SkbPtr skb, size_t hlen) {
     // queue (Linux's tcp_dsack_set and, for the queue, tcp_ofo_queue's tcp_dsack_extend).
     if (overlap)
       tcp_dsack_set(tcp, tp, cb.seq, tp.rcv_nxt);
-    else if (payload > 0)
+    else if (payload > 0 && tp.ofo)  // the common case, nothing out of order, costs one test
       tcp_dsack_ofo(tcp, tp, cb.seq, data_end);
     if (overlap) {
       (void)skb->pull(std::min<size_t>(overlap, skb->len()));
