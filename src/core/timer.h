@@ -3,8 +3,8 @@
 // pointers with each timer knowing its slot, so arm, re-arm and cancel are O(log n) and allocate nothing
 // once the heap has grown. Expiry runs in deadline order; equal deadlines run in arming order.
 //
-// A timer is small because every TCP connection carries three: its callback is a plain function and the
-// owner it acts on (timer_list's function and, before from_timer, its data), not a std::function.
+// A timer is small because every TCP connection carries two or three: its callback is a plain function and
+// the owner it acts on (timer_list's function and, before from_timer, its data), not a std::function.
 #pragma once
 
 #include <cstdint>

@@ -27,7 +27,7 @@ const InetProtosw* InetSw::lookup(int type, int protocol) const {
 void sock_graft(Socket& sock, Sock& sk) {
   sock.sk = &sk;
   sk.sk_socket = &sock;
-  sk.sk_wq = &sock.wq;
+  sk.sk_wq = sock.wq.get();
 }
 
 Result<std::unique_ptr<Socket>> inet_create(const InetSw& sw, int type, int protocol) {
@@ -100,7 +100,7 @@ Status inet_stream_connect(Socket& sock, const SockAddrIn& addr, bool nonblock, 
     default:
       return make_error(Errc::kInval);
   }
-  Duration t = timeo(nonblock, sk.sk_sndtimeo);
+  Duration t = timeo(nonblock, sk.sndtimeo());
   if (sk.sk_state == TcpState::kSynSent || sk.sk_state == TcpState::kSynRecv) {
     if (t.count() == 0) return make_error(err);
     // inet_wait_for_connect: sleep until the handshake ends one way or the other.
@@ -149,7 +149,7 @@ Result<std::unique_ptr<Socket>> inet_accept(Socket& sock, bool nonblock, const W
   Sock& sk = *sock.sk;
   auto r = sk.sk_prot->accept(sk);
   if (!r && r.error() == Errc::kAgain) {
-    Duration t = timeo(nonblock, sk.sk_rcvtimeo);
+    Duration t = timeo(nonblock, sk.rcvtimeo());
     if (t.count() == 0) return make_error(Errc::kAgain);
     wait([&sk] { return (sk.sk_prot->poll(sk) & kPollIn) || sk.sk_state != TcpState::kListen; }, t);
     r = sk.sk_prot->accept(sk);
@@ -172,7 +172,7 @@ Result<size_t> inet_stream_sendmsg(Socket& sock, std::span<const std::byte> data
                                    const std::optional<SockAddrIn>& to, const Waiter& wait) {
   Sock& sk = *sock.sk;
   bool nb = sock.nonblock || (flags & kMsgDontWait);
-  Duration t = timeo(nb, sk.sk_sndtimeo);
+  Duration t = timeo(nb, sk.sndtimeo());
   size_t sent = 0;
   for (;;) {
     auto r = sk.sk_prot->sendmsg(sk, data.subspan(sent), flags, to);
@@ -189,7 +189,7 @@ Result<size_t> inet_recvmsg(Socket& sock, std::span<std::byte> buf, int flags, S
                             const Waiter& wait) {
   Sock& sk = *sock.sk;
   bool nb = sock.nonblock || (flags & kMsgDontWait);
-  Duration t = timeo(nb, sk.sk_rcvtimeo);
+  Duration t = timeo(nb, sk.rcvtimeo());
   bool waitall = (flags & kMsgWaitAll) && sock.type == kSockStream && !(flags & kMsgPeek);
   size_t got = 0;
   for (;;) {

@@ -28,7 +28,8 @@ using Waiter = std::function<bool(const std::function<bool()>& cond, Duration ti
 struct ProtoOps;
 
 // struct socket. Its wq is its sock's sk_wq: every sock event (state change, data ready, write space,
-// error) runs wq.on_event, for event loops.
+// error) runs wq->on_event, for event loops. The wq is made when a callback is first set
+// (SocketApi::set_event_callback): a std::function is four words that most sockets never use.
 class Socket {
  public:
   SocketState state = SocketState::kUnconnected;
@@ -36,7 +37,7 @@ class Socket {
   int type = 0;
   const ProtoOps* ops = nullptr;
   Sock* sk = nullptr;
-  SocketWq wq;
+  std::unique_ptr<SocketWq> wq;
 };
 
 // struct proto_ops: the per-type operations; blocking waits go through `wait`.

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <span>
 
@@ -99,7 +100,9 @@ class Socket;
 // struct proto: what a transport protocol does for its socks.
 class Proto {
  public:
+  explicit Proto(NetCore& net) : net_(net) {}
   virtual ~Proto() = default;
+  NetCore& net() const { return net_; }
   virtual const char* name() const = 0;
   // sk_alloc + sk->sk_prot->init (tcp_v4_init_sock): a new sock owned by the protocol until close().
   virtual Sock* create() = 0;
@@ -119,6 +122,9 @@ class Proto {
   virtual Result<size_t> getsockopt(Sock& sk, int level, int name, std::span<std::byte> out) = 0;
   // The readiness mask (tcp_poll, udp_poll).
   virtual uint16_t poll(const Sock& sk) const = 0;
+
+ private:
+  NetCore& net_;  // the stack the protocol and its socks belong to
 };
 
 // struct socket_wq: whoever is told of a sock's events (state change, data, write space, error). The
@@ -128,14 +134,22 @@ struct SocketWq {
   std::function<void()> on_event;  // run on every event; may be empty
 };
 
+// SO_RCVTIMEO, SO_SNDTIMEO and SO_LINGER's time (sk_rcvtimeo, sk_sndtimeo, sk_lingertime): few
+// applications set them, so a sock holds them out of line, made when the first is set.
+struct SockTimeo {
+  Duration sk_rcvtimeo = Duration::max();
+  Duration sk_sndtimeo = Duration::max();
+  Duration sk_lingertime{0};
+};
+
 class Sock {
  public:
-  Sock(NetCore& net, Proto& prot) : sk_prot(&prot), net_(net) {}
+  explicit Sock(Proto& prot) : sk_prot(&prot) {}
   virtual ~Sock() = default;
   Sock(const Sock&) = delete;
   Sock& operator=(const Sock&) = delete;
 
-  NetCore& net() const { return net_; }
+  NetCore& net() const { return sk_prot->net(); }  // no pointer of its own: every connection has a Sock
 
   // sock_error: the pending error, cleared once read.
   Errc sock_error() { return std::exchange(sk_err, Errc::kOk); }
@@ -163,11 +177,17 @@ class Sock {
   uint8_t tos = 0;            // IP_TOS (inet_sock)
   Errc sk_err = Errc::kOk;
   Errc sk_err_soft = Errc::kOk;
-  size_t sk_rcvbuf = 0;
-  size_t sk_sndbuf = 0;
-  Duration sk_rcvtimeo = Duration::max();
-  Duration sk_sndtimeo = Duration::max();
-  Duration linger{0};
+  // SO_RCVBUF and SO_SNDBUF in bytes: 32 bits, as the kernel's int (setsockopt caps them at 64 MiB).
+  uint32_t sk_rcvbuf = 0;
+  uint32_t sk_sndbuf = 0;
+  std::unique_ptr<SockTimeo> sk_timeo;  // nullptr: the defaults (no timeouts, no linger time)
+  Duration rcvtimeo() const { return sk_timeo ? sk_timeo->sk_rcvtimeo : Duration::max(); }
+  Duration sndtimeo() const { return sk_timeo ? sk_timeo->sk_sndtimeo : Duration::max(); }
+  Duration lingertime() const { return sk_timeo ? sk_timeo->sk_lingertime : Duration(0); }
+  SockTimeo& timeo() {
+    if (!sk_timeo) sk_timeo = std::make_unique<SockTimeo>();
+    return *sk_timeo;
+  }
   // The grafted Socket's wq, else nothing. One pointer rather than a callable per event: every
   // established connection carries it.
   SocketWq* sk_wq = nullptr;
@@ -187,7 +207,6 @@ class Sock {
   void wake() {
     if (sk_wq && sk_wq->on_event) sk_wq->on_event();
   }
-  NetCore& net_;
 };
 
 }  // namespace ustack

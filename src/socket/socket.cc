@@ -139,7 +139,7 @@ Status SocketApi::close(int fd) {
   Sock* sk = s->sk;
   // SO_LINGER with a timeout on a blocking socket: send the FIN and wait for it to be acknowledged
   // (tcp_close's sk_stream_wait_close) before the socket goes.
-  if (sk && sk->linger_on && sk->linger.count() > 0 && !s->nonblock && s->type == kSockStream &&
+  if (sk && sk->linger_on && sk->lingertime().count() > 0 && !s->nonblock && s->type == kSockStream &&
       (sk->sk_state == TcpState::kEstablished || sk->sk_state == TcpState::kCloseWait)) {
     (void)sk->sk_prot->shutdown(*sk, 1);
     wait_(
@@ -147,7 +147,7 @@ Status SocketApi::close(int fd) {
           return sk->sk_state != TcpState::kFinWait1 && sk->sk_state != TcpState::kClosing &&
                  sk->sk_state != TcpState::kLastAck;
         },
-        sk->linger);
+        sk->lingertime());
   }
   inet_release(*s);
   fds_[static_cast<size_t>(fd - kFirstFd)].reset();
@@ -195,9 +195,9 @@ Status SocketApi::setsockopt(int fd, int level, int name, std::span<const std::b
         // Linux doubles the value to leave room for bookkeeping, and keeps a floor.
         size_t b = std::min<size_t>(size_t(std::max(v, 0)) * 2, kBufMax);
         if (name == kSoRcvBuf) {
-          sk.sk_rcvbuf = std::max(b, kSockMinRcvbuf);
+          sk.sk_rcvbuf = static_cast<uint32_t>(std::max(b, kSockMinRcvbuf));
         } else {
-          sk.sk_sndbuf = std::max(b, kSockMinSndbuf);
+          sk.sk_sndbuf = static_cast<uint32_t>(std::max(b, kSockMinSndbuf));
         }
         return {};
       }
@@ -207,7 +207,8 @@ Status SocketApi::setsockopt(int fd, int level, int name, std::span<const std::b
         if (val.size() < sizeof tv) return make_error(Errc::kInval);
         std::memcpy(&tv, val.data(), sizeof tv);
         if (tv.tv_sec < 0 || tv.tv_usec < 0 || tv.tv_usec >= 1000000) return make_error(Errc::kDom);
-        (name == kSoRcvTimeo ? sk.sk_rcvtimeo : sk.sk_sndtimeo) = from_timeval(tv);
+        SockTimeo& t = sk.timeo();
+        (name == kSoRcvTimeo ? t.sk_rcvtimeo : t.sk_sndtimeo) = from_timeval(tv);
         return {};
       }
       case kSoLinger: {
@@ -215,7 +216,7 @@ Status SocketApi::setsockopt(int fd, int level, int name, std::span<const std::b
         if (val.size() < sizeof l) return make_error(Errc::kInval);
         std::memcpy(&l, val.data(), sizeof l);
         sk.linger_on = l.l_onoff != 0;
-        sk.linger = std::chrono::seconds(std::max(l.l_linger, 0));
+        sk.timeo().sk_lingertime = std::chrono::seconds(std::max(l.l_linger, 0));
         return {};
       }
       case kSoKeepAlive:
@@ -259,12 +260,13 @@ Result<size_t> SocketApi::getsockopt(int fd, int level, int name, std::span<std:
       case kSoSndBuf:
         return put(out, int(sk.sk_sndbuf));
       case kSoRcvTimeo:
-        return put(out, to_timeval(sk.sk_rcvtimeo));
+        return put(out, to_timeval(sk.rcvtimeo()));
       case kSoSndTimeo:
-        return put(out, to_timeval(sk.sk_sndtimeo));
+        return put(out, to_timeval(sk.sndtimeo()));
       case kSoLinger:
-        return put(out, Linger{sk.linger_on ? 1 : 0,
-                               int(std::chrono::duration_cast<std::chrono::seconds>(sk.linger).count())});
+        return put(out,
+                   Linger{sk.linger_on ? 1 : 0,
+                          int(std::chrono::duration_cast<std::chrono::seconds>(sk.lingertime()).count())});
       default:
         return make_error(Errc::kNoProtoOpt);
     }
@@ -291,7 +293,11 @@ Status SocketApi::set_nonblock(int fd, bool on) {
 Status SocketApi::set_event_callback(int fd, std::function<void()> cb) {
   Socket* s = lookup(fd);
   if (!s) return make_error(Errc::kBadFd);
-  s->wq.on_event = std::move(cb);
+  if (!s->wq) {
+    s->wq = std::make_unique<SocketWq>();
+    if (s->sk) s->sk->sk_wq = s->wq.get();
+  }
+  s->wq->on_event = std::move(cb);
   return {};
 }
 

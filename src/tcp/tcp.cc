@@ -183,7 +183,7 @@ void Tcp::inet_csk_destroy_sock(TcpSock& tp) {
   tp.sk_write_queue.purge();
   tp.send_head = nullptr;
   tp.sk_receive_queue.purge();
-  tp.out_of_order_queue.purge();
+  tp.ofo.reset();
   if (tp.dead && orphans_) --orphans_;
   reap_list_.push_back(&tp);
 }
@@ -215,7 +215,7 @@ void Tcp::close(Sock& sk) {
     inet_csk_destroy_sock(tp);
     return;
   }
-  if (data_was_unread || (tp.linger_on && tp.linger.count() == 0)) {
+  if (data_was_unread || (tp.linger_on && tp.lingertime().count() == 0)) {
     // RFC 2525 §2.17: closing with unread data aborts; so does SO_LINGER with a zero timeout.
     if (data_was_unread) {
       ++stats_.abort_on_close;
@@ -255,16 +255,18 @@ void Tcp::inet_csk_listen_stop(TcpSock& tp) {
     if (r.listener == &tp) reqs.push_back(&r);
   });
   for (RequestSock* r : reqs) reqsk_drop(*r);
-  while (!tp.accept_queue.empty()) {
-    TcpSock* child = tp.accept_queue.front();
-    tp.accept_queue.pop_front();
-    child->parent = nullptr;
+  if (!tp.listen_state) return;
+  AcceptQueue& q = tp.listen_state->accept_queue;
+  while (!q.empty()) {
+    TcpSock* child = q.front();
+    q.pop_front();
     (void)disconnect(*child);
     child->sk_socket = nullptr;
     child->dead = true;
     ++orphans_;
     inet_csk_destroy_sock(*child);
   }
+  tp.listen_state.reset();
 }
 
 // tcp_disconnect: back to CLOSE, ready to connect again (connect with AF_UNSPEC).
@@ -282,7 +284,7 @@ Status Tcp::disconnect(Sock& sk) {
   tp.sk_write_queue.purge();
   tp.send_head = nullptr;
   tp.sk_receive_queue.purge();
-  tp.out_of_order_queue.purge();
+  tp.ofo.reset();
   tp.sk_shutdown = 0;
   tp.inet_daddr = Ipv4Addr::any();
   tp.inet_dport = 0;
@@ -304,7 +306,8 @@ Status Tcp::disconnect(Sock& sk) {
 Status Tcp::listen(Sock& sk, int backlog) {
   auto& tp = static_cast<TcpSock&>(sk);
   if (tp.sk_state != TcpState::kClose && tp.sk_state != TcpState::kListen) return make_error(Errc::kInval);
-  tp.max_ack_backlog = std::clamp(backlog, 0, sysctl_.somaxconn);
+  if (!tp.listen_state) tp.listen_state = std::make_unique<TcpListenState>();
+  tp.listen_state->max_ack_backlog = std::clamp(backlog, 0, sysctl_.somaxconn);
   if (tp.sk_state == TcpState::kListen) return {};
   if (!tp.bound) {
     if (Status s = bind(tp, SockAddrIn{Ipv4Addr::any(), 0}); !s) return s;
@@ -323,17 +326,18 @@ Status Tcp::listen(Sock& sk, int backlog) {
 Result<Sock*> Tcp::accept(Sock& sk) {
   auto& tp = static_cast<TcpSock&>(sk);
   if (tp.sk_state != TcpState::kListen) return make_error(Errc::kInval);
-  if (tp.accept_queue.empty()) return make_error(Errc::kAgain);
-  TcpSock* child = tp.accept_queue.front();
-  tp.accept_queue.pop_front();
-  child->parent = nullptr;
+  AcceptQueue& q = tp.listen_state->accept_queue;
+  if (q.empty()) return make_error(Errc::kAgain);
+  TcpSock* child = q.front();
+  q.pop_front();
   return static_cast<Sock*>(child);
 }
 
 // tcp_poll.
 uint16_t Tcp::poll(const Sock& sk) const {
   const auto& tp = static_cast<const TcpSock&>(sk);
-  if (tp.sk_state == TcpState::kListen) return tp.accept_queue.empty() ? 0 : (kPollIn | kPollRdNorm);
+  if (tp.sk_state == TcpState::kListen)
+    return tp.listen_state->accept_queue.empty() ? 0 : (kPollIn | kPollRdNorm);
   uint16_t mask = 0;
   if (tp.sk_shutdown == kShutdownMask || tp.sk_state == TcpState::kClose) mask |= kPollHup;
   if (tp.sk_shutdown & kRcvShutdown) mask |= kPollIn | kPollRdNorm | kPollRdHup;
@@ -398,7 +402,7 @@ Status Tcp::setsockopt(Sock& sk, int level, int name, std::span<const std::byte>
   int v = 0;
   if (level == kSolIp && name == kIpMtuDiscover) {
     if (!read_opt(val, v) || v < 0 || v > 3) return make_error(Errc::kInval);
-    tp.ip_pmtudisc = v;
+    tp.ip_pmtudisc = static_cast<uint8_t>(v);
     return {};
   }
   if (level == kSolTcp) {
@@ -413,7 +417,7 @@ Status Tcp::setsockopt(Sock& sk, int level, int name, std::span<const std::byte>
     if (!read_opt(val, v)) return make_error(Errc::kInval);
     switch (name) {
       case kTcpLinger2:
-        tp.linger2 = v < 0 ? -1 : std::min(v, 120);  // TCP_FIN_TIMEOUT_MAX
+        tp.linger2 = static_cast<int8_t>(v < 0 ? -1 : std::min(v, 120));  // TCP_FIN_TIMEOUT_MAX
         return {};
       case kTcpNoDelay:
         tp.nodelay = v != 0;
@@ -426,7 +430,7 @@ Status Tcp::setsockopt(Sock& sk, int level, int name, std::span<const std::byte>
       case kTcpKeepIdle:
       case kTcpKeepIntvl:
         if (v < 1 || v > 32767) return make_error(Errc::kInval);
-        (name == kTcpKeepIdle ? tp.keepalive_time : tp.keepalive_intvl) = std::chrono::seconds(v);
+        (name == kTcpKeepIdle ? tp.keepalive_time_s : tp.keepalive_intvl_s) = static_cast<uint16_t>(v);
         if (name == kTcpKeepIdle && tp.sk_keepopen && tp.sk_state == TcpState::kEstablished)
           inet_csk_reset_keepalive_timer(tp, keepalive_time_when(tp));
         return {};
@@ -446,7 +450,7 @@ Status Tcp::setsockopt(Sock& sk, int level, int name, std::span<const std::byte>
     tp.sk_keepopen = v != 0;
     if (tp.sk_keepopen && tp.sk_state == TcpState::kEstablished)
       inet_csk_reset_keepalive_timer(tp, keepalive_time_when(tp));
-    if (!tp.sk_keepopen) net().timers.del_timer(tp.keepalive_timer);
+    if (!tp.sk_keepopen && tp.keepalive_timer) net().timers.del_timer(*tp.keepalive_timer);
     return {};
   }
   return make_error(Errc::kNoProtoOpt);
@@ -454,14 +458,14 @@ Status Tcp::setsockopt(Sock& sk, int level, int name, std::span<const std::byte>
 
 Result<size_t> Tcp::getsockopt(Sock& sk, int level, int name, std::span<std::byte> out) {
   auto& tp = static_cast<TcpSock&>(sk);
-  if (level == kSolIp && name == kIpMtuDiscover) return write_opt(out, tp.ip_pmtudisc);
+  if (level == kSolIp && name == kIpMtuDiscover) return write_opt(out, int(tp.ip_pmtudisc));
   if (level != kSolTcp) return make_error(Errc::kNoProtoOpt);
   switch (name) {
     case kTcpLinger2:
       return write_opt(
           out, tp.linger2 < 0 ? -1
                : tp.linger2 > 0
-                   ? tp.linger2
+                   ? int(tp.linger2)
                    : int(std::chrono::duration_cast<std::chrono::seconds>(sysctl_.tcp_fin_timeout).count()));
     case kTcpNoDelay:
       return write_opt(out, int(tp.nodelay));
@@ -473,10 +477,8 @@ Result<size_t> Tcp::getsockopt(Sock& sk, int level, int name, std::span<std::byt
       return write_opt(
           out, int(std::chrono::duration_cast<std::chrono::seconds>(keepalive_time_when(tp)).count()));
     case kTcpKeepIntvl:
-      return write_opt(out,
-                       int(std::chrono::duration_cast<std::chrono::seconds>(
-                               tp.keepalive_intvl.count() ? tp.keepalive_intvl : sysctl_.tcp_keepalive_intvl)
-                               .count()));
+      return write_opt(
+          out, int(std::chrono::duration_cast<std::chrono::seconds>(keepalive_intvl_when(tp)).count()));
     case kTcpKeepCnt:
       return write_opt(out, int(tp.keepalive_probes ? tp.keepalive_probes : sysctl_.tcp_keepalive_probes));
     case kTcpInfo:

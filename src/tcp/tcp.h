@@ -148,6 +148,30 @@ struct TcpInfo {
   uint32_t snd_una, snd_nxt, rcv_nxt;  // raw sequence numbers, for tests and traces
 };
 
+// The out-of-order side of a connection's receive path: the segments above a hole (Linux's
+// out_of_order_queue) and the SACK (selective_acks[]) and D-SACK (duplicate_sack[]) blocks it reports.
+// A connection whose data arrives in order never has any, so a TcpSock holds this only while it is in
+// use: made on the first out-of-order or duplicate segment, freed when the queue is empty and no D-SACK
+// is left to send. Its size is bounded (the queue by the receive buffer), so a hostile peer can at most
+// make it come and go.
+struct TcpOfo {
+  SkbQueue queue;
+  // Starts of the latest out-of-order segments, newest first: their SACK blocks go out in this order
+  // (RFC 2018 §4; Linux keeps selective_acks[] so, tcp_sack_new_ofo_skb). Entries of segments already
+  // delivered match no block and are harmless.
+  std::array<uint32_t, 4> sack_recent{};
+  uint8_t sack_recent_n = 0;
+  bool dsack = false;  // a duplicate segment to report once in a D-SACK block (RFC 2883; rx_opt.dsack)
+  uint32_t dsack_start = 0, dsack_end = 0;
+};
+
+// What only a listener has (inet_connection_sock's icsk_accept_queue and sk_max_ack_backlog): made by
+// listen() and freed when the listener stops, so that connections do not carry it.
+struct TcpListenState {
+  int max_ack_backlog = 0;
+  AcceptQueue accept_queue;
+};
+
 class TcpSock : public Sock {
  public:
   explicit TcpSock(Tcp& tcp);
@@ -228,39 +252,53 @@ class TcpSock : public Sock {
   bool ack_pending = false;
   uint8_t quick = 0;  // segments to ACK at once (quick-ack mode)
 
-  // --- options set by the application ---
+  // --- options set by the application, in the narrowest types their ranges allow ---
+  // TCP_KEEPIDLE and TCP_KEEPINTVL in seconds, 1..32767 (MAX_TCP_KEEPIDLE, MAX_TCP_KEEPINTVL); 0: the
+  // sysctl.
+  uint16_t keepalive_time_s = 0, keepalive_intvl_s = 0;
   bool nodelay = false;
-  uint8_t keepalive_probes = 0;
-  uint8_t syn_retries = 0;  // 0: the sysctl
-  int linger2 = 0;      // TCP_LINGER2 in seconds: an orphan's FIN_WAIT2 time (0: tcp_fin_timeout; <0: none)
-  int ip_pmtudisc = 1;  // IP_MTU_DISCOVER (IP_PMTUDISC_WANT); DONT clears DF and ignores PMTU news
-  Duration keepalive_time{0}, keepalive_intvl{0};  // 0: the sysctl
+  uint8_t keepalive_probes = 0;  // TCP_KEEPCNT, 1..127; 0: the sysctl
+  uint8_t syn_retries = 0;       // 0: the sysctl
+  // TCP_LINGER2 in seconds: an orphan's FIN_WAIT2 time (0: tcp_fin_timeout; <0: none), at most 120
+  // (TCP_FIN_TIMEOUT_MAX).
+  int8_t linger2 = 0;
+  uint8_t ip_pmtudisc = 1;  // IP_MTU_DISCOVER (IP_PMTUDISC_WANT); DONT clears DF and ignores PMTU news
+
+  // --- where the sock is in the protocol's tables (the links themselves are below) ---
+  bool hashed = false;       // in the established table
+  bool bound = false;        // in the bind table
+  bool port_locked = false;  // bound by bind(): the port stays ours until close (SOCK_BINDPORT_LOCK)
+  bool dead = false;         // orphaned and closed: to be freed
 
   // --- queues ---
-  SkbQueue out_of_order_queue;
-  // Starts of the latest out-of-order segments, newest first: their SACK blocks go out in this order
-  // (RFC 2018 §4; Linux keeps selective_acks[] so, tcp_sack_new_ofo_skb).
-  std::array<uint32_t, 4> sack_recent{};
-  // A duplicate segment to report once in a D-SACK block (RFC 2883; Linux's rx_opt.dsack).
-  uint32_t dsack_start = 0, dsack_end = 0;
   SkBuff* send_head = nullptr;  // first skb in sk_write_queue not yet sent
   SkbQueue sk_write_queue;      // sent-unacked then unsent, in sequence order
   SkbQueue sk_receive_queue;    // in-order data for the application
-  uint8_t sack_recent_n = 0;
-  bool dsack = false;
-  size_t rmem_alloc() const { return sk_receive_queue.bytes() + out_of_order_queue.bytes(); }
+  // The out-of-order queue and its SACK and D-SACK blocks, only while there are some (see TcpOfo).
+  std::unique_ptr<TcpOfo> ofo;
+  bool ofo_empty() const { return !ofo || ofo->queue.empty(); }
+  size_t rmem_alloc() const { return sk_receive_queue.bytes() + (ofo ? ofo->queue.bytes() : 0); }
   size_t wmem_queued() const { return sk_write_queue.bytes(); }
+  // The out-of-order state, made on first need.
+  TcpOfo& ofo_state() {
+    if (!ofo) ofo = std::make_unique<TcpOfo>();
+    return *ofo;
+  }
+  // Free the out-of-order state once it holds nothing: no queued segment, no D-SACK to send.
+  void ofo_release_if_idle() {
+    if (ofo && ofo->queue.empty() && !ofo->dsack) ofo.reset();
+  }
 
-  // --- listening (inet_connection_sock accept queue) ---
-  int max_ack_backlog = 0;
-  AcceptQueue accept_queue;
-  TcpSock* accept_next = nullptr;  // the link in the parent's accept_queue
-  TcpSock* parent = nullptr;       // the listener, while in its accept queue
+  // --- listening ---
+  std::unique_ptr<TcpListenState> listen_state;  // a listener's (made by listen())
+  TcpSock* accept_next = nullptr;                // the link in the listener's accept queue
 
   // --- timers ---
   Timer retransmit_timer;  // icsk_retransmit_timer: RTO and zero-window probes
   Timer delack_timer;
-  Timer keepalive_timer;  // sk_timer: keepalive, SYN-ACK-less FIN_WAIT2 timeout
+  // sk_timer: keepalive and an orphan's FIN_WAIT2 timeout. Most connections use neither, so it is made
+  // when first armed (inet_csk_reset_keepalive_timer) and kept until the sock is freed.
+  std::unique_ptr<Timer> keepalive_timer;
 
   // --- statistics for TCP_INFO ---
   uint64_t bytes_acked = 0, bytes_received = 0, bytes_sent = 0, bytes_retrans = 0;
@@ -271,15 +309,10 @@ class TcpSock : public Sock {
   TcpSock* sk_node = nullptr;      // the chain of the established table
   ListLink<TcpSock> sk_bind_node;  // the owners of the same local port (the inet_bind_bucket's owners)
   TcpSock* bhash_next = nullptr;   // a port's first owner: the chain of the bind table
-  bool hashed = false;             // in the established table
-  bool bound = false;              // in the bind table
-  bool port_locked = false;        // bound by bind(): the port stays ours until close (SOCK_BINDPORT_LOCK)
-  bool dead = false;               // orphaned and closed: to be freed
-  bool pmtu_probe = false;
 };
-// The heap chunk of a TcpSock is its size plus 8, rounded up to 16 (glibc): past 760 every connection
+// The heap chunk of a TcpSock is its size plus 8, rounded up to 16 (glibc): past 600 every connection
 // costs 16 bytes more.
-static_assert(sizeof(TcpSock) <= 760, "TcpSock grew into a larger malloc chunk");
+static_assert(sizeof(TcpSock) <= 600, "TcpSock grew into a larger malloc chunk");
 
 void AcceptQueue::push_back(TcpSock* sk) {
   sk->accept_next = nullptr;
@@ -405,7 +438,6 @@ class Tcp final : public Proto {
   ~Tcp() override;
 
   Ipv4& ip() { return ip_; }
-  NetCore& net() { return ip_.net(); }
   TcpSysctl& sysctl() { return sysctl_; }
   const TcpStats& stats() const { return stats_; }
   TcpStats& mutable_stats() { return stats_; }
@@ -516,6 +548,7 @@ class Tcp final : public Proto {
   void tcp_enter_loss(TcpSock& tp);
   void tcp_write_err(TcpSock& tp);
   Duration keepalive_time_when(const TcpSock& tp) const;
+  Duration keepalive_intvl_when(const TcpSock& tp) const;
   // tcp_minisocks.cc
   // tw_isn: the ISN a TIME_WAIT connection hands over to its successor (0: choose one).
   void tcp_conn_request(TcpSock& listener, SkbPtr skb, const wire::TcpHdr& th, const wire::TcpOptions& opt,

@@ -164,9 +164,10 @@ bool oow_rate_limited(Tcp& tcp, TcpSock& tp, const TcpSkbCb& cb) {
 // tcp_dsack_set: remember a duplicate range for the next ACK's first SACK block (RFC 2883 §4).
 static void tcp_dsack_set(Tcp& tcp, TcpSock& tp, uint32_t start, uint32_t end) {
   if (!tp.sack_ok || !tcp.sysctl().tcp_dsack || !before(start, end)) return;
-  tp.dsack = true;
-  tp.dsack_start = start;
-  tp.dsack_end = end;
+  TcpOfo& ofo = tp.ofo_state();
+  ofo.dsack = true;
+  ofo.dsack_start = start;
+  ofo.dsack_end = end;
 }
 
 // tcp_send_dupack: an ACK for a segment we could not take; a retransmission of data we have also puts us
@@ -383,8 +384,9 @@ static void tcp_fin(Tcp& tcp, TcpSock& tp) {
     default:
       break;
   }
-  tp.out_of_order_queue.purge();
+  if (tp.ofo) tp.ofo->queue.purge();
   tcp.tcp_send_ack(tp);
+  tp.ofo_release_if_idle();
   tp.state_change();
   tp.data_ready();
 }
@@ -392,10 +394,11 @@ static void tcp_fin(Tcp& tcp, TcpSock& tp) {
 // tcp_ofo_queue: segments that the hole-filling one made contiguous move to the receive queue.
 static bool tcp_ofo_queue(Tcp& tcp, TcpSock& tp) {
   bool fin = false;
-  while (SkBuff* s = tp.out_of_order_queue.front()) {
+  SkbQueue& ofo = tp.ofo->queue;
+  while (SkBuff* s = ofo.front()) {
     TcpSkbCb& c = tcp_skb_cb(*s);
     if (after(c.seq, tp.rcv_nxt)) break;
-    SkbPtr skb = tp.out_of_order_queue.unlink(s);
+    SkbPtr skb = ofo.unlink(s);
     bool has_fin = c.tcp_flags & kTcpFin;
     uint32_t data_end = c.end_seq - (has_fin ? 1 : 0);
     if (!after(data_end, tp.rcv_nxt)) {
@@ -411,6 +414,8 @@ static bool tcp_ofo_queue(Tcp& tcp, TcpSock& tp) {
       break;
     }
   }
+  // Before tcp_fin, which sends the ACK and may free the out-of-order state itself.
+  if (!fin) tp.ofo_release_if_idle();
   if (fin) {
     ++tp.rcv_nxt;
     tcp_fin(tcp, tp);
@@ -438,7 +443,8 @@ static void tcp_event_data_recv(Tcp& tcp, TcpSock& tp, Duration m) {
 
 // The first range of [start, end) that the out-of-order queue already holds is a duplicate.
 static void tcp_dsack_ofo(Tcp& tcp, TcpSock& tp, uint32_t start, uint32_t end) {
-  for (SkBuff* o = tp.out_of_order_queue.front(); o; o = SkbQueue::next(o)) {
+  if (!tp.ofo) return;
+  for (SkBuff* o = tp.ofo->queue.front(); o; o = SkbQueue::next(o)) {
     const TcpSkbCb& oc = tcp_skb_cb(*o);
     if (before(oc.seq, end) && after(oc.end_seq, start)) {
       tcp_dsack_set(tcp, tp, after(oc.seq, start) ? oc.seq : start,
@@ -483,7 +489,7 @@ static bool tcp_data_queue(Tcp& tcp, TcpSock& tp, SkbPtr skb, size_t hlen) {
     // queue (Linux's tcp_dsack_set and, for the queue, tcp_ofo_queue's tcp_dsack_extend).
     if (overlap)
       tcp_dsack_set(tcp, tp, cb.seq, tp.rcv_nxt);
-    else if (payload > 0)
+    else if (payload > 0 && tp.ofo)  // the common case, nothing out of order, costs one test
       tcp_dsack_ofo(tcp, tp, cb.seq, data_end);
     if (overlap) {
       (void)skb->pull(std::min<size_t>(overlap, skb->len()));
@@ -500,7 +506,7 @@ static bool tcp_data_queue(Tcp& tcp, TcpSock& tp, SkbPtr skb, size_t hlen) {
     tp.rcv_nxt = data_end;
     tp.bytes_received += skb->len();
     ++tp.data_segs_in;
-    bool had_ofo = !tp.out_of_order_queue.empty();
+    bool had_ofo = !tp.ofo_empty();
     if (skb->len() > 0) tp.sk_receive_queue.push_back(std::move(skb));
     if (fin) {
       ++tp.rcv_nxt;
@@ -521,16 +527,16 @@ static bool tcp_data_queue(Tcp& tcp, TcpSock& tp, SkbPtr skb, size_t hlen) {
   // The first part of it we already hold is reported as a duplicate (tcp_data_queue_ofo's tcp_dsack_set).
   tcp_dsack_ofo(tcp, tp, cb.seq, data_end);
   // tcp_sack_new_ofo_skb: this segment's block is reported first, the earlier ones after it.
-  std::copy_backward(tp.sack_recent.begin(), tp.sack_recent.end() - 1, tp.sack_recent.end());
-  tp.sack_recent[0] = cb.seq;
-  if (tp.sack_recent_n < tp.sack_recent.size()) ++tp.sack_recent_n;
-  SkBuff* pos = tp.out_of_order_queue.back();
+  TcpOfo& ofo = tp.ofo_state();
+  std::copy_backward(ofo.sack_recent.begin(), ofo.sack_recent.end() - 1, ofo.sack_recent.end());
+  ofo.sack_recent[0] = cb.seq;
+  if (ofo.sack_recent_n < ofo.sack_recent.size()) ++ofo.sack_recent_n;
+  SkBuff* pos = ofo.queue.back();
   while (pos && after(tcp_skb_cb(*pos).seq, cb.seq)) pos = SkbQueue::prev(pos);
   if (pos && !before(tcp_skb_cb(*pos).end_seq, cb.end_seq) && !after(tcp_skb_cb(*pos).seq, cb.seq)) {
     kfree_skb(net, std::move(skb), DropReason::TCP_OLD_DATA);  // wholly inside one we hold
   } else {
-    tp.out_of_order_queue.insert_before(pos ? SkbQueue::next(pos) : tp.out_of_order_queue.front(),
-                                        std::move(skb));
+    ofo.queue.insert_before(pos ? SkbQueue::next(pos) : ofo.queue.front(), std::move(skb));
   }
   tcp.tcp_enter_quickack_mode(tp);
   return true;
@@ -540,7 +546,7 @@ static bool tcp_data_queue(Tcp& tcp, TcpSock& tp, SkbPtr skb, size_t hlen) {
 static void tcp_ack_snd_check(Tcp& tcp, TcpSock& tp, bool now) {
   if (!tp.ack_pending && !now) return;
   // More than one full segment since the last ACK, quick-ack mode, or an out-of-order queue.
-  if (now || tp.rcv_nxt - tp.rcv_wup > tp.rcv_mss || tp.quick > 0 || !tp.out_of_order_queue.empty()) {
+  if (now || tp.rcv_nxt - tp.rcv_wup > tp.rcv_mss || tp.quick > 0 || !tp.ofo_empty()) {
     tcp.tcp_send_ack(tp);
   } else {
     tcp.tcp_send_delayed_ack(tp);
@@ -673,9 +679,9 @@ void Tcp::tcp_rcv_state_process(TcpSock& tp, SkbPtr skb, const TcpHdr& th, const
   // it resets; elsewhere in the window it gets a challenge ACK.
   if (th.flags & kTcpRst) {
     bool at_sack_edge = false;
-    if (tp.sack_ok && !tp.out_of_order_queue.empty()) {
-      uint32_t max_sack = tcp_skb_cb(*tp.out_of_order_queue.front()).end_seq;
-      for (SkBuff* o = tp.out_of_order_queue.front(); o; o = SkbQueue::next(o))
+    if (tp.sack_ok && !tp.ofo_empty()) {
+      uint32_t max_sack = tcp_skb_cb(*tp.ofo->queue.front()).end_seq;
+      for (SkBuff* o = tp.ofo->queue.front(); o; o = SkbQueue::next(o))
         if (after(tcp_skb_cb(*o).end_seq, max_sack)) max_sack = tcp_skb_cb(*o).end_seq;
       at_sack_edge = cb.seq == max_sack;
     }

@@ -9,10 +9,10 @@ namespace ustack {
 
 using namespace wire;
 
-TcpSock::TcpSock(Tcp& tcp) : Sock(tcp.net(), tcp) {}
+TcpSock::TcpSock(Tcp& tcp) : Sock(tcp) {}
 TcpSock::~TcpSock() = default;
 
-Tcp::Tcp(Ipv4& ip) : ip_(ip) {
+Tcp::Tcp(Ipv4& ip) : Proto(ip.net()), ip_(ip) {
   secret_ = SipKey{ip.net().rng.next_u64(), ip.net().rng.next_u64()};
   // The established table's key, from the secret (drawing more would shift every later random choice).
   const char tag[] = "inet_ehash_secret";
@@ -53,14 +53,14 @@ Sock* Tcp::create() {
   tp.mss_cache = 536;
   tp.snd_cwnd = sysctl_.init_cwnd;
   tp.snd_ssthresh = 0x7fffffff;
-  tp.sk_rcvbuf = sysctl_.tcp_rmem_default;
-  tp.sk_sndbuf = sysctl_.tcp_wmem_default;
+  tp.sk_rcvbuf = static_cast<uint32_t>(sysctl_.tcp_rmem_default);
+  tp.sk_sndbuf = static_cast<uint32_t>(sysctl_.tcp_wmem_default);
   tp.ca_ops = tcp_ca_find(sysctl_.congestion_control);
   if (!tp.ca_ops) tp.ca_ops = tcp_ca_find("reno");
   tcp_init_xmit_timers(tp);
   socks_.push_front(*sk.release());
   if (net().trace.on()) {
-    net().trace.emit("tcp_v4_init_sock", "state=CLOSE rto=%.0fms mss=%u cwnd=%u rcvbuf=%zu sndbuf=%zu cc=%s",
+    net().trace.emit("tcp_v4_init_sock", "state=CLOSE rto=%.0fms mss=%u cwnd=%u rcvbuf=%u sndbuf=%u cc=%s",
                      to_ms(tp.rto), tp.mss_cache, tp.snd_cwnd, tp.sk_rcvbuf, tp.sk_sndbuf, tp.ca_ops->name());
   }
   return &tp;

@@ -26,12 +26,13 @@ void Tcp::tcp_conn_request(TcpSock& l, SkbPtr skb, const TcpHdr& th, const TcpOp
     kfree_skb(net(), std::move(skb), DropReason::OTHERHOST);
     return;
   }
-  size_t pending = size_t(l.accept_queue.reqsk_queue_len());
+  TcpListenState& ls = *l.listen_state;
+  size_t pending = size_t(ls.accept_queue.reqsk_queue_len());
   // A full accept queue (or SYN queue) drops the SYN: the client retries and is served once accept()
   // drains the queue (Linux without syncookies). Full means more than the backlog (sk_acceptq_is_full:
   // listen(fd, 1) queues two connections).
-  if (l.accept_queue.size() > size_t(l.max_ack_backlog) ||
-      pending >= size_t(std::max(l.max_ack_backlog, 1)) * 2) {
+  if (ls.accept_queue.size() > size_t(ls.max_ack_backlog) ||
+      pending >= size_t(std::max(ls.max_ack_backlog, 1)) * 2) {
     ++stats_.listen_overflows;
     ++stats_.listen_drops;
     kfree_skb(net(), std::move(skb), DropReason::TCP_LISTEN_OVERFLOW);
@@ -67,14 +68,14 @@ void Tcp::tcp_conn_request(TcpSock& l, SkbPtr skb, const TcpHdr& th, const TcpOp
   req->rsk_timer.setup<reqsk_timer_fn>(*req);
   net().mod_timer(req->rsk_timer, sysctl_.rto_init);
   reqhash_.insert(*req);
-  l.accept_queue.reqsk_queue_added();
+  ls.accept_queue.reqsk_queue_added();
   ++stats_.passive_opens;
   tcp_send_synack(*req);
   consume_skb(std::move(skb));
 }
 
 void Tcp::reqsk_drop(RequestSock& req) {
-  if (req.listener) req.listener->accept_queue.reqsk_queue_removed();
+  if (req.listener) req.listener->listen_state->accept_queue.reqsk_queue_removed();
   reqhash_.erase(req);
   req_cache_.destroy(&req);  // the timer disarms itself in its destructor
 }
@@ -132,7 +133,8 @@ void Tcp::tcp_check_req(RequestSock& req, SkbPtr skb, const TcpHdr& th, const Tc
     return;
   }
   TcpSock& l = *req.listener;
-  if (l.accept_queue.size() > size_t(l.max_ack_backlog)) {
+  TcpListenState& ls = *l.listen_state;
+  if (ls.accept_queue.size() > size_t(ls.max_ack_backlog)) {
     // Accept queue full: forget this ACK; the SYN-ACK timer makes the peer send it again later.
     ++stats_.listen_overflows;
     kfree_skb(n, std::move(skb), DropReason::TCP_LISTEN_OVERFLOW);
@@ -170,11 +172,11 @@ void Tcp::tcp_check_req(RequestSock& req, SkbPtr skb, const TcpHdr& th, const Tc
   c.sk_sndbuf = l.sk_sndbuf;
   c.nodelay = l.nodelay;
   c.sk_keepopen = l.sk_keepopen;
-  c.keepalive_time = l.keepalive_time;
-  c.keepalive_intvl = l.keepalive_intvl;
+  c.keepalive_time_s = l.keepalive_time_s;
+  c.keepalive_intvl_s = l.keepalive_intvl_s;
   c.keepalive_probes = l.keepalive_probes;
   c.linger_on = l.linger_on;
-  c.linger = l.linger;
+  if (l.sk_timeo) c.sk_timeo = std::make_unique<SockTimeo>(*l.sk_timeo);
   auto rt = ip_.ip_route_output(c.inet_daddr, c.inet_saddr);
   if (rt) c.sk_dst_cache = *rt;
   tcp_sync_mss(c, c.sk_dst_cache ? c.sk_dst_cache->mtu() : 576);
@@ -186,11 +188,10 @@ void Tcp::tcp_check_req(RequestSock& req, SkbPtr skb, const TcpHdr& th, const Tc
   inet_hash(c);
   tcp_init_transfer(c);
   reqsk_drop(req);
-  c.parent = &l;
-  l.accept_queue.push_back(&c);
+  ls.accept_queue.push_back(&c);
   if (n.trace.on()) {
     n.trace.emit("tcp_check_req", "handshake done: child %s:%u ESTABLISHED on the accept queue (%zu/%d)",
-                 c.inet_daddr.to_string().c_str(), c.inet_dport, l.accept_queue.size(), l.max_ack_backlog);
+                 c.inet_daddr.to_string().c_str(), c.inet_dport, ls.accept_queue.size(), ls.max_ack_backlog);
   }
   l.data_ready();
   // tcp_child_process: the ACK may carry data or a FIN.

@@ -148,8 +148,8 @@ uint32_t Tcp::tcp_current_mss(TcpSock& tp) {
   }
   // tcp_established_options: timestamps on every segment, SACK blocks while we hold out-of-order data.
   uint32_t opts = tp.ts_ok ? 12 : 0;
-  if (tp.sack_ok && !tp.out_of_order_queue.empty()) {
-    uint32_t blocks = std::min<uint32_t>(uint32_t(tp.out_of_order_queue.size()), tp.ts_ok ? 3 : 4);
+  if (tp.sack_ok && !tp.ofo_empty()) {
+    uint32_t blocks = std::min<uint32_t>(uint32_t(tp.ofo->queue.size()), tp.ts_ok ? 3 : 4);
     opts += 4 + 8 * blocks;
   }
   return tp.mss_cache - opts;
@@ -195,7 +195,8 @@ int Tcp::tcp_transmit_skb(TcpSock& tp, SkBuff& skb, bool clone_it) {
       opts.tsval = tcp_time_stamp(tp.ts_offset);
       opts.tsecr = tp.ts_recent;
     }
-    if (tp.sack_ok && (!tp.out_of_order_queue.empty() || tp.dsack)) {
+    if (tp.sack_ok && tp.ofo && (!tp.ofo->queue.empty() || tp.ofo->dsack)) {
+      TcpOfo& ofo = *tp.ofo;
       // RFC 2018 §4: report the received blocks above the hole, at most 3 beside timestamps. The
       // first block MUST be the one holding the segment that triggered this ACK, and the others SHOULD
       // repeat the most recently reported ones (Linux keeps selective_acks[] in that order); blocks
@@ -203,7 +204,7 @@ int Tcp::tcp_transmit_skb(TcpSock& tp, SkBuff& skb, bool clone_it) {
       size_t max_blocks = tp.ts_ok ? 3 : 4;
       std::array<SackBlock, 16> all{};
       size_t n_all = 0;
-      for (SkBuff* s = tp.out_of_order_queue.front(); s && n_all < all.size();) {
+      for (SkBuff* s = ofo.queue.front(); s && n_all < all.size();) {
         SackBlock b{tcp_skb_cb(*s).seq, tcp_skb_cb(*s).end_seq};
         s = SkbQueue::next(s);
         while (s && !after(tcp_skb_cb(*s).seq, b.end)) {
@@ -219,16 +220,17 @@ int Tcp::tcp_transmit_skb(TcpSock& tp, SkBuff& skb, bool clone_it) {
         opts.sacks[opts.num_sacks++] = all[i];
       };
       // RFC 2883 §4: a duplicate goes first, once, then the block that holds it if we hold one.
-      if (tp.dsack) {
-        opts.sacks[opts.num_sacks++] = SackBlock{tp.dsack_start, tp.dsack_end};
-        tp.dsack = false;
+      if (ofo.dsack) {
+        opts.sacks[opts.num_sacks++] = SackBlock{ofo.dsack_start, ofo.dsack_end};
+        ofo.dsack = false;
         for (size_t i = 0; i < n_all; ++i)
-          if (!before(tp.dsack_start, all[i].start) && !after(tp.dsack_end, all[i].end)) add(i);
+          if (!before(ofo.dsack_start, all[i].start) && !after(ofo.dsack_end, all[i].end)) add(i);
       }
-      for (size_t r = 0; r < tp.sack_recent_n; ++r)
+      for (size_t r = 0; r < ofo.sack_recent_n; ++r)
         for (size_t i = 0; i < n_all; ++i)
-          if (!before(tp.sack_recent[r], all[i].start) && before(tp.sack_recent[r], all[i].end)) add(i);
+          if (!before(ofo.sack_recent[r], all[i].start) && before(ofo.sack_recent[r], all[i].end)) add(i);
       for (size_t i = 0; i < n_all; ++i) add(i);
+      tp.ofo_release_if_idle();  // the D-SACK was all it held
     }
   }
   bool gso = cb.pcount > 1 && cb.mss != 0;  // a TSO packet: each of its segments must fit

@@ -25,13 +25,13 @@ void tcp_keepalive_timer_fn(TcpSock& tp) { tp.tcp().tcp_keepalive_timer(tp); }
 void Tcp::tcp_init_xmit_timers(TcpSock& tp) {
   tp.retransmit_timer.setup<tcp_write_timer>(tp);
   tp.delack_timer.setup<tcp_delack_timer_fn>(tp);
-  tp.keepalive_timer.setup<tcp_keepalive_timer_fn>(tp);
 }
 
 void Tcp::tcp_clear_xmit_timers(TcpSock& tp) {
   net().timers.del_timer(tp.retransmit_timer);
   net().timers.del_timer(tp.delack_timer);
-  net().timers.del_timer(tp.keepalive_timer);
+  // Disarmed, not freed: this may run from the keepalive timer's own callback.
+  if (tp.keepalive_timer) net().timers.del_timer(*tp.keepalive_timer);
 }
 
 // tcp_write_err: give up on the connection (too many retransmissions).
@@ -141,11 +141,21 @@ void Tcp::tcp_delack_timer(TcpSock& tp) {
 }
 
 Duration Tcp::keepalive_time_when(const TcpSock& tp) const {
-  return tp.keepalive_time.count() ? tp.keepalive_time : sysctl_.tcp_keepalive_time;
+  return tp.keepalive_time_s ? Duration(std::chrono::seconds(tp.keepalive_time_s))
+                             : sysctl_.tcp_keepalive_time;
+}
+
+Duration Tcp::keepalive_intvl_when(const TcpSock& tp) const {
+  return tp.keepalive_intvl_s ? Duration(std::chrono::seconds(tp.keepalive_intvl_s))
+                              : sysctl_.tcp_keepalive_intvl;
 }
 
 void Tcp::inet_csk_reset_keepalive_timer(TcpSock& tp, Duration when) {
-  net().mod_timer(tp.keepalive_timer, when);
+  if (!tp.keepalive_timer) {
+    tp.keepalive_timer = std::make_unique<Timer>();
+    tp.keepalive_timer->setup<tcp_keepalive_timer_fn>(tp);
+  }
+  net().mod_timer(*tp.keepalive_timer, when);
 }
 
 // tcp_keepalive_timer: after keepalive_time of silence, probe every keepalive_intvl; after
@@ -167,7 +177,7 @@ void Tcp::tcp_keepalive_timer(TcpSock& tp) {
                           tp.sk_state != TcpState::kFinWait2))
     return;
   Duration idle_limit = keepalive_time_when(tp);
-  Duration intvl = tp.keepalive_intvl.count() ? tp.keepalive_intvl : sysctl_.tcp_keepalive_intvl;
+  Duration intvl = keepalive_intvl_when(tp);
   uint8_t probes = tp.keepalive_probes ? tp.keepalive_probes : sysctl_.tcp_keepalive_probes;
   if (tp.packets_out || tp.send_head) {
     inet_csk_reset_keepalive_timer(tp, idle_limit);

@@ -17,12 +17,12 @@ struct UdpCb {
 };
 }  // namespace
 
-Udp::Udp(Ipv4& ip) : ip_(ip) {
+Udp::Udp(Ipv4& ip) : Proto(ip.net()), ip_(ip) {
   ip.inet_add_protocol(kIpProtoUdp, InetProtocol{[this](SkbPtr skb) { udp_rcv(std::move(skb)); },
                                                  [this](const IcmpErrInfo& e) { udp_err(e); }});
 }
 
-UdpSock::UdpSock(Udp& udp) : Sock(udp.ip().net(), udp), udp_(udp) {
+UdpSock::UdpSock(Udp& udp) : Sock(udp), udp_(udp) {
   sk_rcvbuf = 212992;  // net.core.rmem_default
   sk_sndbuf = 212992;
 }

@@ -39,7 +39,7 @@ class UdpSock : public Sock {
   size_t queued_datagrams() const { return rx_.size(); }
   SockAddrIn local() const { return local_; }
   std::optional<SockAddrIn> peer() const { return connected_ ? std::optional(peer_) : std::nullopt; }
-  void set_rcvbuf(size_t bytes) { sk_rcvbuf = bytes; }
+  void set_rcvbuf(size_t bytes) { sk_rcvbuf = static_cast<uint32_t>(bytes); }
   void set_broadcast(bool on) { sk_broadcast = on; }
   void set_pmtudisc(PmtuDisc m) { pmtudisc_ = m; }
   void set_ttl(uint8_t ttl) { uc_ttl = ttl; }

@@ -92,7 +92,7 @@ void transfer_both_ways(Pair& p, size_t total, Duration limit) {
            " timer=" + std::to_string(tp->retransmit_timer.pending()) +
            " wq=" + std::to_string(tp->sk_write_queue.size()) +
            " rq=" + std::to_string(tp->sk_receive_queue.bytes()) +
-           " ofo=" + std::to_string(tp->out_of_order_queue.size()) +
+           " ofo=" + std::to_string((tp->ofo ? tp->ofo->queue.size() : 0)) +
            " err=" + std::to_string(int(tp->sk_err));
   };
   ASSERT_TRUE(ok) << "a got " << in_a.size() << ", b got " << in_b.size() << " of " << total
