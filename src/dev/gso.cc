@@ -27,7 +27,8 @@ size_t ipv4_transport_offset(std::span<const std::byte> frame) {
   return ihl >= kIpv4HeaderLen && frame.size() >= kEth + ihl ? kEth + ihl : 0;
 }
 
-bool is_ipv4_tcp_frame(std::span<const std::byte> frame) {
+bool gso_metadata_ok(std::span<const std::byte> frame, uint16_t gso_size) {
+  if (gso_size < kMinGsoSize) return false;
   size_t t = ipv4_transport_offset(frame);  // nonzero: the IPv4 header follows a 14-byte link header
   if (t == 0 || load8(frame.data() + 14 + 9) != kIpProtoTcp || frame.size() < t + kTcpHeaderLen) return false;
   return frame.size() >= t + size_t(load8(frame.data() + t + 12) >> 4) * 4;

@@ -18,10 +18,13 @@ void skb_checksum_help(SkBuff& skb);
 // Where the transport header of an Ethernet frame carrying IPv4 starts, or 0 if it carries no
 // well-formed IPv4 header: for a driver told where a frame's checksum field lies.
 size_t ipv4_transport_offset(std::span<const std::byte> frame);
-// What an Ethernet frame must be before GSO metadata from outside (a TAP device's virtio-net header, a
-// ring's descriptor) is believed, as the kernel checks a frame from an untrusted source (SKB_GSO_DODGY)
-// before it segments it: IPv4 carrying TCP, with the whole TCP header present.
-bool is_ipv4_tcp_frame(std::span<const std::byte> frame);
+// Whether GSO metadata from outside (a TAP device's virtio-net header, a ring's descriptor) is to be
+// believed, as the kernel checks a frame from an untrusted source (SKB_GSO_DODGY) before it segments
+// it: the frame is IPv4 carrying TCP with the whole TCP header present, and the segment size is one TCP
+// could have chosen. TCP never sends segments below 48 bytes (Linux's TCP_MIN_SND_MSS); a smaller size
+// would only make one frame into thousands of segments.
+inline constexpr uint16_t kMinGsoSize = 48;
+bool gso_metadata_ok(std::span<const std::byte> frame, uint16_t gso_size);
 
 // Cut an IPv4/TCP GSO packet whose data starts `mac_len` bytes before the IP header (the link-layer
 // header, copied to every segment) into gso_size segments. Returns an empty queue if the packet is not

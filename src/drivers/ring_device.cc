@@ -71,7 +71,7 @@ size_t RingDevice::poll(size_t budget) {
       skb->csum_offset = d.csum_offset;
       skb->set_transport_header(l4);
     }
-    if (d.gso_size && !is_ipv4_tcp_frame(frame)) {
+    if (d.gso_size && !gso_metadata_ok(frame, d.gso_size)) {
       ++stats.rx_errors;  // segment counts claimed for what is no TCP segment
       return;
     }

@@ -197,8 +197,7 @@ void TapDevice::receive(SkbPtr skb, const std::byte* vnet_hdr) {
   }
   if (h.gso_type != kVirtioGsoNone) {
     // Only what we offered to take (TUN_F_TSO4): IPv4 TCP, ECN or not.
-    if ((h.gso_type & ~kVirtioGsoEcn) != kVirtioGsoTcpv4 || h.gso_size == 0 ||
-        !is_ipv4_tcp_frame(skb->bytes())) {
+    if ((h.gso_type & ~kVirtioGsoEcn) != kVirtioGsoTcpv4 || !gso_metadata_ok(skb->bytes(), h.gso_size)) {
       ++stats.rx_errors;
       return;
     }

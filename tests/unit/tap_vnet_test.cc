@@ -193,6 +193,25 @@ TEST_F(TapVnet, GsoMetadataOnAFrameThatIsNotTcpIsDropped) {
   EXPECT_EQ(stack_.net().mib.get(Mib::IpForwDatagrams), 0u);
 }
 
+// A segment size TCP would never choose (below 48 bytes) on an otherwise good TCP frame: dropped and
+// counted, rather than cut into thousands of segments.
+TEST_F(TapVnet, GsoSizeBelowTcpsMinimumIsDropped) {
+  make(false);
+  stack_.ipv4().sysctl().ip_forward = true;
+  VnetHdr h;
+  h.gso_type = 1;
+  h.gso_size = 1;
+  write_frame(h, tcp_frame(kFar, kTcpAck, 5000, 3000));
+  EXPECT_EQ(dev_->stats.rx_errors, 1u);
+  EXPECT_FALSE(read_frame());
+  h.gso_size = 48;  // the smallest TCP sends: 63 segments
+  write_frame(h, tcp_frame(kFar, kTcpAck, 5000, 3000));
+  EXPECT_EQ(dev_->stats.rx_errors, 1u);
+  size_t segs = 0;
+  while (auto s = read_frame()) ++segs;
+  EXPECT_EQ(segs, 63u);
+}
+
 // A GRO'd frame of three segments forwarded to a device without offloads leaves as three checksummed
 // MTU-sized frames; to one with TSO, whole, with the GSO metadata rebuilt.
 TEST_F(TapVnet, ForwardedGroFrameIsSegmentedInSoftwareWhereTheDeviceCannot) {
