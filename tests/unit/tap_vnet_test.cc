@@ -35,6 +35,24 @@ struct VnetHdr {
 };
 static_assert(sizeof(VnetHdr) == 10);
 
+// The header of a frame whose TCP checksum the kernel left partial (NEEDS_CSUM at the TCP checksum).
+VnetHdr partial_csum_hdr() {
+  VnetHdr h;
+  h.flags = 1;
+  h.csum_start = kEthHeaderLen + kIpv4HeaderLen;
+  h.csum_offset = 16;
+  return h;
+}
+
+// The header of a GRO'd TCP frame of `gso_size`-byte segments, its checksum partial.
+VnetHdr gro_hdr(uint16_t gso_size) {
+  VnetHdr h = partial_csum_hdr();
+  h.gso_type = 1;
+  h.gso_size = gso_size;
+  h.hdr_len = kEthHeaderLen + kIpv4HeaderLen + kTcpHeaderLen;
+  return h;
+}
+
 // An Ethernet + IPv4 + TCP frame from the peer; its checksum field holds the pseudo-header sum only (the
 // kernel leaves the rest to us, CHECKSUM_PARTIAL).
 std::vector<std::byte> tcp_frame(Ipv4Addr dst, uint8_t flags, uint32_t seq, size_t payload) {
@@ -129,10 +147,7 @@ TEST_F(TapVnet, PartialChecksumsBothWays) {
   int l = *api.socket(kAfInet, kSockStream | kSockNonblock);
   ASSERT_TRUE(api.bind(l, SockAddrIn{Ipv4Addr::any(), kPort}));
   ASSERT_TRUE(api.listen(l, 4));
-  VnetHdr partial;
-  partial.flags = 1;
-  partial.csum_start = kEthHeaderLen + kIpv4HeaderLen;
-  partial.csum_offset = 16;
+  const VnetHdr partial = partial_csum_hdr();
   // What the kernel does with a frame we sent: sum from csum_start, store at csum_offset.
   auto complete = [](Sent& s) {
     if (!(s.h.flags & 1)) return;
@@ -217,14 +232,7 @@ TEST_F(TapVnet, GsoSizeBelowTcpsMinimumIsDropped) {
 TEST_F(TapVnet, ForwardedGroFrameIsSegmentedInSoftwareWhereTheDeviceCannot) {
   make(false);
   stack_.ipv4().sysctl().ip_forward = true;
-  VnetHdr h;
-  h.flags = 1;
-  h.csum_start = kEthHeaderLen + kIpv4HeaderLen;
-  h.csum_offset = 16;
-  h.gso_type = 1;
-  h.gso_size = 1000;
-  h.hdr_len = kEthHeaderLen + kIpv4HeaderLen + kTcpHeaderLen;
-  write_frame(h, tcp_frame(kFar, kTcpAck | kTcpPsh, 5000, 3000));
+  write_frame(gro_hdr(1000), tcp_frame(kFar, kTcpAck | kTcpPsh, 5000, 3000));
   EXPECT_EQ(dev_->stats.rx_errors, 0u);
   for (uint32_t i = 0; i < 3; ++i) {
     auto s = read_frame();
@@ -244,13 +252,7 @@ TEST_F(TapVnet, ForwardedGroFrameIsSegmentedInSoftwareWhereTheDeviceCannot) {
 TEST_F(TapVnet, ForwardedGroFrameStaysWholeToATsoDevice) {
   make(true);
   stack_.ipv4().sysctl().ip_forward = true;
-  VnetHdr h;
-  h.flags = 1;
-  h.csum_start = kEthHeaderLen + kIpv4HeaderLen;
-  h.csum_offset = 16;
-  h.gso_type = 1;
-  h.gso_size = 1000;
-  write_frame(h, tcp_frame(kFar, kTcpAck | kTcpPsh, 5000, 3000));
+  write_frame(gro_hdr(1000), tcp_frame(kFar, kTcpAck | kTcpPsh, 5000, 3000));
   auto s = read_frame();
   ASSERT_TRUE(s);
   EXPECT_EQ(s->h.gso_type, 1);
