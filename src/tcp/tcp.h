@@ -78,7 +78,11 @@ struct TcpSysctl {
   Duration tcp_keepalive_time = 7200s;
   Duration tcp_keepalive_intvl = 75s;
   uint8_t tcp_keepalive_probes = 9;
-  int tcp_tw_reuse = 2;             // 0 never, 1 always when safe, 2 loopback only
+  int tcp_tw_reuse = 2;  // 0 never, 1 always when safe, 2 loopback only
+  // Linux's tcp_fin puts a connection that receives the peer's FIN in pingpong mode, so that the ACK of
+  // the FIN waits (delayed ACK) for the application's answer or close and rides on it. false: ACK a FIN
+  // at once, as FreeBSD does (TF_ACKNOW).
+  bool tcp_fin_pingpong = true;
   Duration tcp_timewait_len = 60s;  // TCP_TIMEWAIT_LEN: 2MSL
   size_t tcp_rmem_default = 1 << 20;
   size_t tcp_wmem_default = 1 << 20;
@@ -250,12 +254,13 @@ class TcpSock : public Sock {
   TimePoint lrcvtime{};
   TimePoint rcv_tstamp{};  // last ACK received, for keepalive
   bool ack_pending = false;
+  // inet_csk_in_pingpong_mode: the application answers what it receives, so a pending ACK waits for the
+  // answer even in quick-ack mode. Entered on the peer's FIN, left when a delayed ACK has to be sent
+  // by its timer.
+  bool pingpong = false;
   uint8_t quick = 0;  // segments to ACK at once (quick-ack mode)
 
   // --- options set by the application, in the narrowest types their ranges allow ---
-  // TCP_KEEPIDLE and TCP_KEEPINTVL in seconds, 1..32767 (MAX_TCP_KEEPIDLE, MAX_TCP_KEEPINTVL); 0: the
-  // sysctl.
-  uint16_t keepalive_time_s = 0, keepalive_intvl_s = 0;
   bool nodelay = false;
   uint8_t keepalive_probes = 0;  // TCP_KEEPCNT, 1..127; 0: the sysctl
   uint8_t syn_retries = 0;       // 0: the sysctl
@@ -263,6 +268,9 @@ class TcpSock : public Sock {
   // (TCP_FIN_TIMEOUT_MAX).
   int8_t linger2 = 0;
   uint8_t ip_pmtudisc = 1;  // IP_MTU_DISCOVER (IP_PMTUDISC_WANT); DONT clears DF and ignores PMTU news
+  // TCP_KEEPIDLE and TCP_KEEPINTVL in seconds, 1..32767 (MAX_TCP_KEEPIDLE, MAX_TCP_KEEPINTVL); 0: the
+  // sysctl.
+  uint16_t keepalive_time_s = 0, keepalive_intvl_s = 0;
 
   // --- where the sock is in the protocol's tables (the links themselves are below) ---
   bool hashed = false;       // in the established table

@@ -372,6 +372,9 @@ static void tcp_fin(Tcp& tcp, TcpSock& tp) {
     case TcpState::kSynRecv:
     case TcpState::kEstablished:
       tcp.tcp_set_state(tp, TcpState::kCloseWait);
+      // The application will most likely close now: its FIN can carry this ACK (tcp_ack_snd_check
+      // delays it in pingpong mode), one segment fewer per connection.
+      if (tcp.sysctl().tcp_fin_pingpong) tp.pingpong = true;
       break;
     case TcpState::kFinWait1:
       // Our FIN is not acknowledged yet: simultaneous close.
@@ -385,7 +388,7 @@ static void tcp_fin(Tcp& tcp, TcpSock& tp) {
       break;
   }
   if (tp.ofo) tp.ofo->queue.purge();
-  tcp.tcp_send_ack(tp);
+  if (!tp.pingpong) tcp.tcp_send_ack(tp);
   tp.ofo_release_if_idle();
   tp.state_change();
   tp.data_ready();
@@ -545,8 +548,9 @@ static bool tcp_data_queue(Tcp& tcp, TcpSock& tp, SkbPtr skb, size_t hlen) {
 // __tcp_ack_snd_check: ACK now, or let the delayed-ACK timer do it.
 static void tcp_ack_snd_check(Tcp& tcp, TcpSock& tp, bool now) {
   if (!tp.ack_pending && !now) return;
-  // More than one full segment since the last ACK, quick-ack mode, or an out-of-order queue.
-  if (now || tp.rcv_nxt - tp.rcv_wup > tp.rcv_mss || tp.quick > 0 || !tp.ofo_empty()) {
+  // More than one full segment since the last ACK, quick-ack mode (tcp_in_quickack_mode: not in
+  // pingpong mode), or an out-of-order queue.
+  if (now || tp.rcv_nxt - tp.rcv_wup > tp.rcv_mss || (tp.quick > 0 && !tp.pingpong) || !tp.ofo_empty()) {
     tcp.tcp_send_ack(tp);
   } else {
     tcp.tcp_send_delayed_ack(tp);

@@ -135,8 +135,14 @@ void Tcp::tcp_probe_timer(TcpSock& tp) {
 
 void Tcp::tcp_delack_timer(TcpSock& tp) {
   if (!tp.ack_pending || tp.sk_state == TcpState::kClose) return;
-  // The timer firing means the application is not answering quickly: Linux grows ato (up to the RTO).
-  tp.ato = std::min(tp.ato * 2, tp.rto);
+  // The timer firing means the application is not answering quickly. Linux grows ato (up to the RTO);
+  // in pingpong mode the answer did not come, so the mode ends and ato starts again from the minimum.
+  if (tp.pingpong) {
+    tp.pingpong = false;
+    tp.ato = sysctl_.delack_min;
+  } else {
+    tp.ato = std::min(tp.ato * 2, tp.rto);
+  }
   tcp_send_ack(tp);
 }
 

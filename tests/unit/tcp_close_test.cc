@@ -230,6 +230,9 @@ TEST(TcpClose, FinWithDataDeliversTheDataThenEndOfStream) {
   TcpHarness h;
   int fd = h.connect_established();
   h.inject(Out{kTcpFin | kTcpAck | kTcpPsh, kP, h.iss + 1}.with_payload("bye"));
+  // The ACK waits for an answer (pingpong mode); nobody answers, so the delayed-ACK timer sends it.
+  h.expect_no_tx();
+  h.advance(40ms);
   Seg a = h.expect_tx(kTcpAck);
   EXPECT_EQ(a.ack, kP + 4);  // three bytes and the FIN
   EXPECT_EQ(recv_str(h, fd), "bye");
@@ -238,6 +241,41 @@ TEST(TcpClose, FinWithDataDeliversTheDataThenEndOfStream) {
   PollFd p{fd, kPollIn | kPollRdHup, 0};
   EXPECT_EQ(*h.api().poll(std::span(&p, 1), Duration(0)), 1);
   EXPECT_TRUE(p.revents & kPollRdHup);
+}
+
+TEST(TcpClose, TheAckOfAFinRidesOnTheApplicationsClose) {
+  // As Linux (tcp_fin enters pingpong mode): the application reads the end of the stream and closes
+  // within the delayed-ACK time, so one FIN+ACK answers the peer's FIN instead of an ACK and a FIN.
+  TcpHarness h;
+  int fd = h.connect_established();
+  // The first data starts the delayed-ACK engine (ato 40 ms) in quick-ack mode: ACKed at once.
+  h.inject(Out{kTcpAck | kTcpPsh, kP, h.iss + 1}.with_payload("hi"));
+  EXPECT_EQ(h.expect_tx(kTcpAck).ack, kP + 2);
+  h.inject(Out{kTcpFin | kTcpAck, kP + 2, h.iss + 1});
+  h.expect_no_tx();
+  EXPECT_EQ(state(h, fd), TcpState::kCloseWait);
+  EXPECT_EQ(recv_str(h, fd), "hi");
+  EXPECT_EQ(recv_str(h, fd), "");
+  h.advance(10ms);
+  h.expect_no_tx();
+  ASSERT_TRUE(h.api().close(fd));
+  Seg fin = h.expect_tx(kTcpFin | kTcpAck);
+  EXPECT_EQ(fin.ack, kP + 3);
+  h.expect_no_tx();
+  // The delayed-ACK timer (40 ms) has nothing left to send: the FIN carried the ACK.
+  h.advance(100ms);
+  h.expect_no_tx();
+}
+
+TEST(TcpClose, WithoutFinPingpongAFinIsAckedAtOnce) {
+  // FreeBSD's rule (TF_ACKNOW), which the packetdrill rfc profile runs with.
+  TcpHarness h;
+  h.stack.tcp().sysctl().tcp_fin_pingpong = false;
+  int fd = h.connect_established();
+  h.inject(Out{kTcpFin | kTcpAck, kP, h.iss + 1});
+  EXPECT_EQ(h.expect_tx(kTcpAck).ack, kP + 1);
+  ASSERT_TRUE(h.api().close(fd));
+  EXPECT_EQ(h.expect_tx(kTcpFin | kTcpAck).ack, kP + 1);
 }
 
 TEST(TcpClose, FinAfterAHoleWaitsForTheHole) {
