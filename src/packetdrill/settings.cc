@@ -25,6 +25,7 @@ std::optional<int64_t> tcpi_field(const TcpInfo& i, const std::string& name) {
       {"tcpi_snd_mss", [](const TcpInfo& x) -> int64_t { return x.snd_mss; }},
       {"tcpi_rcv_mss", [](const TcpInfo& x) -> int64_t { return x.rcv_mss; }},
       {"tcpi_unacked", [](const TcpInfo& x) -> int64_t { return x.unacked; }},
+      {"tcpi_sacked", [](const TcpInfo& x) -> int64_t { return x.sacked; }},
       {"tcpi_lost", [](const TcpInfo& x) -> int64_t { return x.lost; }},
       {"tcpi_retrans", [](const TcpInfo& x) -> int64_t { return x.retrans; }},
       {"tcpi_total_retrans", [](const TcpInfo& x) -> int64_t { return x.total_retrans; }},

@@ -371,6 +371,7 @@ TcpInfo TcpSock::tcp_get_info() const {
   i.snd_mss = mss_cache;
   i.rcv_mss = rcv_mss;
   i.unacked = packets_out;
+  i.sacked = sacked_out;
   i.lost = lost_out;
   i.retrans = retrans_out;
   i.total_retrans = total_retrans;

@@ -107,10 +107,12 @@ struct TcpSysctl {
 struct TcpSkbCb {
   uint32_t seq;
   uint32_t end_seq;  // seq + SYN + FIN + payload
-  uint32_t ack_seq;  // received segments only
-  int64_t when_ns;   // last transmission, for RTT samples
+  // Received segments: the ACK field. Sent ones that were retransmitted: snd_nxt just after the
+  // retransmission (a SACK for data above it means the retransmission was lost, tcp_mark_lost_retrans).
+  uint32_t ack_seq;
+  int64_t when_ns;  // last transmission, for RTT samples
   uint8_t tcp_flags;
-  uint8_t sacked;  // kTcpcbLost, kTcpcbRetrans, kTcpcbEverRetrans
+  uint8_t sacked;  // kTcpcbLost, kTcpcbRetrans, kTcpcbEverRetrans, kTcpcbSackedAcked
   uint16_t tx_count;
   bool eor;  // the application ended a record here (MSG_EOR): nothing is appended to this skb
   // tcp_gso_segs and tcp_gso_size: an skb of several MSS goes out as one TSO packet and counts as this
@@ -118,7 +120,14 @@ struct TcpSkbCb {
   uint16_t pcount;
   uint16_t mss;
 };
-enum TcpcbSacked : uint8_t { kTcpcbLost = 1, kTcpcbRetrans = 2, kTcpcbEverRetrans = 4 };
+// The scoreboard (RFC 6675) per skb: kTcpcbSackedAcked, the peer holds it (a SACK block covered it);
+// kTcpcbLost, presumed lost and due for retransmission; kTcpcbRetrans, a retransmission is in flight.
+enum TcpcbSacked : uint8_t {
+  kTcpcbLost = 1,
+  kTcpcbRetrans = 2,
+  kTcpcbEverRetrans = 4,
+  kTcpcbSackedAcked = 8
+};
 inline TcpSkbCb& tcp_skb_cb(SkBuff& skb) { return skb.cb<TcpSkbCb>(); }
 // tcp_skb_pcount: segments the skb stands for (control segments count one).
 inline uint32_t tcp_skb_pcount(SkBuff& skb) { return std::max<uint32_t>(tcp_skb_cb(skb).pcount, 1); }
@@ -143,7 +152,7 @@ struct TcpInfo {
   uint8_t snd_wscale, rcv_wscale;
   bool ts, sack, wscale;
   uint32_t rto_us, ato_us, snd_mss, rcv_mss;
-  uint32_t unacked, lost, retrans, total_retrans;
+  uint32_t unacked, sacked, lost, retrans, total_retrans;
   uint32_t rtt_us, rttvar_us;
   uint32_t snd_ssthresh, snd_cwnd, advmss, reordering;
   uint32_t rcv_space, snd_wnd, rcv_wnd;
@@ -225,7 +234,9 @@ class TcpSock : public Sock {
   const TcpCongestionOps* ca_ops = nullptr;  // shared by every connection using the algorithm
   uint32_t retrans_out = 0;
   uint32_t lost_out = 0;
-  uint32_t sacked_out = 0;  // NewReno: duplicate ACKs standing in for SACKed segments
+  // Segments the peer SACKed (RFC 6675's scoreboard); without SACK, the duplicate ACKs that stand in for
+  // them (NewReno).
+  uint32_t sacked_out = 0;
   uint32_t reordering = 3;  // dupthresh
   // tcp_cwnd_validate's record of how much of cwnd the current window used: limited by cwnd, or the most
   // packets out, until snd_una passes cwnd_usage_seq.
@@ -436,6 +447,9 @@ struct TcpStats {
   uint64_t challenge_acks = 0, paws_drops = 0, listen_overflows = 0, listen_drops = 0, syn_retrans = 0;
   uint64_t timeouts = 0, fast_retrans = 0, tw_recycled = 0, tw_killed = 0, ofo_queue = 0,
            zero_window_probes = 0;
+  uint64_t sack_discard = 0,
+           lost_retransmit =
+               0;  // SACK blocks outside what was sent and not yet acknowledged (TCPSACKDiscard)
   uint64_t keepalive_timeouts = 0, abort_on_data = 0, abort_on_close = 0, abort_on_linger = 0,
            abort_on_timeout = 0;
 };
@@ -519,6 +533,13 @@ class Tcp final : public Proto {
   void tcp_fragment(TcpSock& tp, SkBuff& skb, uint32_t len);
   // tcp_mark_head_lost for NewReno: the first segment at snd_una is lost (one MSS of a TSO skb).
   void tcp_mark_head_lost(TcpSock& tp);
+  // tcp_sacktag_write_queue: mark what the ACK's SACK blocks cover; returns the segments newly SACKed.
+  uint32_t tcp_sacktag_write_queue(TcpSock& tp, const wire::TcpOptions& opt, uint32_t ack);
+  void tcp_mark_lost_retrans(TcpSock& tp, uint32_t highest_sacked);
+  // tcp_update_scoreboard: RFC 6675's IsLost, every segment with `reordering` SACKed ones above it.
+  void tcp_update_scoreboard(TcpSock& tp);
+  // tcp_enter_recovery: fast retransmit (RFC 5681 §3.2, RFC 6675 §5): halve, resend the first lost.
+  void tcp_enter_recovery(TcpSock& tp);
   uint16_t tcp_select_window(TcpSock& tp);
   uint32_t tcp_compute_window(TcpSock& tp);  // __tcp_select_window: the window the free space allows
   uint32_t tcp_space(const TcpSock& tp) const;

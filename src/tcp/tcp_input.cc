@@ -209,6 +209,124 @@ void Tcp::tcp_mark_head_lost(TcpSock& tp) {
   tp.lost_out += pcount;
 }
 
+// tcp_sacktag_write_queue. A block counts if it lies above the cumulative ACK and within what was sent
+// (a D-SACK block, RFC 2883, reports a duplicate below it and marks nothing). Only whole segments are
+// marked: a TSO skb is split at the segment boundaries inside the block (tcp_match_skb_to_sack), and
+// a segment the block covers only in part stays unmarked, as on Linux. Each skb is split at most at
+// MSS boundaries, so a peer's blocks cannot make more skbs than segments.
+uint32_t Tcp::tcp_sacktag_write_queue(TcpSock& tp, const TcpOptions& opt, uint32_t ack) {
+  uint32_t newly = 0;
+  uint32_t highest = ack;  // the end of the highest valid block
+  for (uint8_t i = 0; i < opt.num_sacks; ++i) {
+    uint32_t start = opt.sacks[i].start, end = opt.sacks[i].end;
+    if (!after(end, start) || !after(end, ack) || after(end, tp.snd_nxt) || end - start > tp.max_window) {
+      ++stats_.sack_discard;
+      continue;
+    }
+    if (before(start, ack)) start = ack;
+    for (SkBuff* skb = tp.sk_write_queue.front(); skb && skb != tp.send_head; skb = SkbQueue::next(skb)) {
+      TcpSkbCb& c = tcp_skb_cb(*skb);
+      if (!after(c.end_seq, start)) continue;
+      if (!before(c.seq, end)) break;
+      if (c.sacked & kTcpcbSackedAcked) continue;
+      if (before(c.seq, start) || after(c.end_seq, end)) {
+        // In part: split off the whole segments inside the block, if any.
+        uint32_t mss = c.mss;
+        if (tcp_skb_pcount(*skb) < 2 || mss == 0) continue;
+        uint32_t lo = before(c.seq, start) ? (start - c.seq + mss - 1) / mss * mss : 0;
+        uint32_t hi = after(c.end_seq, end) ? (end - c.seq) / mss * mss : uint32_t(skb->len());
+        if (lo >= hi) continue;
+        if (hi < skb->len()) tcp_fragment(tp, *skb, hi);
+        if (lo > 0) {
+          tcp_fragment(tp, *skb, lo);
+          continue;  // the next skb is the part inside the block
+        }
+      }
+      uint32_t pcount = tcp_skb_pcount(*skb);
+      if (c.sacked & kTcpcbLost) tp.lost_out -= pcount;
+      if (c.sacked & kTcpcbRetrans) tp.retrans_out -= pcount;
+      c.sacked = static_cast<uint8_t>((c.sacked & kTcpcbEverRetrans) | kTcpcbSackedAcked);
+      tp.sacked_out += pcount;
+      newly += pcount;
+    }
+    if (after(end, highest)) highest = end;
+  }
+  if (newly > 0 && tp.retrans_out > 0) tcp_mark_lost_retrans(tp, highest);
+  return newly;
+}
+
+// tcp_mark_lost_retrans: a retransmission is lost when the peer SACKs data sent after it (with no
+// reordering, the retransmission would have arrived first). It is marked lost to go out again now,
+// where RFC 6675 alone would wait for the RTO.
+void Tcp::tcp_mark_lost_retrans(TcpSock& tp, uint32_t highest_sacked) {
+  for (SkBuff* skb = tp.sk_write_queue.front(); skb && skb != tp.send_head; skb = SkbQueue::next(skb)) {
+    TcpSkbCb& c = tcp_skb_cb(*skb);
+    if (!before(c.seq, highest_sacked)) break;
+    if ((c.sacked & (kTcpcbRetrans | kTcpcbSackedAcked)) != kTcpcbRetrans) continue;
+    if (!after(highest_sacked, c.ack_seq)) continue;
+    uint32_t pcount = tcp_skb_pcount(*skb);
+    tp.retrans_out -= pcount;
+    if (!(c.sacked & kTcpcbLost)) tp.lost_out += pcount;
+    c.sacked = static_cast<uint8_t>((c.sacked & ~kTcpcbRetrans) | kTcpcbLost);
+    ++stats_.lost_retransmit;
+  }
+}
+
+void Tcp::tcp_update_scoreboard(TcpSock& tp) {
+  if (tp.sacked_out < tp.reordering) return;
+  SkBuff* last = tp.send_head ? SkbQueue::prev(tp.send_head) : tp.sk_write_queue.back();
+  uint32_t sacked_above = 0;
+  for (SkBuff* skb = last; skb; skb = SkbQueue::prev(skb)) {
+    TcpSkbCb& c = tcp_skb_cb(*skb);
+    uint32_t pcount = tcp_skb_pcount(*skb);
+    if (c.sacked & kTcpcbSackedAcked) {
+      sacked_above += pcount;
+    } else if (sacked_above >= tp.reordering && !(c.sacked & (kTcpcbLost | kTcpcbRetrans))) {
+      c.sacked |= kTcpcbLost;
+      tp.lost_out += pcount;
+    }
+  }
+}
+
+void Tcp::tcp_enter_recovery(TcpSock& tp) {
+  tp.prior_cwnd = tp.snd_cwnd;
+  tp.snd_ssthresh = tp.ca_ops->ssthresh(tp);
+  tp.snd_cwnd = tp.snd_ssthresh;
+  tp.snd_cwnd_cnt = 0;
+  tp.high_seq = tp.snd_nxt;
+  tp.ca_state = CaState::kRecovery;
+  tp.ca_ops->set_state(tp, CaState::kRecovery);
+  ++stats_.fast_retrans;
+  SkBuff* head = tp.sk_write_queue.front();
+  if (!head || head == tp.send_head) return;
+  if (!tp.sack_ok) tcp_mark_head_lost(tp);
+  // The first lost segment goes out whatever the window says (RFC 5681 §3.2 step 2; PRR's first
+  // segment, in Linux).
+  SkBuff* first = head;
+  while (first && first != tp.send_head && !(tcp_skb_cb(*first).sacked & kTcpcbLost))
+    first = SkbQueue::next(first);
+  if (!first || first == tp.send_head) return;
+  TcpSkbCb& fc = tcp_skb_cb(*first);
+  if (net().trace.on())
+    net().trace.emit("tcp_fastretrans_alert", "%s: recovery, ssthresh=%u, retransmit seq=%u",
+                     tp.sack_ok ? "SACK" : "3 dupacks", tp.snd_ssthresh, fc.seq);
+  if (!(fc.sacked & kTcpcbRetrans) && tcp_retransmit_skb(tp, *first) && first == head) tcp_rearm_rto(tp);
+}
+
+// tcp_fastretrans_alert with SACK, after an ACK that SACKed or acknowledged something. SACKed segments
+// above a hole mean disorder; once `reordering` of them lie above a hole it is lost (RFC 6675 §5) and
+// recovery begins. In recovery, the holes that become lost wait for the pipe to let them out.
+static void tcp_sack_state(Tcp& tcp, TcpSock& tp, uint32_t ack) {
+  if (tp.ca_state == CaState::kRecovery || tp.ca_state == CaState::kLoss) {
+    tcp.tcp_update_scoreboard(tp);
+    return;
+  }
+  tp.ca_state = tp.sacked_out > 0 ? CaState::kDisorder : CaState::kOpen;
+  if (tp.sacked_out == 0) return;
+  tcp.tcp_update_scoreboard(tp);
+  if (tp.lost_out > 0 && after(ack, tp.high_seq - 1)) tcp.tcp_enter_recovery(tp);
+}
+
 // tcp_ack: process the acknowledgment field. Returns 1 if it acknowledged something or was a duplicate,
 // 0 for an old ACK, -1 for an ACK of data never sent.
 static int tcp_ack(Tcp& tcp, TcpSock& tp, SkBuff& skb, const TcpHdr& th, const TcpOptions& opt,
@@ -232,39 +350,31 @@ static int tcp_ack(Tcp& tcp, TcpSock& tp, SkBuff& skb, const TcpHdr& th, const T
   tcp.tcp_update_wl_and_window(tp, ack, cb.seq, nwin);
   tp.rcv_tstamp = net.now();
   tp.probes_out = 0;
+  // With SACK (RFC 6675) the scoreboard, not a count of duplicate ACKs, says what the peer holds.
+  const bool sack = tp.sack_ok;
+  uint32_t newly_sacked = 0;
+  if (sack && opt.num_sacks > 0 && tp.packets_out > 0)
+    newly_sacked = tcp.tcp_sacktag_write_queue(tp, opt, ack);
 
   if (!after(ack, prior_snd_una)) {
+    if (sack) {
+      if (newly_sacked > 0) tcp_sack_state(tcp, tp, ack);
+      return 1;
+    }
     // A duplicate ACK (RFC 5681 §2): nothing new acked, no data, same window, data outstanding.
     bool dup = tp.packets_out > 0 && payload == 0 && !(th.flags & (kTcpSyn | kTcpFin)) && nwin == prior_wnd;
     if (!dup) return 1;
     if (tp.sacked_out + 1 < tp.packets_out) ++tp.sacked_out;  // tcp_add_reno_sack
     if (tp.ca_state == CaState::kOpen) tp.ca_state = CaState::kDisorder;
-    if (tp.ca_state == CaState::kDisorder && tp.sacked_out >= tp.reordering && after(ack, tp.high_seq - 1)) {
-      // Fast retransmit and NewReno recovery (RFC 6582 §3.2 step 2): halve, retransmit the head.
-      tp.prior_cwnd = tp.snd_cwnd;
-      tp.snd_ssthresh = tp.ca_ops->ssthresh(tp);
-      tp.snd_cwnd = tp.snd_ssthresh;
-      tp.snd_cwnd_cnt = 0;
-      tp.high_seq = tp.snd_nxt;
-      tp.ca_state = CaState::kRecovery;
-      tp.ca_ops->set_state(tp, CaState::kRecovery);
-      ++tcp.mutable_stats().fast_retrans;
-      if (SkBuff* head = tp.sk_write_queue.front(); head && head != tp.send_head) {
-        TcpSkbCb& hc = tcp_skb_cb(*head);
-        tcp.tcp_mark_head_lost(tp);
-        if (net.trace.on())
-          net.trace.emit("tcp_fastretrans_alert", "3 dupacks: recovery, ssthresh=%u, retransmit seq=%u",
-                         tp.snd_ssthresh, hc.seq);
-        // RFC 5681 §3.2 step 2 / RFC 6582: the fast retransmit goes out whatever the window says (PRR's
-        // first segment, in Linux).
-        if (!(hc.sacked & kTcpcbRetrans) && tcp.tcp_retransmit_skb(tp, *head)) tcp.tcp_rearm_rto(tp);
-      }
-    }
+    // Fast retransmit and NewReno recovery (RFC 6582 §3.2 step 2): halve, retransmit the head.
+    if (tp.ca_state == CaState::kDisorder && tp.sacked_out >= tp.reordering && after(ack, tp.high_seq - 1))
+      tcp.tcp_enter_recovery(tp);
     return 1;
   }
 
   // New data acknowledged: tcp_clean_rtx_queue.
   uint32_t acked_pcount = 0;
+  uint32_t acked_sacked = 0;  // of those, segments SACKed before: delivered already
   Duration seq_rtt{-1};
   bool retrans_acked = false;
   while (SkBuff* s = tp.sk_write_queue.front()) {
@@ -284,6 +394,10 @@ static int tcp_ack(Tcp& tcp, TcpSock& tp, SkBuff& skb, const TcpHdr& th, const T
           tp.packets_out -= gone;
           if (sc.sacked & kTcpcbRetrans) tp.retrans_out -= gone;
           if (sc.sacked & kTcpcbLost) tp.lost_out -= gone;
+          if (sc.sacked & kTcpcbSackedAcked) {
+            tp.sacked_out -= gone;
+            acked_sacked += gone;
+          }
           acked_pcount += gone;
         }
       }
@@ -297,6 +411,10 @@ static int tcp_ack(Tcp& tcp, TcpSock& tp, SkBuff& skb, const TcpHdr& th, const T
     uint32_t pcount = tcp_skb_pcount(*s);
     if (sc.sacked & kTcpcbRetrans) tp.retrans_out -= pcount;
     if (sc.sacked & kTcpcbLost) tp.lost_out -= pcount;
+    if (sc.sacked & kTcpcbSackedAcked) {
+      tp.sacked_out -= pcount;
+      acked_sacked += pcount;
+    }
     tp.packets_out -= pcount;
     acked_pcount += pcount;
     tp.sk_write_queue.pop_front();
@@ -324,9 +442,18 @@ static int tcp_ack(Tcp& tcp, TcpSock& tp, SkBuff& skb, const TcpHdr& th, const T
       if (!before(ack, tp.high_seq)) {
         // Full acknowledgment (RFC 6582 §3.2 step 3): leave recovery at ssthresh.
         tp.snd_cwnd = std::max<uint32_t>(std::min(tp.snd_ssthresh, tcp.tcp_packets_in_flight(tp) + 1), 2);
-        tp.sacked_out = 0;
         tp.ca_state = CaState::kOpen;
         tp.ca_ops->set_state(tp, CaState::kOpen);
+        // With SACK, data sent during recovery may be SACKed above a new hole: the scoreboard decides
+        // between Open, Disorder and a new recovery. Without, the duplicate ACKs counted are spent.
+        if (sack)
+          tcp_sack_state(tcp, tp, ack);
+        else
+          tp.sacked_out = 0;
+      } else if (sack) {
+        // RFC 6675: the scoreboard says which holes are lost; they go out as the pipe allows, after
+        // this ACK (tcp_xmit_retransmit_queue in tcp_rcv_state_process).
+        tcp.tcp_update_scoreboard(tp);
       } else {
         // Partial acknowledgment (step 4): the next hole is lost too; resend it at once.
         tp.sacked_out = tp.sacked_out > acked_pcount ? tp.sacked_out - acked_pcount : 0;
@@ -340,13 +467,22 @@ static int tcp_ack(Tcp& tcp, TcpSock& tp, SkBuff& skb, const TcpHdr& th, const T
       }
       break;
     case CaState::kLoss:
+      if (tp.cwnd_limited()) tp.ca_ops->cong_avoid(tp, acked_pcount - acked_sacked);
       if (!before(ack, tp.high_seq)) {
         tp.ca_state = CaState::kOpen;
         tp.ca_ops->set_state(tp, CaState::kOpen);
+        if (sack) tcp_sack_state(tcp, tp, ack);
       }
-      if (tp.cwnd_limited()) tp.ca_ops->cong_avoid(tp, acked_pcount);
       break;
     default: {
+      if (sack) {
+        // Segments SACKed earlier were delivered then; cwnd grows only on what this ACK delivered in
+        // order (tcp_may_raise_cwnd).
+        if (tp.cwnd_limited() && acked_pcount > acked_sacked)
+          tp.ca_ops->cong_avoid(tp, acked_pcount - acked_sacked);
+        tcp_sack_state(tcp, tp, ack);
+        break;
+      }
       // tcp_remove_reno_sacks: the ACK fills the hole the duplicate ACKs counted under; the segments they
       // stood for were delivered then, so one segment is newly delivered and the rest eat duplicates.
       uint32_t delivered = acked_pcount;
@@ -811,8 +947,9 @@ void Tcp::tcp_rcv_state_process(TcpSock& tp, SkbPtr skb, const TcpHdr& th, const
   }
   if (skb) consume_skb(std::move(skb));
   if (tp.sk_state == TcpState::kClose) return;
-  tcp_write_xmit(tp);
+  // What is lost goes out before new data (RFC 6675 §5 NextSeg rule 1; Linux's tcp_xmit_recovery).
   if (tp.ca_state == CaState::kLoss || tp.lost_out > tp.retrans_out) tcp_xmit_retransmit_queue(tp);
+  tcp_write_xmit(tp);
   tcp_ack_snd_check(*this, tp, ack_now);
 }
 

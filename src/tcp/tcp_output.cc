@@ -416,6 +416,7 @@ void Tcp::tcp_fragment(TcpSock& tp, SkBuff& skb, uint32_t len) {
     tp.packets_out += diff;
     if (a.sacked & kTcpcbLost) tp.lost_out += diff;
     if (a.sacked & kTcpcbRetrans) tp.retrans_out += diff;
+    if (a.sacked & kTcpcbSackedAcked) tp.sacked_out += diff;
   }
   tp.sk_write_queue.insert_before(next, std::move(first));
   tp.sk_write_queue.insert_before(next, std::move(second));
@@ -523,6 +524,7 @@ bool Tcp::tcp_retransmit_skb(TcpSock& tp, SkBuff& skb) {
   cb.when_ns = net().now().time_since_epoch().count();
   if (tcp_transmit_skb(tp, skb, true) != 0) return false;
   if (tp.retrans_stamp == TimePoint::min()) tp.retrans_stamp = first_sent;
+  cb.ack_seq = tp.snd_nxt;
   uint32_t pcount = tcp_skb_pcount(skb);
   if (!(cb.sacked & kTcpcbRetrans)) {
     cb.sacked |= kTcpcbRetrans | kTcpcbEverRetrans;

@@ -52,11 +52,20 @@ void Tcp::tcp_enter_loss(TcpSock& tp) {
   }
   tp.snd_cwnd = 1;
   tp.snd_cwnd_cnt = 0;
-  tp.sacked_out = 0;
   tp.lost_out = 0;
   tp.retrans_out = 0;
-  for (SkBuff* s = tp.sk_write_queue.front(); s && s != tp.send_head; s = SkbQueue::next(s)) {
+  // What the peer SACKed stays SACKed (it need not be sent again) unless the peer reneged: a SACKed
+  // segment at snd_una when the timer fires means it dropped what it had SACKed
+  // (tcp_check_sack_reneging), and every mark is forgotten.
+  SkBuff* head = tp.sk_write_queue.front();
+  bool reneged = head && head != tp.send_head && (tcp_skb_cb(*head).sacked & kTcpcbSackedAcked);
+  if (!tp.sack_ok || reneged) tp.sacked_out = 0;
+  for (SkBuff* s = head; s && s != tp.send_head; s = SkbQueue::next(s)) {
     TcpSkbCb& c = tcp_skb_cb(*s);
+    if ((c.sacked & kTcpcbSackedAcked) && !reneged) {
+      c.sacked &= static_cast<uint8_t>(kTcpcbEverRetrans | kTcpcbSackedAcked);
+      continue;
+    }
     c.sacked = static_cast<uint8_t>((c.sacked & kTcpcbEverRetrans) | kTcpcbLost);
     tp.lost_out += tcp_skb_pcount(*s);
   }

@@ -1,0 +1,256 @@
+// SACK-based loss recovery (RFC 2018, RFC 6675): the scoreboard the peer's SACK blocks build, fast
+// retransmit from it, several holes repaired in one recovery, lost retransmissions, the RTO keeping
+// what the peer holds, reneging, and blocks a hostile peer makes up.
+#include <gtest/gtest.h>
+
+#include "support/tcp_harness.h"
+#include "tcp/tcp.h"
+
+namespace ustack::tcptest {
+namespace {
+
+using namespace wire;
+constexpr uint32_t kP = 5001;  // the peer's first sequence number after its SYN
+constexpr uint32_t kMss = 1460;
+
+TcpInfo info(TcpHarness& h, int fd) {
+  TcpInfo i{};
+  EXPECT_TRUE(h.api().getsockopt(fd, kSolTcp, kTcpInfo, std::as_writable_bytes(std::span(&i, 1))));
+  return i;
+}
+
+// A connection that negotiated SACK, with `segs` full segments sent; returns the fd.
+int send_segments(TcpHarness& h, int segs) {
+  int fd = h.connect_established(5000, false, 65535, true);
+  EXPECT_TRUE(h.api().setsockopt_int(fd, kSolTcp, kTcpNoDelay, 1));
+  std::string d(size_t(segs) * kMss, 'z');
+  EXPECT_TRUE(h.api().send(fd, sv_bytes(d)));
+  for (int i = 0; i < segs; ++i) EXPECT_EQ(h.next_tx()->seq, h.iss + 1 + kMss * uint32_t(i));
+  h.expect_no_tx();
+  return fd;
+}
+
+// The start of segment `n` (0-based) of the data.
+uint32_t seg(const TcpHarness& h, uint32_t n) { return h.iss + 1 + n * kMss; }
+
+Out sack_ack(uint32_t ack, std::vector<std::pair<uint32_t, uint32_t>> blocks) {
+  Out o{kTcpAck, kP, ack};
+  o.sacks = std::move(blocks);
+  return o;
+}
+
+TEST(TcpSack, ThreeSegmentsSackedAboveAHoleMakeItLostAndOnlyItIsResent) {
+  TcpHarness h;
+  int fd = send_segments(h, 10);
+  // Segment 0 is lost; 1, 2 and 3 arrive, each reported in a growing block.
+  h.inject(sack_ack(seg(h, 0), {{seg(h, 1), seg(h, 2)}}));
+  h.inject(sack_ack(seg(h, 0), {{seg(h, 1), seg(h, 3)}}));
+  h.expect_no_tx();
+  TcpInfo i = info(h, fd);
+  EXPECT_EQ(i.ca_state, CaState::kDisorder);
+  EXPECT_EQ(i.sacked, 2u);
+  EXPECT_EQ(i.lost, 0u);
+  h.inject(sack_ack(seg(h, 0), {{seg(h, 1), seg(h, 4)}}));
+  Seg r = h.expect_tx(kTcpAck);
+  EXPECT_EQ(r.seq, seg(h, 0));
+  EXPECT_EQ(r.payload.size(), kMss);
+  h.expect_no_tx();
+  i = info(h, fd);
+  EXPECT_EQ(i.ca_state, CaState::kRecovery);
+  EXPECT_EQ(i.sacked, 3u);
+  EXPECT_EQ(i.lost, 1u);
+  EXPECT_EQ(i.retrans, 1u);
+  EXPECT_EQ(i.snd_ssthresh, 5u);
+  // The rest arrive: the SACKed segments are never sent again, recovery ends at the full ACK.
+  h.inject(sack_ack(seg(h, 0), {{seg(h, 1), seg(h, 10)}}));
+  h.inject(Out{kTcpAck, kP, seg(h, 10)});
+  i = info(h, fd);
+  EXPECT_EQ(i.ca_state, CaState::kOpen);
+  EXPECT_EQ(i.unacked, 0u);
+  EXPECT_EQ(i.sacked, 0u);
+  EXPECT_EQ(i.total_retrans, 1u);
+  h.advance(2s);
+  h.expect_no_tx();
+}
+
+TEST(TcpSack, EveryHoleOfAWindowIsRepairedWithoutWaitingForPartialAcks) {
+  // Segments 0, 3 and 6 of 10 are lost. NewReno would learn of one hole per round trip; the
+  // scoreboard knows each hole once three SACKed segments lie above it, and resends them as the pipe
+  // allows.
+  TcpHarness h;
+  int fd = send_segments(h, 10);
+  h.inject(sack_ack(seg(h, 0), {{seg(h, 1), seg(h, 3)}}));
+  h.expect_no_tx();
+  h.inject(sack_ack(seg(h, 0), {{seg(h, 4), seg(h, 6)}, {seg(h, 1), seg(h, 3)}}));
+  EXPECT_EQ(h.expect_tx(kTcpAck).seq, seg(h, 0));
+  h.expect_no_tx();  // segment 3 has only two SACKed above it (RFC 6675 IsLost)
+  EXPECT_EQ(info(h, fd).lost, 1u);
+  h.inject(sack_ack(seg(h, 0), {{seg(h, 7), seg(h, 10)}, {seg(h, 4), seg(h, 6)}, {seg(h, 1), seg(h, 3)}}));
+  std::vector<uint32_t> resent;
+  while (auto s = h.next_tx()) resent.push_back(s->seq);
+  // pipe = 10 out - 7 SACKed - 3 lost + 1 resent = 1 against cwnd 5: both holes go out at once.
+  EXPECT_EQ(resent, (std::vector<uint32_t>{seg(h, 3), seg(h, 6)}));
+  TcpInfo i = info(h, fd);
+  EXPECT_EQ(i.sacked, 7u);
+  EXPECT_EQ(i.lost, 3u);
+  EXPECT_EQ(i.retrans, 3u);
+  h.inject(Out{kTcpAck, kP, seg(h, 10)});
+  i = info(h, fd);
+  EXPECT_EQ(i.ca_state, CaState::kOpen);
+  EXPECT_EQ(i.total_retrans, 3u);
+  EXPECT_EQ(i.unacked, 0u);
+}
+
+TEST(TcpSack, ALostRetransmissionIsResentWhenLaterDataIsSacked) {
+  TcpHarness h;
+  int fd = send_segments(h, 10);
+  h.inject(sack_ack(seg(h, 0), {{seg(h, 1), seg(h, 4)}}));
+  EXPECT_EQ(h.expect_tx(kTcpAck).seq, seg(h, 0));  // the retransmission, lost too
+  h.inject(sack_ack(seg(h, 0), {{seg(h, 1), seg(h, 10)}}));
+  // New data goes out behind the retransmission.
+  std::string more(2 * kMss, 'n');
+  ASSERT_TRUE(h.api().send(fd, sv_bytes(more)));
+  std::vector<uint32_t> sent;
+  while (auto s = h.next_tx()) sent.push_back(s->seq);
+  ASSERT_FALSE(sent.empty());
+  EXPECT_EQ(sent.front(), seg(h, 10));
+  EXPECT_EQ(info(h, fd).retrans, 1u);
+  // The peer SACKs that new data while segment 0 is still missing: the retransmission was lost, and
+  // it goes out again at once, not after an RTO.
+  h.inject(sack_ack(seg(h, 0), {{seg(h, 10), seg(h, 11)}, {seg(h, 1), seg(h, 10)}}));
+  Seg again = h.expect_tx(kTcpAck);
+  EXPECT_EQ(again.seq, seg(h, 0));
+  EXPECT_EQ(h.stack.tcp().stats().lost_retransmit, 1u);
+  EXPECT_EQ(h.stack.tcp().stats().timeouts, 0u);
+  EXPECT_EQ(info(h, fd).total_retrans, 2u);
+}
+
+TEST(TcpSack, RecoveryEndsAtItsFullAckWhileLaterDataIsStillSacked) {
+  // Data sent during recovery can be SACKed above a new hole when the full ACK comes: recovery ends,
+  // the scoreboard keeps that segment, and the connection is in Disorder, not Open.
+  TcpHarness h;
+  int fd = send_segments(h, 10);
+  ASSERT_TRUE(h.api().send(fd, sv_bytes(std::string(2 * kMss, 'n'))));
+  h.expect_no_tx();  // cwnd is full
+  h.inject(sack_ack(seg(h, 0), {{seg(h, 1), seg(h, 4)}}));
+  EXPECT_EQ(h.expect_tx(kTcpAck).seq, seg(h, 0));
+  h.inject(sack_ack(seg(h, 0), {{seg(h, 1), seg(h, 10)}}));
+  std::vector<uint32_t> sent;
+  while (auto s = h.next_tx()) sent.push_back(s->seq);
+  EXPECT_EQ(sent, (std::vector<uint32_t>{seg(h, 10), seg(h, 11)}));
+  // Segment 10 is lost, 11 arrives with the repaired hole.
+  h.inject(sack_ack(seg(h, 10), {{seg(h, 11), seg(h, 12)}}));
+  TcpInfo i = info(h, fd);
+  EXPECT_EQ(i.ca_state, CaState::kDisorder);
+  EXPECT_EQ(i.sacked, 1u);
+  EXPECT_EQ(i.unacked, 2u);
+  h.inject(Out{kTcpAck, kP, seg(h, 12)});
+  i = info(h, fd);
+  EXPECT_EQ(i.ca_state, CaState::kOpen);
+  EXPECT_EQ(i.sacked, 0u);
+  EXPECT_EQ(i.lost, 0u);
+  EXPECT_EQ(i.unacked, 0u);
+}
+
+TEST(TcpSack, TheRetransmissionTimerResendsOnlyWhatThePeerDoesNotHold) {
+  TcpHarness h;
+  int fd = send_segments(h, 6);
+  // Segments 0 and 3 are missing. 0 has four SACKed segments above it and is resent at once; 3 has
+  // two, and is not lost yet. Then nothing more comes, and the RTO fires.
+  h.inject(sack_ack(seg(h, 0), {{seg(h, 4), seg(h, 6)}, {seg(h, 1), seg(h, 3)}}));
+  Seg fast = h.expect_tx(kTcpAck);
+  EXPECT_EQ(fast.seq, seg(h, 0));
+  h.expect_no_tx();
+  h.advance(std::chrono::microseconds(info(h, fd).rto_us) + 1ms);
+  std::vector<uint32_t> resent;
+  while (auto s = h.next_tx()) resent.push_back(s->seq);
+  ASSERT_FALSE(resent.empty());
+  EXPECT_EQ(resent.front(), seg(h, 0));
+  EXPECT_EQ(info(h, fd).ca_state, CaState::kLoss);
+  EXPECT_EQ(info(h, fd).sacked, 4u);
+  // The head arrives; slow start resends the remaining hole and skips every SACKed segment.
+  h.inject(sack_ack(seg(h, 1), {{seg(h, 4), seg(h, 6)}}));
+  while (auto s = h.next_tx()) resent.push_back(s->seq);
+  for (uint32_t s : resent) {
+    EXPECT_NE(s, seg(h, 1));
+    EXPECT_NE(s, seg(h, 2));
+    EXPECT_NE(s, seg(h, 4));
+    EXPECT_NE(s, seg(h, 5));
+  }
+  EXPECT_EQ(resent.back(), seg(h, 3));
+  h.inject(Out{kTcpAck, kP, seg(h, 6)});
+  EXPECT_EQ(info(h, fd).ca_state, CaState::kOpen);
+  EXPECT_EQ(info(h, fd).unacked, 0u);
+}
+
+TEST(TcpSack, APeerThatRenegesGetsEverythingAgainAfterTheTimeout) {
+  // The peer SACKs segments 1-3, then ACKs segment 0 only and drops what it had SACKed (RFC 2018 §8
+  // allows it). At the RTO the SACKed segment at snd_una tells: every mark is forgotten.
+  TcpHarness h;
+  int fd = send_segments(h, 4);
+  h.inject(sack_ack(seg(h, 0), {{seg(h, 1), seg(h, 4)}}));
+  EXPECT_EQ(h.expect_tx(kTcpAck).seq, seg(h, 0));
+  h.inject(Out{kTcpAck, kP, seg(h, 1)});
+  EXPECT_EQ(info(h, fd).sacked, 3u);
+  h.advance(std::chrono::microseconds(info(h, fd).rto_us) + 1ms);
+  Seg r = h.expect_tx(kTcpAck);
+  EXPECT_EQ(r.seq, seg(h, 1));
+  TcpInfo i = info(h, fd);
+  EXPECT_EQ(i.sacked, 0u);
+  EXPECT_EQ(i.lost, 3u);
+  // The peer takes them one at a time now.
+  h.inject(Out{kTcpAck, kP, seg(h, 2)});
+  std::vector<uint32_t> resent;
+  while (auto s = h.next_tx()) resent.push_back(s->seq);
+  EXPECT_EQ(resent, (std::vector<uint32_t>{seg(h, 2), seg(h, 3)}));
+}
+
+TEST(TcpSack, ASackBlockSplitsATsoSkbAtSegmentBoundaries) {
+  // With TSO the window goes out as one skb of eight segments. A block covering segments 2-4 and part
+  // of 5 marks exactly those three: the skb is split where segments begin, the part of 5 stays unmarked.
+  TcpHarness h;
+  h.dev->enable_tso();
+  int fd = h.connect_established(5000, false, 65535, true);
+  std::string d(8 * kMss, 'z');
+  ASSERT_TRUE(h.api().send(fd, sv_bytes(d)));
+  Seg all = h.expect_tx(kTcpAck | kTcpPsh);
+  EXPECT_EQ(all.payload.size(), 8 * kMss);
+  h.expect_no_tx();
+  h.inject(sack_ack(seg(h, 0), {{seg(h, 2), seg(h, 5) + 100}}));
+  // Three SACKed above segments 0 and 1: both lost, the first resent at once as one segment.
+  Seg r = h.expect_tx(kTcpAck);
+  EXPECT_EQ(r.seq, seg(h, 0));
+  EXPECT_EQ(r.payload.size(), kMss);
+  TcpInfo i = info(h, fd);
+  EXPECT_EQ(i.unacked, 8u);
+  EXPECT_EQ(i.sacked, 3u);
+  EXPECT_EQ(i.lost, 2u);
+  EXPECT_EQ(i.ca_state, CaState::kRecovery);
+  h.inject(Out{kTcpAck, kP, seg(h, 8)});
+  i = info(h, fd);
+  EXPECT_EQ(i.unacked, 0u);
+  EXPECT_EQ(i.sacked, 0u);
+  EXPECT_EQ(i.lost, 0u);
+  EXPECT_EQ(i.ca_state, CaState::kOpen);
+}
+
+TEST(TcpSack, BlocksOutsideWhatWasSentAreDiscardedAndCounted) {
+  TcpHarness h;
+  int fd = send_segments(h, 4);
+  uint64_t before = h.stack.tcp().stats().sack_discard;
+  h.inject(sack_ack(seg(h, 0), {{seg(h, 2), seg(h, 9)}}));                // beyond snd_nxt
+  h.inject(sack_ack(seg(h, 0), {{seg(h, 3), seg(h, 1)}}));                // end before start
+  h.inject(sack_ack(seg(h, 0), {{seg(h, 0) - 3000, seg(h, 0) - 1000}}));  // below the ACK (D-SACK)
+  h.inject(sack_ack(seg(h, 0), {{seg(h, 1) + 0x40000000u, seg(h, 1) + 0x40000100u}}));
+  EXPECT_EQ(h.stack.tcp().stats().sack_discard - before, 4u);
+  TcpInfo i = info(h, fd);
+  EXPECT_EQ(i.sacked, 0u);
+  EXPECT_EQ(i.lost, 0u);
+  EXPECT_EQ(i.ca_state, CaState::kOpen);
+  h.expect_no_tx();
+  h.inject(Out{kTcpAck, kP, seg(h, 4)});
+  EXPECT_EQ(info(h, fd).unacked, 0u);
+}
+
+}  // namespace
+}  // namespace ustack::tcptest
