@@ -4,7 +4,9 @@
 // stack, so a crash reproduces from the input alone.
 //
 // The stack (kUs) has a listener on port 80 (backlog 4), a connection it opened to kPeer:8080 and one it
-// accepted on port 80 from kPeer:40000, both with MSS, SACK, timestamps and window scaling. The input is
+// accepted on port 80 from kPeer:40000, both with MSS, SACK, timestamps and window scaling. The accepted
+// one's peer announces an MSS of 128, so that a few sends make a window of many segments (loss recovery
+// within reach of a short input); the opened one's, 1460. The input is
 // a sequence of records (at most kMaxRecords), each starting with [kind: u8][delay: u8]; virtual time
 // advances by the delay first (0..127: 10 ms steps; 128..255: whole seconds), running every timer due.
 //   kind bit 7 clear: a segment from the peer,
@@ -14,14 +16,18 @@
 //     bit 2:    seq as given; else seq is an offset from the last ACK number we sent on that 4-tuple
 //     bit 3:    ack as given; else an offset from the end of what we last sent on it
 //     bit 4:    a timestamp option first (TSval from a clock that moves with the records)
+//     bit 5 (to a connection, bits 0-1 = 1 or 2): a SACK option next, [n: u8] then n % 4 blocks of
+//               [back: u16][len: u16], each starting `back` bytes before the end of what we last sent
 //     optlen % 41 bytes of options follow (padded with NOPs to 32-bit words), then paylen * 6 bytes of
 //     payload, from the input while it lasts.
 //   kind bit 7 set: a socket call, [arg: u8]; bits 0-1 the socket (listener, opened, accepted, last
 //     accepted by a call), bits 2-4 the call: send arg * 16 bytes, recv, shutdown(arg % 3), close,
 //     accept, SO_RCVBUF arg * 64, TCP_NODELAY, SO_LINGER {1, 0}.
 // Checked: nothing crashes (ASan, UBSan), the stack never holds more socks than the sockets and the
-// accept queue account for, and once every socket is closed and time runs on for an hour, no sock and no
-// TIME_WAIT is left.
+// accept queue account for, every connection's segment counts (packets_out, sacked_out, lost_out,
+// retrans_out) agree with the marks on its sent skbs, and once every socket is closed and time runs on
+// for an hour, no sock and no TIME_WAIT is left.
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -36,6 +42,7 @@
 
 #include "socket/socket.h"
 #include "stack/stack.h"
+#include "tcp/tcp.h"
 #include "wire/ethernet.h"
 #include "wire/ipv4.h"
 #include "wire/tcp.h"
@@ -103,7 +110,7 @@ class Harness {
     segment(client_port_, kServerPeerPort, kTcpSyn | kTcpAck, 1000, c.snd_end, 65535, handshake_options(),
             {});
     // The connection we accept: the peer's SYN, our SYN-ACK, the peer's ACK.
-    segment(kListenPort, kClientPeerPort, kTcpSyn, 7000, 0, 65535, handshake_options(), {});
+    segment(kListenPort, kClientPeerPort, kTcpSyn, 7000, 0, 65535, handshake_options(128), {});
     Seen s = seen(kListenPort, kClientPeerPort);
     segment(kListenPort, kClientPeerPort, kTcpAck, 7001, s.snd_end, 512, {}, {});
     if (auto fd = api.accept(fds_[0], nullptr, kSockNonblock)) fds_[2] = *fd;
@@ -161,10 +168,27 @@ class Harness {
       for (int i = 3; i >= 0; --i) opts.push_back(uint8_t(ts_clock_ >> (8 * i)));
       for (int i = 0; i < 4; ++i) opts.push_back(0);
     }
+    if ((kind & 0x20) && ((kind & 3) == 1 || (kind & 3) == 2) && used < in.size()) {
+      size_t n = in[used++] % 4;
+      if (n > 0) {
+        opts.insert(opts.end(), {1, 1, 5, uint8_t(2 + 8 * n)});
+        for (size_t b = 0; b < n; ++b) {
+          uint32_t back = 0, len = 0;
+          if (used + 4 <= in.size()) {
+            back = uint32_t(in[used] << 8 | in[used + 1]);
+            len = uint32_t(in[used + 2] << 8 | in[used + 3]);
+            used += 4;
+          }
+          uint32_t start = sn.snd_end - back;
+          for (uint32_t v : {start, start + len})
+            for (int i = 3; i >= 0; --i) opts.push_back(uint8_t(v >> (8 * i)));
+        }
+      }
+    }
     size_t take = std::min(optlen, in.size() - used);
     opts.insert(opts.end(), in.begin() + long(used), in.begin() + long(used + take));
     used += take;
-    if (opts.size() > 40) opts.resize(40);
+    if (opts.size() > 40) opts.resize(40);  // may cut a SACK option short: a malformed one
     while (opts.size() % 4) opts.push_back(1);
     std::vector<uint8_t> payload(paylen, 0x5a);
     take = std::min(paylen, in.size() - used);
@@ -182,6 +206,31 @@ class Harness {
                    stack_.tcp().sock_count(), limit);
       std::abort();
     }
+  }
+
+  // tcp_verify_left_out and more: the counts TCP keeps of its sent segments are the sums of the marks
+  // on them. A count gone wrong would send the wrong amount (or underflow) in every later window.
+  void check_counts() {
+    stack_.tcp().for_each_sock([](const TcpSock& sk) {
+      uint32_t packets = 0, sacked = 0, lost = 0, retrans = 0;
+      for (SkBuff* skb = sk.sk_write_queue.front(); skb && skb != sk.send_head; skb = SkbQueue::next(skb)) {
+        const TcpSkbCb& c = skb->cb<TcpSkbCb>();
+        uint32_t pcount = std::max<uint32_t>(c.pcount, 1);
+        packets += pcount;
+        if (c.sacked & kTcpcbSackedAcked) sacked += pcount;
+        if (c.sacked & kTcpcbLost) lost += pcount;
+        if (c.sacked & kTcpcbRetrans) retrans += pcount;
+      }
+      bool ok = sk.packets_out == packets && sk.lost_out == lost && sk.retrans_out == retrans &&
+                (!sk.sack_ok || sk.sacked_out == sacked) && sk.sacked_out + sk.lost_out <= sk.packets_out;
+      if (ok) return;
+      std::fprintf(stderr,
+                   "fuzz_tcp: sock %u -> %u (%s): packets_out %u sacked_out %u lost_out %u retrans_out %u, "
+                   "the skbs say %u %u %u %u\n",
+                   sk.inet_num, sk.inet_dport, tcp_state_name(sk.sk_state), sk.packets_out, sk.sacked_out,
+                   sk.lost_out, sk.retrans_out, packets, sacked, lost, retrans);
+      std::abort();
+    });
   }
 
   // Every socket closed, an hour later nothing may be left.
@@ -213,8 +262,9 @@ class Harness {
   static uint32_t load32(const uint8_t* p) {
     return uint32_t{p[0]} << 24 | uint32_t{p[1]} << 16 | uint32_t{p[2]} << 8 | p[3];
   }
-  static std::vector<uint8_t> handshake_options() {
-    return {2, 4, 0x05, 0xb4, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0, 1, 3, 3, 7};  // MSS, SACK-perm, TS, WS
+  static std::vector<uint8_t> handshake_options(uint16_t mss = 1460) {
+    // MSS, SACK-permitted, timestamps, window scale
+    return {2, 4, uint8_t(mss >> 8), uint8_t(mss), 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0, 1, 3, 3, 7};
   }
 
   void settle() {
@@ -369,6 +419,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (used == 0) break;
     rest = rest.subspan(used);
     h.check_bounded();
+    h.check_counts();
   }
   h.close_all_and_drain();
   return 0;
