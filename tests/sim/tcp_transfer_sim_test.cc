@@ -1,9 +1,11 @@
 // Two stacks on a memory wire exchanging TCP streams, clean and impaired.
 #include <gtest/gtest.h>
 
-#include <vector>
-
+#include <cstdio>
 #include <cstdlib>
+#include <optional>
+#include <tuple>
+#include <vector>
 
 #include "dev/pcap.h"
 #include "sim/sim.h"
@@ -129,6 +131,76 @@ TEST(TcpSim, SixtyFourMegabytesEachWayOverLossyReorderingDuplicatingWire) {
   Pair p(imp, 7);
   transfer_both_ways(p, 64 << 20, 3600s);
   EXPECT_GT(p.a.tcp().stats().retrans_segs + p.b.tcp().stats().retrans_segs, 0u);
+}
+
+// One way, with the stacks' TCP settings given: returns the virtual time `total` bytes took from a to b,
+// every byte checked.
+Duration one_way(Pair& p, size_t total) {
+  SocketApi& sa = p.a.sockets();
+  SocketApi& sb = p.b.sockets();
+  int l = *sb.socket(kAfInet, kSockStream | kSockNonblock);
+  EXPECT_TRUE(sb.bind(l, SockAddrIn{kB, 5001}));
+  EXPECT_TRUE(sb.listen(l, 16));
+  int c = *sa.socket(kAfInet, kSockStream | kSockNonblock);
+  (void)sa.connect(c, SockAddrIn{kB, 5001});
+  std::optional<int> s;
+  EXPECT_TRUE(p.sim.run_until(
+      [&] {
+        if (auto a = sb.accept(l, nullptr, kSockNonblock)) s = *a;
+        return s.has_value();
+      },
+      30s));
+  if (!s) return Duration::max();
+  auto out = pattern(total, 3);
+  std::vector<std::byte> in, buf(65536);
+  size_t sent = 0;
+  TimePoint start = p.sim.now();
+  bool ok = p.sim.run_until(
+      [&] {
+        while (sent < total) {
+          auto n = sa.send(c, std::span(out).subspan(sent, std::min<size_t>(total - sent, 65536)));
+          if (!n) break;
+          sent += *n;
+        }
+        while (auto n = sb.recv(*s, buf)) {
+          if (*n == 0) break;
+          in.insert(in.end(), buf.begin(), buf.begin() + long(*n));
+        }
+        return in.size() == total;
+      },
+      3600s);
+  EXPECT_TRUE(ok) << "b got " << in.size() << " of " << total;
+  EXPECT_TRUE(in == out);
+  return p.sim.now() - start;
+}
+
+TEST(TcpSim, SackRecoveryBeatsNewRenoOverALossyWire) {
+  // 1% loss each way, 1 ms round trip, the same seed: with SACK (RFC 6675) several holes of a window
+  // are repaired in one round trip and a lost retransmission is resent on the next SACK; NewReno
+  // repairs one hole per round trip and leaves a lost retransmission to the RTO.
+  Impairments imp;
+  imp.loss = 0.01;
+  imp.delay = 500us;
+  auto run = [&](bool sack) {
+    Pair p(imp, 11);
+    p.a.tcp().sysctl().tcp_sack = sack;
+    p.b.tcp().sysctl().tcp_sack = sack;
+    Duration d = one_way(p, 16 << 20);
+    const TcpStats& st = p.a.tcp().stats();
+    return std::make_tuple(d, st.timeouts, st.fast_retrans, st.lost_retransmit);
+  };
+  auto [sack_time, sack_rtos, sack_fr, sack_lost_re] = run(true);
+  auto [reno_time, reno_rtos, reno_fr, reno_lost_re] = run(false);
+  EXPECT_GT(sack_fr, 0u);
+  EXPECT_GT(sack_lost_re, 0u);
+  EXPECT_EQ(reno_lost_re, 0u);
+  EXPECT_LT(sack_rtos, reno_rtos);
+  EXPECT_LT(sack_time, reno_time);
+  std::printf(
+      "16 MiB over 1%% loss, 1 ms RTT (virtual time): SACK %.0f ms, %lu RTOs, %lu recoveries; "
+      "NewReno %.0f ms, %lu RTOs, %lu recoveries\n",
+      to_ms(sack_time), (unsigned long)sack_rtos, (unsigned long)sack_fr, to_ms(reno_time),
+      (unsigned long)reno_rtos, (unsigned long)reno_fr);
 }
 
 }  // namespace
