@@ -209,47 +209,79 @@ void Tcp::tcp_mark_head_lost(TcpSock& tp) {
   tp.lost_out += pcount;
 }
 
-// tcp_sacktag_write_queue. A block counts if it lies above the cumulative ACK and within what was sent
-// (a D-SACK block, RFC 2883, reports a duplicate below it and marks nothing). Only whole segments are
-// marked: a TSO skb is split at the segment boundaries inside the block (tcp_match_skb_to_sack), and
-// a segment the block covers only in part stays unmarked, as on Linux. Each skb is split at most at
-// MSS boundaries, so a peer's blocks cannot make more skbs than segments.
+// tcp_sacktag_write_queue. A block counts if it lies above the cumulative ACK and within what was sent;
+// one wholly below the ACK is a D-SACK (RFC 2883) or an old block and marks nothing (Linux ignores both
+// as silently); a malformed one is counted in sack_discard. Only whole segments are marked: a TSO skb is
+// split at the segment boundaries inside a block (tcp_match_skb_to_sack), and a segment a block covers
+// only in part stays unmarked, as on Linux. Splits happen only at MSS boundaries, so a peer's blocks
+// cannot make more skbs than segments; the blocks are sorted and the queue is walked once for all of
+// them, so an ACK costs one pass over what is in flight whatever blocks it carries.
 uint32_t Tcp::tcp_sacktag_write_queue(TcpSock& tp, const TcpOptions& opt, uint32_t ack) {
-  uint32_t newly = 0;
+  struct Block {
+    uint32_t start, end;
+  };
+  std::array<Block, 4> blocks{};
+  size_t n = 0;
   uint32_t highest = ack;  // the end of the highest valid block
-  for (uint8_t i = 0; i < opt.num_sacks; ++i) {
+  for (uint8_t i = 0; i < opt.num_sacks && i < blocks.size(); ++i) {
     uint32_t start = opt.sacks[i].start, end = opt.sacks[i].end;
-    if (!after(end, start) || !after(end, ack) || after(end, tp.snd_nxt) || end - start > tp.max_window) {
+    if (!after(end, start) || after(end, tp.snd_nxt) || end - start > tp.max_window) {
       ++stats_.sack_discard;
       continue;
     }
+    if (!after(end, ack)) continue;
     if (before(start, ack)) start = ack;
-    for (SkBuff* skb = tp.sk_write_queue.front(); skb && skb != tp.send_head; skb = SkbQueue::next(skb)) {
-      TcpSkbCb& c = tcp_skb_cb(*skb);
-      if (!after(c.end_seq, start)) continue;
-      if (!before(c.seq, end)) break;
-      if (c.sacked & kTcpcbSackedAcked) continue;
-      if (before(c.seq, start) || after(c.end_seq, end)) {
-        // In part: split off the whole segments inside the block, if any.
-        uint32_t mss = c.mss;
-        if (tcp_skb_pcount(*skb) < 2 || mss == 0) continue;
-        uint32_t lo = before(c.seq, start) ? (start - c.seq + mss - 1) / mss * mss : 0;
-        uint32_t hi = after(c.end_seq, end) ? (end - c.seq) / mss * mss : uint32_t(skb->len());
-        if (lo >= hi) continue;
-        if (hi < skb->len()) tcp_fragment(tp, *skb, hi);
-        if (lo > 0) {
-          tcp_fragment(tp, *skb, lo);
-          continue;  // the next skb is the part inside the block
-        }
-      }
-      uint32_t pcount = tcp_skb_pcount(*skb);
-      if (c.sacked & kTcpcbLost) tp.lost_out -= pcount;
-      if (c.sacked & kTcpcbRetrans) tp.retrans_out -= pcount;
-      c.sacked = static_cast<uint8_t>((c.sacked & kTcpcbEverRetrans) | kTcpcbSackedAcked);
-      tp.sacked_out += pcount;
-      newly += pcount;
-    }
+    blocks[n++] = Block{start, end};
     if (after(end, highest)) highest = end;
+  }
+  // At most four: sorted by insertion, in sequence order from the ACK.
+  for (size_t k = 1; k < n; ++k)
+    for (size_t m = k; m > 0 && blocks[m].start - ack < blocks[m - 1].start - ack; --m)
+      std::swap(blocks[m], blocks[m - 1]);
+  uint32_t newly = 0;
+  size_t b = 0;
+  SkBuff* skb = tp.sk_write_queue.front();
+  while (skb && skb != tp.send_head && b < n) {
+    TcpSkbCb& c = tcp_skb_cb(*skb);
+    const Block& blk = blocks[b];
+    if (!before(c.seq, blk.end)) {  // past this block: on to the next
+      ++b;
+      continue;
+    }
+    if (!after(c.end_seq, blk.start) || (c.sacked & kTcpcbSackedAcked)) {
+      skb = SkbQueue::next(skb);
+      continue;
+    }
+    if (before(c.seq, blk.start) || after(c.end_seq, blk.end)) {
+      // In part: split off the whole segments inside the block, if any.
+      uint32_t mss = c.mss;
+      uint32_t lo = 0, hi = 0;
+      if (tcp_skb_pcount(*skb) > 1 && mss != 0) {
+        lo = before(c.seq, blk.start) ? (blk.start - c.seq + mss - 1) / mss * mss : 0;
+        hi = after(c.end_seq, blk.end) ? (blk.end - c.seq) / mss * mss : uint32_t(skb->len());
+      }
+      if (lo >= hi) {
+        // Nothing whole inside: the skb may still lie in the next block.
+        if (after(c.end_seq, blk.end))
+          ++b;
+        else
+          skb = SkbQueue::next(skb);
+        continue;
+      }
+      if (hi < skb->len()) tcp_fragment(tp, *skb, hi);
+      if (lo > 0) {
+        tcp_fragment(tp, *skb, lo);
+        skb = SkbQueue::next(skb);  // the part inside the block
+        continue;
+      }
+    }
+    uint32_t pcount = tcp_skb_pcount(*skb);
+    if (c.sacked & kTcpcbLost) tp.lost_out -= pcount;
+    if (c.sacked & kTcpcbRetrans) tp.retrans_out -= pcount;
+    c.sacked = static_cast<uint8_t>((c.sacked & kTcpcbEverRetrans) | kTcpcbSackedAcked);
+    tp.sacked_out += pcount;
+    newly += pcount;
+    skb = SkbQueue::next(skb);
   }
   if (newly > 0 && tp.retrans_out > 0) tcp_mark_lost_retrans(tp, highest);
   return newly;

@@ -234,22 +234,42 @@ TEST(TcpSack, ASackBlockSplitsATsoSkbAtSegmentBoundaries) {
   EXPECT_EQ(i.ca_state, CaState::kOpen);
 }
 
-TEST(TcpSack, BlocksOutsideWhatWasSentAreDiscardedAndCounted) {
+TEST(TcpSack, MalformedBlocksAreDiscardedAndCountedAndADsackMarksNothing) {
   TcpHarness h;
   int fd = send_segments(h, 4);
   uint64_t before = h.stack.tcp().stats().sack_discard;
-  h.inject(sack_ack(seg(h, 0), {{seg(h, 2), seg(h, 9)}}));                // beyond snd_nxt
-  h.inject(sack_ack(seg(h, 0), {{seg(h, 3), seg(h, 1)}}));                // end before start
-  h.inject(sack_ack(seg(h, 0), {{seg(h, 0) - 3000, seg(h, 0) - 1000}}));  // below the ACK (D-SACK)
+  h.inject(sack_ack(seg(h, 0), {{seg(h, 2), seg(h, 9)}}));  // beyond snd_nxt
+  h.inject(sack_ack(seg(h, 0), {{seg(h, 3), seg(h, 1)}}));  // end before start
   h.inject(sack_ack(seg(h, 0), {{seg(h, 1) + 0x40000000u, seg(h, 1) + 0x40000100u}}));
-  EXPECT_EQ(h.stack.tcp().stats().sack_discard - before, 4u);
+  EXPECT_EQ(h.stack.tcp().stats().sack_discard - before, 3u);
   TcpInfo i = info(h, fd);
   EXPECT_EQ(i.sacked, 0u);
   EXPECT_EQ(i.lost, 0u);
   EXPECT_EQ(i.ca_state, CaState::kOpen);
+  // Below the ACK: a D-SACK (RFC 2883), which reports a duplicate; it is no error and marks nothing.
+  // The block after it still counts.
+  h.inject(sack_ack(seg(h, 0), {{seg(h, 0) - 3000, seg(h, 0) - 1000}, {seg(h, 2), seg(h, 3)}}));
+  EXPECT_EQ(h.stack.tcp().stats().sack_discard - before, 3u);
+  EXPECT_EQ(info(h, fd).sacked, 1u);
+  EXPECT_EQ(info(h, fd).ca_state, CaState::kDisorder);
   h.expect_no_tx();
   h.inject(Out{kTcpAck, kP, seg(h, 4)});
-  EXPECT_EQ(info(h, fd).unacked, 0u);
+  i = info(h, fd);
+  EXPECT_EQ(i.unacked, 0u);
+  EXPECT_EQ(i.sacked, 0u);
+  EXPECT_EQ(i.ca_state, CaState::kOpen);
+}
+
+TEST(TcpSack, BlocksInAnyOrderMarkTheSameSegments) {
+  // Peers send the newest block first (RFC 2018 §4); the walk sorts them and marks each once.
+  TcpHarness h;
+  int fd = send_segments(h, 10);
+  h.inject(sack_ack(seg(h, 0), {{seg(h, 8), seg(h, 10)}, {seg(h, 2), seg(h, 3)}, {seg(h, 5), seg(h, 7)}}));
+  TcpInfo i = info(h, fd);
+  EXPECT_EQ(i.sacked, 5u);
+  // Segments 0 and 1 have five SACKed above, 3 and 4 have four, 7 has two: four are lost.
+  EXPECT_EQ(i.lost, 4u);
+  EXPECT_EQ(h.expect_tx(kTcpAck).seq, seg(h, 0));
 }
 
 }  // namespace
