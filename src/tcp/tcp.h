@@ -70,6 +70,10 @@ struct TcpSysctl {
   bool tcp_sack = true;
   bool tcp_dsack = true;  // report duplicate segments in a first SACK block (RFC 2883)
   bool tcp_window_scaling = true;
+  // Linux's tcp_fin puts a connection that receives the peer's FIN in pingpong mode, so that the ACK of
+  // the FIN waits (delayed ACK) for the application's answer or close and rides on it. false: ACK a FIN
+  // at once, as FreeBSD does (TF_ACKNOW).
+  bool tcp_fin_pingpong = true;
   uint8_t tcp_syn_retries = 6;
   uint8_t tcp_synack_retries = 5;
   uint8_t tcp_retries2 = 15;
@@ -78,11 +82,7 @@ struct TcpSysctl {
   Duration tcp_keepalive_time = 7200s;
   Duration tcp_keepalive_intvl = 75s;
   uint8_t tcp_keepalive_probes = 9;
-  int tcp_tw_reuse = 2;  // 0 never, 1 always when safe, 2 loopback only
-  // Linux's tcp_fin puts a connection that receives the peer's FIN in pingpong mode, so that the ACK of
-  // the FIN waits (delayed ACK) for the application's answer or close and rides on it. false: ACK a FIN
-  // at once, as FreeBSD does (TF_ACKNOW).
-  bool tcp_fin_pingpong = true;
+  int tcp_tw_reuse = 2;             // 0 never, 1 always when safe, 2 loopback only
   Duration tcp_timewait_len = 60s;  // TCP_TIMEWAIT_LEN: 2MSL
   size_t tcp_rmem_default = 1 << 20;
   size_t tcp_wmem_default = 1 << 20;
@@ -447,9 +447,8 @@ struct TcpStats {
   uint64_t challenge_acks = 0, paws_drops = 0, listen_overflows = 0, listen_drops = 0, syn_retrans = 0;
   uint64_t timeouts = 0, fast_retrans = 0, tw_recycled = 0, tw_killed = 0, ofo_queue = 0,
            zero_window_probes = 0;
-  uint64_t sack_discard = 0,
-           lost_retransmit =
-               0;  // SACK blocks outside what was sent and not yet acknowledged (TCPSACKDiscard)
+  uint64_t sack_discard = 0;     // malformed SACK blocks, or beyond what was sent (TCPSACKDiscard)
+  uint64_t lost_retransmit = 0;  // retransmissions found lost by a SACK for later data (TCPLostRetransmit)
   uint64_t keepalive_timeouts = 0, abort_on_data = 0, abort_on_close = 0, abort_on_linger = 0,
            abort_on_timeout = 0;
 };
@@ -535,6 +534,7 @@ class Tcp final : public Proto {
   void tcp_mark_head_lost(TcpSock& tp);
   // tcp_sacktag_write_queue: mark what the ACK's SACK blocks cover; returns the segments newly SACKed.
   uint32_t tcp_sacktag_write_queue(TcpSock& tp, const wire::TcpOptions& opt, uint32_t ack);
+  // tcp_mark_lost_retrans: retransmissions sent before data now SACKed up to `highest_sacked` are lost.
   void tcp_mark_lost_retrans(TcpSock& tp, uint32_t highest_sacked);
   // tcp_update_scoreboard: RFC 6675's IsLost, every segment with `reordering` SACKed ones above it.
   void tcp_update_scoreboard(TcpSock& tp);
