@@ -64,6 +64,33 @@ class RoundClock final : public Clock {
   TimePoint now_ = real_.now();
 };
 
+// A moment of the net clock kept in 32 bits, as the kernel keeps its tcp_jiffies32 and seconds stamps:
+// whole milliseconds (MsStamp) or seconds (SecStamp), wrapping. The time since it is exact to its unit
+// while less than half the wrap has passed (24.8 days for milliseconds, 68 years for seconds), which
+// bounds each use. It holds the count plus one, so that 0 can mean "never set"; the one moment per wrap
+// whose count plus one is 0 is kept one unit late.
+template <typename Unit>
+class Stamp32 {
+ public:
+  bool is_set() const { return v_ != 0; }
+  void clear() { v_ = 0; }
+  void set(TimePoint t) {
+    uint32_t v = units(t) + 1;
+    v_ = v ? v : 1;
+  }
+  // The time from the stamp to `now`, in whole units (0 if `now` is not after it).
+  Duration since(TimePoint now) const {
+    int32_t d = static_cast<int32_t>(units(now) + 1 - v_);
+    return d > 0 ? Duration(Unit(d)) : Duration(0);
+  }
+
+ private:
+  static uint32_t units(TimePoint t) { return static_cast<uint32_t>(t.time_since_epoch() / Unit(1)); }
+  uint32_t v_ = 0;
+};
+using MsStamp = Stamp32<std::chrono::milliseconds>;
+using SecStamp = Stamp32<std::chrono::seconds>;
+
 inline double to_ms(Duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
 inline double to_seconds(Duration d) { return std::chrono::duration<double>(d).count(); }
 

@@ -213,7 +213,7 @@ class TcpSock : public Sock {
   // static_assert after the class): every connection carries a TcpSock.
 
   // --- options (struct tcp_options_received) ---
-  TimePoint ts_recent_stamp{};
+  SecStamp ts_recent_stamp;  // when ts_recent was taken, in seconds (PAWS ages, RFC 7323 §5.5)
   uint32_t ts_recent = 0;
   uint32_t ts_offset = 0;    // per-connection timestamp offset (RFC 7323 §5.4)
   uint32_t mss_cache = 536;  // current effective send MSS
@@ -257,13 +257,13 @@ class TcpSock : public Sock {
   Duration srtt{0};
   Duration rttvar{0};
   Duration rto;
-  TimePoint retrans_stamp = TimePoint::min();      // first transmission of what is being retransmitted
-  TimePoint last_oow_ack_time = TimePoint::min();  // the last out-of-window or challenge ACK
+  MsStamp retrans_stamp;      // first transmission of what is being retransmitted
+  MsStamp last_oow_ack_time;  // the last out-of-window or challenge ACK
 
   // --- delayed ACK (icsk_ack) ---
   Duration ato;
-  TimePoint lrcvtime{};
-  TimePoint rcv_tstamp{};  // last ACK received, for keepalive
+  MsStamp lrcvtime;    // last data received
+  MsStamp rcv_tstamp;  // last ACK received, for keepalive
   bool ack_pending = false;
   // inet_csk_in_pingpong_mode: the application answers what it receives, so a pending ACK waits for the
   // answer even in quick-ack mode. Entered on the peer's FIN, left when a delayed ACK has to be sent
@@ -329,9 +329,9 @@ class TcpSock : public Sock {
   ListLink<TcpSock> sk_bind_node;  // the owners of the same local port (the inet_bind_bucket's owners)
   TcpSock* bhash_next = nullptr;   // a port's first owner: the chain of the bind table
 };
-// The heap chunk of a TcpSock is its size plus 8, rounded up to 16 (glibc): past 600 every connection
+// The heap chunk of a TcpSock is its size plus 8, rounded up to 16 (glibc): past 584 every connection
 // costs 16 bytes more.
-static_assert(sizeof(TcpSock) <= 600, "TcpSock grew into a larger malloc chunk");
+static_assert(sizeof(TcpSock) <= 584, "TcpSock grew into a larger malloc chunk");
 
 void AcceptQueue::push_back(TcpSock* sk) {
   sk->accept_next = nullptr;
@@ -363,7 +363,7 @@ struct RequestSock {
   uint32_t ts_offset = 0;
   uint32_t rcv_wnd = 0;
   uint8_t num_retrans = 0;
-  TimePoint last_oow_ack_time = TimePoint::min();
+  MsStamp last_oow_ack_time;
   TimePoint snt_synack{};
   Timer rsk_timer;
 };
@@ -381,10 +381,10 @@ struct TimeWaitSock {
   uint8_t rcv_wscale = 0;
   bool ts_ok = false;
   uint32_t ts_recent = 0;
-  TimePoint ts_recent_stamp{};
+  SecStamp ts_recent_stamp;
   uint32_t ts_offset = 0;
   TcpState substate = TcpState::kTimeWait;  // FIN_WAIT2 kept as a minisock, as Linux does
-  TimePoint last_oow_ack_time = TimePoint::min();
+  MsStamp last_oow_ack_time;
 };
 
 // The 4-tuple key of the established, request and TIME_WAIT tables (chained through sk_node, rsk_node
@@ -584,7 +584,7 @@ class Tcp final : public Proto {
                         uint32_t tw_isn = 0);
   // __tcp_oow_rate_limited: true if an ACK for an invalid segment went out less than
   // tcp_invalid_ratelimit ago; else records now.
-  bool tcp_oow_rate_limited(TimePoint& last_oow_ack_time);
+  bool tcp_oow_rate_limited(MsStamp& last_oow_ack_time);
   void tcp_check_req(RequestSock& req, SkbPtr skb, const wire::TcpHdr& th, const wire::TcpOptions& opt);
   void tcp_time_wait(TcpSock& tp, TcpState state, Duration timeo);
   // tcp_fin_time: how long an orphan waits in FIN_WAIT2 (TCP_LINGER2 or tcp_fin_timeout, at least 3.5 RTO).

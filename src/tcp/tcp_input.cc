@@ -46,12 +46,11 @@ void Tcp::tcp_set_rto(TcpSock& tp) {
   tp.rto = std::min(tp.srtt + std::max(4 * tp.rttvar, sysctl_.rto_min), sysctl_.rto_max);
 }
 
-bool Tcp::tcp_oow_rate_limited(TimePoint& last_oow_ack_time) {
+bool Tcp::tcp_oow_rate_limited(MsStamp& last_oow_ack_time) {
   TimePoint now = net().now();
-  if (last_oow_ack_time != TimePoint::min() && now >= last_oow_ack_time &&
-      now - last_oow_ack_time < sysctl_.tcp_invalid_ratelimit)
+  if (last_oow_ack_time.is_set() && last_oow_ack_time.since(now) < sysctl_.tcp_invalid_ratelimit)
     return true;  // rate-limited: don't send yet
-  last_oow_ack_time = now;
+  last_oow_ack_time.set(now);
   return false;
 }
 
@@ -78,8 +77,9 @@ void Tcp::tcp_init_transfer(TcpSock& tp) {
   tp.snd_cwnd_cnt = 0;
   tp.retransmits = 0;
   tp.backoff = 0;
-  tp.retrans_stamp = TimePoint::min();
-  tp.rcv_tstamp = tp.lrcvtime = net().now();
+  tp.retrans_stamp.clear();
+  tp.rcv_tstamp.set(net().now());
+  tp.lrcvtime.set(net().now());
   tp.quick = 0;
   tp.ato = Duration(0);
   if (tp.sk_keepopen) inet_csk_reset_keepalive_timer(tp, keepalive_time_when(tp));
@@ -380,7 +380,7 @@ static int tcp_ack(Tcp& tcp, TcpSock& tp, SkBuff& skb, const TcpHdr& th, const T
   }
   uint32_t prior_wnd = tp.snd_wnd;
   tcp.tcp_update_wl_and_window(tp, ack, cb.seq, nwin);
-  tp.rcv_tstamp = net.now();
+  tp.rcv_tstamp.set(net.now());
   tp.probes_out = 0;
   // With SACK (RFC 6675) the scoreboard, not a count of duplicate ACKs, says what the peer holds.
   const bool sack = tp.sack_ok;
@@ -467,7 +467,7 @@ static int tcp_ack(Tcp& tcp, TcpSock& tp, SkBuff& skb, const TcpHdr& th, const T
   }
   tp.backoff = 0;
   tp.retransmits = 0;
-  if (tp.retrans_out == 0) tp.retrans_stamp = TimePoint::min();
+  if (tp.retrans_out == 0) tp.retrans_stamp.clear();
 
   switch (tp.ca_state) {
     case CaState::kRecovery:
@@ -637,8 +637,8 @@ static bool tcp_data_queue(Tcp& tcp, TcpSock& tp, SkbPtr skb, size_t hlen) {
   // tcp_measure_rcv_mss: of a segment merged on receive (GRO), what one wire segment carried.
   uint32_t seg = skb->is_gso() ? std::min<uint32_t>(skb->gso_size, uint32_t(payload)) : uint32_t(payload);
   tp.rcv_mss = std::clamp<uint32_t>(std::max<uint32_t>(tp.rcv_mss, seg), 1, tp.advmss);
-  Duration since_last = net.now() - tp.lrcvtime;
-  tp.lrcvtime = net.now();
+  Duration since_last = tp.lrcvtime.since(net.now());
+  tp.lrcvtime.set(net.now());
 
   if (!after(cb.end_seq, tp.rcv_nxt) && !(fin && cb.end_seq == tp.rcv_nxt + 1 && data_end == tp.rcv_nxt)) {
     // A retransmission of data we have: ACK at once so that the sender learns (tcp_send_dupack).
@@ -759,7 +759,7 @@ void Tcp::tcp_rcv_synsent_state_process(TcpSock& tp, SkbPtr skb, const TcpOption
   tp.ts_ok = opt.ts && sysctl_.tcp_timestamps;
   if (tp.ts_ok) {
     tp.ts_recent = opt.tsval;
-    tp.ts_recent_stamp = net().now();
+    tp.ts_recent_stamp.set(net().now());
   }
   tp.sack_ok = opt.sack_ok && sysctl_.tcp_sack;
   tp.irs = th.seq;
@@ -822,7 +822,7 @@ void Tcp::tcp_rcv_state_process(TcpSock& tp, SkbPtr skb, const TcpHdr& th, const
   // PAWS (RFC 7323 §5.3): a timestamp older than the last one accepted marks an old duplicate. Linux
   // allows one tick (TCP_PAWS_WINDOW) and never rejects a reset; a SYN gets a challenge ACK.
   if (tp.ts_ok && opt.ts && !(th.flags & kTcpRst) && tp.ts_recent &&
-      static_cast<int32_t>(tp.ts_recent - opt.tsval) > 1 && n.now() - tp.ts_recent_stamp < kPawsWindow) {
+      static_cast<int32_t>(tp.ts_recent - opt.tsval) > 1 && tp.ts_recent_stamp.since(n.now()) < kPawsWindow) {
     ++stats_.paws_drops;
     if (th.flags & kTcpSyn) {
       send_challenge_ack(*this, tp);
@@ -908,7 +908,7 @@ void Tcp::tcp_rcv_state_process(TcpSock& tp, SkbPtr skb, const TcpHdr& th, const
   if (acked > 0 && tp.ts_ok && opt.ts && !after(cb.seq, tp.rcv_wup) &&
       (static_cast<int32_t>(tp.ts_recent - opt.tsval) <= 0 || tp.ts_recent == 0)) {
     tp.ts_recent = opt.tsval;
-    tp.ts_recent_stamp = n.now();
+    tp.ts_recent_stamp.set(n.now());
   }
   // Our FIN acknowledged?
   bool fin_acked = tp.snd_una == tp.write_seq && tp.send_head == nullptr && tp.packets_out == 0;

@@ -209,7 +209,7 @@ bool Tcp::check_established(TcpSock& tp, uint16_t lport, bool& reused_tw) {
   bool loopback =
       tp.inet_daddr.is_loopback() || tp.inet_saddr.is_loopback() || tp.inet_daddr == tp.inet_saddr;
   int reuse = sysctl_.tcp_tw_reuse;
-  if (tw->ts_ok && (reuse == 1 || (reuse == 2 && loopback)) && net().now() - tw->ts_recent_stamp > 1s) {
+  if (tw->ts_ok && (reuse == 1 || (reuse == 2 && loopback)) && tw->ts_recent_stamp.since(net().now()) > 1s) {
     // RFC 6191-like: the new connection's sequence and timestamps start beyond the old ones.
     tp.write_seq = tw->snd_nxt + 65535 + 2;
     ++stats_.tw_recycled;

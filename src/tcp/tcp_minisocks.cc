@@ -158,7 +158,7 @@ void Tcp::tcp_check_req(RequestSock& req, SkbPtr skb, const TcpHdr& th, const Tc
   c.rcv_wscale = req.wscale_ok ? req.rcv_wscale : 0;
   c.rcv_wnd = req.rcv_wnd;
   c.ts_recent = opt.ts ? opt.tsval : req.ts_recent;
-  c.ts_recent_stamp = n.now();
+  c.ts_recent_stamp.set(n.now());
   c.ts_offset = req.ts_offset;
   c.snd_wnd = uint32_t{th.window} << c.snd_wscale;
   c.max_window = c.snd_wnd;
@@ -291,7 +291,7 @@ void Tcp::tcp_timewait_state_process(TimeWaitSock& tw, SkbPtr skb, const TcpHdr&
   // TCP_PAWS_MSL has passed).
   bool paws_reject = tw.ts_ok && opt.ts && tw.ts_recent &&
                      static_cast<int32_t>(tw.ts_recent - opt.tsval) > 0 &&
-                     !((th.flags & kTcpRst) && n.now() - tw.ts_recent_stamp >= 60s);
+                     !((th.flags & kTcpRst) && tw.ts_recent_stamp.since(n.now()) >= 60s);
   if (tw.substate == TcpState::kFinWait2) {
     bool in_window = cb.seq == tw.rcv_nxt ||
                      (after(cb.end_seq, tw.rcv_nxt) && before(cb.seq, tw.rcv_nxt + tw.rcv_wnd)) ||
@@ -312,7 +312,7 @@ void Tcp::tcp_timewait_state_process(TimeWaitSock& tw, SkbPtr skb, const TcpHdr&
       tw.rcv_nxt = cb.end_seq;
       if (opt.ts) {
         tw.ts_recent = opt.tsval;
-        tw.ts_recent_stamp = n.now();
+        tw.ts_recent_stamp.set(n.now());
       }
       inet_twsk_schedule(tw, sysctl_.tcp_timewait_len);
       ack_it();
@@ -329,7 +329,7 @@ void Tcp::tcp_timewait_state_process(TimeWaitSock& tw, SkbPtr skb, const TcpHdr&
       inet_twsk_schedule(tw, sysctl_.tcp_timewait_len);
       if (opt.ts) {
         tw.ts_recent = opt.tsval;
-        tw.ts_recent_stamp = n.now();
+        tw.ts_recent_stamp.set(n.now());
       }
     }
     consume_skb(std::move(skb));

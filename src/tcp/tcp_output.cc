@@ -367,7 +367,7 @@ void Tcp::tcp_connect(TcpSock& tp) {
   if (net().trace.on())
     net().trace.emit("tcp_connect", "SYN seq=%u queued on sk_write_queue, tcp_transmit_skb", tp.iss);
   (void)tcp_transmit_skb(tp, ref, true);
-  tp.retrans_stamp = net().now();
+  tp.retrans_stamp.set(net().now());
   net().mod_timer(tp.retransmit_timer, tp.rto);
   if (net().trace.on())
     net().trace.emit("inet_csk_reset_xmit_timer", "ICSK_TIME_RETRANS in %.0f ms", to_ms(tp.rto));
@@ -523,7 +523,7 @@ bool Tcp::tcp_retransmit_skb(TcpSock& tp, SkBuff& skb) {
   TimePoint first_sent{Duration(cb.when_ns)};
   cb.when_ns = net().now().time_since_epoch().count();
   if (tcp_transmit_skb(tp, skb, true) != 0) return false;
-  if (tp.retrans_stamp == TimePoint::min()) tp.retrans_stamp = first_sent;
+  if (!tp.retrans_stamp.is_set()) tp.retrans_stamp.set(first_sent);
   cb.ack_seq = tp.snd_nxt;
   uint32_t pcount = tcp_skb_pcount(skb);
   if (!(cb.sacked & kTcpcbRetrans)) {

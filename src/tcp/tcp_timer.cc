@@ -78,7 +78,7 @@ void Tcp::tcp_enter_loss(TcpSock& tp) {
 // being resent reached what `boundary` backed-off timeouts from TCP_RTO_MIN would take (924.6 s for
 // tcp_retries2 = 15)? Linux budgets time, not retransmissions: a larger RTO gets fewer of them.
 static bool retransmits_timed_out(const TcpSock& tp, unsigned boundary, const TcpSysctl& sc, TimePoint now) {
-  if (tp.retransmits == 0 || tp.retrans_stamp == TimePoint::min()) return false;
+  if (tp.retransmits == 0 || !tp.retrans_stamp.is_set()) return false;
   const Duration rto_base = sc.rto_min;
   unsigned linear_backoff_thresh = 0;  // ilog2(TCP_RTO_MAX / rto_base)
   while ((int64_t{2} << linear_backoff_thresh) <= sc.rto_max / rto_base) ++linear_backoff_thresh;
@@ -86,7 +86,7 @@ static bool retransmits_timed_out(const TcpSock& tp, unsigned boundary, const Tc
                          ? ((int64_t{2} << boundary) - 1) * rto_base
                          : ((int64_t{2} << linear_backoff_thresh) - 1) * rto_base +
                                int64_t(boundary - linear_backoff_thresh) * sc.rto_max;
-  return now - tp.retrans_stamp >= timeout;
+  return tp.retrans_stamp.since(now) >= timeout;
 }
 
 // tcp_retransmit_timer: the RTO expired. Back off (RFC 6298 §5.5), resend the head, give up
@@ -198,7 +198,7 @@ void Tcp::tcp_keepalive_timer(TcpSock& tp) {
     inet_csk_reset_keepalive_timer(tp, idle_limit);
     return;
   }
-  Duration elapsed = net().now() - std::max(tp.rcv_tstamp, tp.lrcvtime);
+  Duration elapsed = std::min(tp.rcv_tstamp.since(net().now()), tp.lrcvtime.since(net().now()));
   if (elapsed >= idle_limit) {
     if (tp.probes_out >= probes) {
       ++stats_.keepalive_timeouts;

@@ -334,5 +334,37 @@ TEST(Rng, ChanceHonoursItsExtremesAndRate) {
   EXPECT_LT(hits, 2700);
 }
 
+TEST(Stamp32, KeepsWholeUnitsAndTellsNeverSetApart) {
+  MsStamp s;
+  EXPECT_FALSE(s.is_set());
+  s.set(t(0));  // the clock's very first millisecond is a real stamp, not "never"
+  EXPECT_TRUE(s.is_set());
+  EXPECT_EQ(s.since(t(0)), Duration(0));
+  EXPECT_EQ(s.since(t(500)), 500ms);
+  s.set(TimePoint(1500us));  // sub-millisecond parts are dropped, as jiffies drop them
+  EXPECT_EQ(s.since(TimePoint(2999us)), 1ms);
+  EXPECT_EQ(s.since(t(1)), Duration(0));  // a `now` before the stamp reads as no time
+  s.clear();
+  EXPECT_FALSE(s.is_set());
+  SecStamp sec;
+  sec.set(t(59'999));
+  EXPECT_EQ(sec.since(t(60'000)), 1s);
+}
+
+TEST(Stamp32, DifferencesSurviveTheWrapOfTheCounter) {
+  // 2^32 ms is 49.7 days: a stamp just before the wrap and a `now` just after it are 20 ms apart.
+  const int64_t wrap = int64_t{1} << 32;
+  MsStamp s;
+  s.set(t(wrap - 10));
+  EXPECT_TRUE(s.is_set());
+  EXPECT_EQ(s.since(t(wrap + 10)), 20ms);
+  s.set(t(wrap - 1));  // the one count whose value plus one is 0: kept one unit late, still set
+  EXPECT_TRUE(s.is_set());
+  EXPECT_EQ(s.since(t(wrap + 100)), 100ms);
+  // Up to 24.8 days apart the difference is exact.
+  s.set(t(wrap + 5));
+  EXPECT_EQ(s.since(t(wrap + 5 + 24LL * 86'400'000)), std::chrono::hours(24 * 24));
+}
+
 }  // namespace
 }  // namespace ustack
