@@ -88,6 +88,26 @@ class Stamp32 {
   static uint32_t units(TimePoint t) { return static_cast<uint32_t>(t.time_since_epoch() / Unit(1)); }
   uint32_t v_ = 0;
 };
+// A Duration kept in 32 bits, as whole microseconds from 0 to 71 minutes (stored saturating): for the
+// round-trip and timeout estimates a connection carries, which the kernel keeps in u32 microseconds
+// (srtt_us) or jiffies (icsk_rto, icsk_ack.ato). Arithmetic happens on the Duration it converts to.
+class Dur32 {
+ public:
+  Dur32() = default;
+  Dur32(Duration d) { *this = d; }  // implicit on purpose: a narrower store of the same quantity
+  Dur32& operator=(Duration d) {
+    int64_t us = std::chrono::duration_cast<std::chrono::microseconds>(d).count();
+    us_ = us <= 0 ? 0 : us >= int64_t{UINT32_MAX} ? UINT32_MAX : static_cast<uint32_t>(us);
+    return *this;
+  }
+  operator Duration() const { return std::chrono::microseconds(us_); }  // and back, exactly
+  Duration get() const { return *this; }
+  bool is_zero() const { return us_ == 0; }
+
+ private:
+  uint32_t us_ = 0;
+};
+
 using MsStamp = Stamp32<std::chrono::milliseconds>;
 using SecStamp = Stamp32<std::chrono::seconds>;
 

@@ -366,8 +366,8 @@ TcpInfo TcpSock::tcp_get_info() const {
   i.ts = ts_ok;
   i.sack = sack_ok;
   i.wscale = wscale_ok;
-  i.rto_us = static_cast<uint32_t>(std::chrono::duration_cast<std::chrono::microseconds>(rto).count());
-  i.ato_us = static_cast<uint32_t>(std::chrono::duration_cast<std::chrono::microseconds>(ato).count());
+  i.rto_us = static_cast<uint32_t>(std::chrono::duration_cast<std::chrono::microseconds>(rto.get()).count());
+  i.ato_us = static_cast<uint32_t>(std::chrono::duration_cast<std::chrono::microseconds>(ato.get()).count());
   i.snd_mss = mss_cache;
   i.rcv_mss = rcv_mss;
   i.unacked = packets_out;
@@ -375,8 +375,9 @@ TcpInfo TcpSock::tcp_get_info() const {
   i.lost = lost_out;
   i.retrans = retrans_out;
   i.total_retrans = total_retrans;
-  i.rtt_us = static_cast<uint32_t>(std::chrono::duration_cast<std::chrono::microseconds>(srtt).count());
-  i.rttvar_us = static_cast<uint32_t>(std::chrono::duration_cast<std::chrono::microseconds>(rttvar).count());
+  i.rtt_us = static_cast<uint32_t>(std::chrono::duration_cast<std::chrono::microseconds>(srtt.get()).count());
+  i.rttvar_us =
+      static_cast<uint32_t>(std::chrono::duration_cast<std::chrono::microseconds>(rttvar.get()).count());
   i.snd_ssthresh = snd_ssthresh;
   i.snd_cwnd = snd_cwnd;
   i.advmss = advmss;

@@ -31,19 +31,20 @@ void Tcp::tcp_set_state(TcpSock& tp, TcpState s) {
 // RFC 6298 §2 with Linux's floor: RTO = SRTT + max(4 * RTTVAR, rto_min).
 void Tcp::tcp_rtt_estimator(TcpSock& tp, Duration m) {
   if (m.count() <= 0) m = Duration(1000);
-  if (tp.srtt.count() == 0) {
+  if (tp.srtt.is_zero()) {
     tp.srtt = m;
     tp.rttvar = m / 2;
   } else {
-    Duration err = m > tp.srtt ? m - tp.srtt : tp.srtt - m;
-    tp.rttvar = tp.rttvar - tp.rttvar / 4 + err / 4;  // beta = 1/4
-    tp.srtt = tp.srtt - tp.srtt / 8 + m / 8;          // alpha = 1/8
+    const Duration srtt = tp.srtt, rttvar = tp.rttvar;
+    Duration err = m > srtt ? m - srtt : srtt - m;
+    tp.rttvar = rttvar - rttvar / 4 + err / 4;  // beta = 1/4
+    tp.srtt = srtt - srtt / 8 + m / 8;          // alpha = 1/8
   }
   tcp_set_rto(tp);
 }
 
 void Tcp::tcp_set_rto(TcpSock& tp) {
-  tp.rto = std::min(tp.srtt + std::max(4 * tp.rttvar, sysctl_.rto_min), sysctl_.rto_max);
+  tp.rto = std::min(tp.srtt.get() + std::max(4 * tp.rttvar.get(), sysctl_.rto_min), sysctl_.rto_max);
 }
 
 bool Tcp::tcp_oow_rate_limited(MsStamp& last_oow_ack_time) {
@@ -70,7 +71,7 @@ void Tcp::tcp_enter_quickack_mode(TcpSock& tp) {
 // (ato stays 0 until then, as icsk_ack.ato).
 void Tcp::tcp_init_transfer(TcpSock& tp) {
   tp.snd_cwnd = tp.total_retrans > 1 ? 1 : sysctl_.init_cwnd;
-  if (tp.srtt.count() == 0) {
+  if (tp.srtt.is_zero()) {
     tp.rttvar = sysctl_.rto_fallback;
     tp.rto = sysctl_.rto_fallback;
   }
@@ -599,14 +600,14 @@ static bool tcp_ofo_queue(Tcp& tcp, TcpSock& tp) {
 // (a sender restarting after idling) brings quick-ack mode back.
 static void tcp_event_data_recv(Tcp& tcp, TcpSock& tp, Duration m) {
   const Duration ato_min = tcp.sysctl().delack_min;
-  if (tp.ato.count() == 0) {
+  const Duration ato = tp.ato, rto = tp.rto;
+  if (ato.count() == 0) {
     tcp.tcp_enter_quickack_mode(tp);
   } else if (m <= ato_min / 2) {
-    tp.ato = tp.ato / 2 + ato_min / 2;
-  } else if (m < tp.ato) {
-    tp.ato = std::min(tp.ato / 2 + m, tp.rto);
-  } else if (m > tp.rto) {
-    Duration ato = tp.ato;
+    tp.ato = ato / 2 + ato_min / 2;
+  } else if (m < ato) {
+    tp.ato = std::min(ato / 2 + m, rto);
+  } else if (m > rto) {
     tcp.tcp_enter_quickack_mode(tp);
     tp.ato = ato;
   }

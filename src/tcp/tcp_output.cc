@@ -160,7 +160,7 @@ void Tcp::tcp_rearm_rto(TcpSock& tp) {
     net().timers.del_timer(tp.retransmit_timer);
     return;
   }
-  net().mod_timer(tp.retransmit_timer, std::min(tp.rto, sysctl_.rto_max));
+  net().mod_timer(tp.retransmit_timer, std::min(tp.rto.get(), sysctl_.rto_max));
 }
 
 // tcp_transmit_skb: push the TCP header and options onto a clone (or a copy, if the last transmission
@@ -490,7 +490,7 @@ void Tcp::tcp_write_xmit(TcpSock& tp, bool push_one) {
   // Nothing in flight and a closed (or too small) window: the zero-window probe timer keeps asking.
   if (tp.send_head && tp.packets_out == 0 && !tp.retransmit_timer.pending()) {
     tp.probes_out = 0;
-    net().mod_timer(tp.retransmit_timer, std::min(tp.rto, sysctl_.rto_max));
+    net().mod_timer(tp.retransmit_timer, std::min(tp.rto.get(), sysctl_.rto_max));
   }
   // tcp_cwnd_validate: remember, for the current window, whether cwnd limited us or how many packets
   // were out at most (RFC 7661's question of a validated cwnd; Linux's rule).
@@ -564,7 +564,7 @@ void Tcp::tcp_send_delayed_ack(TcpSock& tp) {
     // A long gap between segments grew ato; the smoothed RTT, when known, bounds it (the peer would
     // not wait longer than that for an ACK anyway).
     Duration max_ato = sysctl_.delack_max;
-    if (tp.srtt.count()) max_ato = std::min(max_ato, std::max(tp.srtt, sysctl_.delack_min));
+    if (!tp.srtt.is_zero()) max_ato = std::min(max_ato, std::max(tp.srtt.get(), sysctl_.delack_min));
     ato = std::min(ato, max_ato);
   }
   TimePoint when = net().now() + ato;

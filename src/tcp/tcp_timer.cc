@@ -118,7 +118,7 @@ void Tcp::tcp_retransmit_timer(TcpSock& tp) {
   }
   ++tp.backoff;
   ++tp.retransmits;
-  tp.rto = std::min(tp.rto * 2, sysctl_.rto_max);
+  tp.rto = std::min(tp.rto.get() * 2, sysctl_.rto_max);
   net().mod_timer(tp.retransmit_timer, tp.rto);
 }
 
@@ -137,7 +137,7 @@ void Tcp::tcp_probe_timer(TcpSock& tp) {
   ++tp.probes_out;
   if (tp.packets_out == 0) {
     ++tp.backoff;
-    Duration when = std::min(tp.rto * (1 << std::min<int>(tp.backoff, 16)), sysctl_.rto_max);
+    Duration when = std::min(tp.rto.get() * (1 << std::min<int>(tp.backoff, 16)), sysctl_.rto_max);
     net().mod_timer(tp.retransmit_timer, when);
   }
 }
@@ -150,7 +150,7 @@ void Tcp::tcp_delack_timer(TcpSock& tp) {
     tp.pingpong = false;
     tp.ato = sysctl_.delack_min;
   } else {
-    tp.ato = std::min(tp.ato * 2, tp.rto);
+    tp.ato = std::min(tp.ato.get() * 2, tp.rto.get());
   }
   tcp_send_ack(tp);
 }

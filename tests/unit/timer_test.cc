@@ -366,5 +366,20 @@ TEST(Stamp32, DifferencesSurviveTheWrapOfTheCounter) {
   EXPECT_EQ(s.since(t(wrap + 5 + 24LL * 86'400'000)), std::chrono::hours(24 * 24));
 }
 
+TEST(Dur32, StoresWholeMicrosecondsSaturating) {
+  Dur32 d;
+  EXPECT_TRUE(d.is_zero());
+  d = 1500ns;  // truncated to the microsecond
+  EXPECT_EQ(d.get(), 1us);
+  d = 200ms;
+  EXPECT_EQ(d.get(), 200ms);
+  Duration doubled = d.get() * 2;  // arithmetic is on Duration, never in 32 bits
+  EXPECT_EQ(doubled, 400ms);
+  d = std::chrono::hours(2);  // beyond 71 minutes: the largest it holds
+  EXPECT_EQ(d.get(), std::chrono::microseconds(UINT32_MAX));
+  d = -5ms;  // a negative time is none
+  EXPECT_TRUE(d.is_zero());
+}
+
 }  // namespace
 }  // namespace ustack
