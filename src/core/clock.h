@@ -96,9 +96,13 @@ class Dur32 {
   Dur32() = default;
   Dur32(Duration d) { *this = d; }  // implicit on purpose: a narrower store of the same quantity
   Dur32& operator=(Duration d) {
-    int64_t us = std::chrono::duration_cast<std::chrono::microseconds>(d).count();
-    us_ = us <= 0 ? 0 : us >= int64_t{UINT32_MAX} ? UINT32_MAX : static_cast<uint32_t>(us);
+    set_us(std::chrono::duration_cast<std::chrono::microseconds>(d).count());
     return *this;
+  }
+  // The raw microseconds, for estimators that compute in them.
+  int64_t us() const { return us_; }
+  void set_us(int64_t us) {
+    us_ = us <= 0 ? 0 : us >= int64_t{UINT32_MAX} ? UINT32_MAX : static_cast<uint32_t>(us);
   }
   operator Duration() const { return std::chrono::microseconds(us_); }  // and back, exactly
   Duration get() const { return *this; }

@@ -29,22 +29,29 @@ void Tcp::tcp_set_state(TcpSock& tp, TcpState s) {
 }
 
 // RFC 6298 §2 with Linux's floor: RTO = SRTT + max(4 * RTTVAR, rto_min).
+// Computed in whole microseconds, the unit the estimates are kept in (a sample of less than one counts
+// as one).
 void Tcp::tcp_rtt_estimator(TcpSock& tp, Duration m) {
-  if (m.count() <= 0) m = Duration(1000);
-  if (tp.srtt.is_zero()) {
-    tp.srtt = m;
-    tp.rttvar = m / 2;
+  int64_t m_us = std::max<int64_t>(std::chrono::duration_cast<std::chrono::microseconds>(m).count(), 1);
+  int64_t srtt = tp.srtt.us(), rttvar = tp.rttvar.us();
+  if (srtt == 0) {
+    srtt = m_us;
+    rttvar = m_us / 2;
   } else {
-    const Duration srtt = tp.srtt, rttvar = tp.rttvar;
-    Duration err = m > srtt ? m - srtt : srtt - m;
-    tp.rttvar = rttvar - rttvar / 4 + err / 4;  // beta = 1/4
-    tp.srtt = srtt - srtt / 8 + m / 8;          // alpha = 1/8
+    int64_t err = m_us > srtt ? m_us - srtt : srtt - m_us;
+    rttvar = rttvar - rttvar / 4 + err / 4;  // beta = 1/4
+    srtt = srtt - srtt / 8 + m_us / 8;       // alpha = 1/8
   }
+  tp.srtt.set_us(srtt);
+  tp.rttvar.set_us(rttvar);
   tcp_set_rto(tp);
 }
 
 void Tcp::tcp_set_rto(TcpSock& tp) {
-  tp.rto = std::min(tp.srtt.get() + std::max(4 * tp.rttvar.get(), sysctl_.rto_min), sysctl_.rto_max);
+  using std::chrono::microseconds;
+  int64_t rto_min = std::chrono::duration_cast<microseconds>(sysctl_.rto_min).count();
+  int64_t rto_max = std::chrono::duration_cast<microseconds>(sysctl_.rto_max).count();
+  tp.rto.set_us(std::min(tp.srtt.us() + std::max(4 * tp.rttvar.us(), rto_min), rto_max));
 }
 
 bool Tcp::tcp_oow_rate_limited(MsStamp& last_oow_ack_time) {
