@@ -243,6 +243,13 @@ class TcpHarness {
   uint32_t iss = 0;
 };
 
+// TCP_INFO of the connection on `fd`.
+inline TcpInfo info(TcpHarness& h, int fd) {
+  TcpInfo i{};
+  EXPECT_TRUE(h.api().getsockopt(fd, kSolTcp, kTcpInfo, std::as_writable_bytes(std::span(&i, 1))));
+  return i;
+}
+
 inline std::span<const std::byte> sv_bytes(std::string_view s) {
   return {reinterpret_cast<const std::byte*>(s.data()), s.size()};
 }

@@ -62,12 +62,6 @@ int establish(TcpHarness& h, const PeerOpts& o) {
   return fd;
 }
 
-TcpInfo info(TcpHarness& h, int fd) {
-  TcpInfo i{};
-  EXPECT_TRUE(h.api().getsockopt(fd, kSolTcp, kTcpInfo, std::as_writable_bytes(std::span(&i, 1))));
-  return i;
-}
-
 // Data from the peer at `seq`, acknowledging all we sent.
 Out data(TcpHarness& h, uint32_t seq, size_t len, char c = 'd') {
   return Out{kTcpAck | kTcpPsh, seq, h.iss + 1}.with_payload(std::string(len, c));

@@ -13,12 +13,6 @@ using namespace wire;
 constexpr uint32_t kP = 5001;  // the peer's first sequence number after its SYN
 constexpr uint32_t kMss = 1460;
 
-TcpInfo info(TcpHarness& h, int fd) {
-  TcpInfo i{};
-  EXPECT_TRUE(h.api().getsockopt(fd, kSolTcp, kTcpInfo, std::as_writable_bytes(std::span(&i, 1))));
-  return i;
-}
-
 // A connection that negotiated SACK, with `segs` full segments sent; returns the fd.
 int send_segments(TcpHarness& h, int segs) {
   int fd = h.connect_established(5000, false, 65535, true);

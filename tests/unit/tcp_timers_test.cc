@@ -15,12 +15,6 @@ using namespace wire;
 constexpr uint32_t kPeerIss = 5000;
 constexpr uint32_t kP = kPeerIss + 1;  // the peer's first data byte
 
-TcpInfo info(TcpHarness& h, int fd) {
-  TcpInfo i{};
-  EXPECT_TRUE(h.api().getsockopt(fd, kSolTcp, kTcpInfo, std::as_writable_bytes(std::span(&i, 1))));
-  return i;
-}
-
 // Data from the peer at `seq`, acknowledging all we sent.
 Out data(TcpHarness& h, uint32_t seq, size_t len, char c = 'd') {
   return Out{kTcpAck | kTcpPsh, seq, h.iss + 1}.with_payload(std::string(len, c));
