@@ -3,7 +3,7 @@
 // pointers with each timer knowing its slot, so arm, re-arm and cancel are O(log n) and allocate nothing
 // once the heap has grown. Expiry runs in deadline order; equal deadlines run in arming order.
 //
-// A timer is small because every TCP connection carries two or three: its callback is a plain function and
+// A timer is small because every TCP connection carries one: its callback is a plain function and
 // the owner it acts on (timer_list's function and, before from_timer, its data), not a std::function.
 #pragma once
 

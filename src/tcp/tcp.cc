@@ -452,7 +452,7 @@ Status Tcp::setsockopt(Sock& sk, int level, int name, std::span<const std::byte>
     tp.sk_keepopen = v != 0;
     if (tp.sk_keepopen && tp.sk_state == TcpState::kEstablished)
       inet_csk_reset_keepalive_timer(tp, keepalive_time_when(tp));
-    if (!tp.sk_keepopen && tp.keepalive_timer) net().timers.del_timer(*tp.keepalive_timer);
+    if (!tp.sk_keepopen) inet_csk_clear_xmit_timer(tp, TcpTimeout::kKeepalive);
     return {};
   }
   return make_error(Errc::kNoProtoOpt);

@@ -143,6 +143,12 @@ inline void tcp_set_skb_tso_segs(SkBuff& skb, uint32_t mss) {
   }
 }
 
+// A connection's timeouts (Linux's ICSK_TIME_RETRANS and ICSK_TIME_PROBE0 share kRetransmit, as they
+// share icsk_retransmit_timer; kDelack is ICSK_TIME_DACK; kKeepalive is sk_timer's keepalive or an
+// orphan's FIN_WAIT2 timeout). When two are due at once they run in this order.
+enum class TcpTimeout : uint8_t { kRetransmit, kDelack, kKeepalive };
+inline constexpr size_t kTcpTimeouts = 3;
+
 // A TCP_INFO-like snapshot (struct tcp_info's fields of the same names).
 struct TcpInfo {
   TcpState state;
@@ -314,11 +320,16 @@ class TcpSock : public Sock {
   TcpSock* accept_next = nullptr;                // the link in the listener's accept queue
 
   // --- timers ---
-  Timer retransmit_timer;  // icsk_retransmit_timer: RTO and zero-window probes
-  Timer delack_timer;
-  // sk_timer: keepalive and an orphan's FIN_WAIT2 timeout. Most connections use neither, so it is made
-  // when first armed (inet_csk_reset_keepalive_timer) and kept until the sock is freed.
-  std::unique_ptr<Timer> keepalive_timer;
+  // The retransmit (RTO and zero-window probe), delayed-ACK and keepalive (or orphan FIN_WAIT2)
+  // timeouts: Linux's icsk_retransmit_timer, icsk_delack_timer and sk_timer. They share one entry on the
+  // stack's timer queue, as FreeBSD's tcpcb shares one callout: `sk_timer` is armed for the earliest
+  // deadline or before it, and moves only when a deadline comes earlier, so that the ACK that pushes the
+  // RTO back (every ACK of a bulk transfer) costs no heap operation. A deadline is a whole millisecond of
+  // the clock, rounded up, as the kernel's jiffies are; see inet_csk_reset_xmit_timer.
+  Timer sk_timer;
+  std::array<uint32_t, kTcpTimeouts> timeout_ms{};
+  uint8_t timeouts_armed = 0;  // one bit per TcpTimeout
+  bool timer_pending(TcpTimeout what) const { return timeouts_armed & (1u << unsigned(what)); }
 
   // --- statistics for TCP_INFO ---
   uint64_t bytes_acked = 0, bytes_received = 0, bytes_sent = 0, bytes_retrans = 0;
@@ -330,9 +341,9 @@ class TcpSock : public Sock {
   ListLink<TcpSock> sk_bind_node;  // the owners of the same local port (the inet_bind_bucket's owners)
   TcpSock* bhash_next = nullptr;   // a port's first owner: the chain of the bind table
 };
-// The heap chunk of a TcpSock is its size plus 8, rounded up to 16 (glibc): past 568 every connection
+// The heap chunk of a TcpSock is its size plus 8, rounded up to 16 (glibc): past 536 every connection
 // costs 16 bytes more.
-static_assert(sizeof(TcpSock) <= 568, "TcpSock grew into a larger malloc chunk");
+static_assert(sizeof(TcpSock) <= 536, "TcpSock grew into a larger malloc chunk");
 
 void AcceptQueue::push_back(TcpSock* sk) {
   sk->accept_next = nullptr;
@@ -575,6 +586,11 @@ class Tcp final : public Proto {
   void tcp_delack_timer(TcpSock& tp);
   void tcp_keepalive_timer(TcpSock& tp);
   void inet_csk_reset_keepalive_timer(TcpSock& tp, Duration when);
+  // Arm (or move) one of the connection's timeouts to `when` from now, and disarm it.
+  void inet_csk_reset_xmit_timer(TcpSock& tp, TcpTimeout what, Duration when);
+  void inet_csk_clear_xmit_timer(TcpSock& tp, TcpTimeout what);
+  TimePoint inet_csk_timeout(const TcpSock& tp, TcpTimeout what) const;  // when an armed timeout is due
+  void tcp_timer_handler(TcpSock& tp);
   void tcp_enter_loss(TcpSock& tp);
   void tcp_write_err(TcpSock& tp);
   Duration keepalive_time_when(const TcpSock& tp) const;

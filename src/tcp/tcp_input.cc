@@ -789,7 +789,7 @@ void Tcp::tcp_rcv_synsent_state_process(TcpSock& tp, SkbPtr skb, const TcpOption
     tp.bytes_acked += th.ack_seq - tp.snd_una;  // the SYN, as tcp_snd_una_update counts it
     tp.snd_una = th.ack_seq;
     tp.high_seq = tp.snd_una;
-    net().timers.del_timer(tp.retransmit_timer);
+    inet_csk_clear_xmit_timer(tp, TcpTimeout::kRetransmit);
     tcp_finish_connect(tp, th);
     tcp_send_ack(tp);
     consume_skb(std::move(skb));
@@ -902,7 +902,7 @@ void Tcp::tcp_rcv_state_process(TcpSock& tp, SkbPtr skb, const TcpHdr& th, const
     tp.snd_wl1 = cb.seq;
     tp.snd_wl2 = th.ack_seq;
     tp.max_window = std::max(tp.max_window, tp.snd_wnd);
-    n.timers.del_timer(tp.retransmit_timer);
+    inet_csk_clear_xmit_timer(tp, TcpTimeout::kRetransmit);
     tcp_finish_connect(tp, th);
   }
   int acked = tcp_ack(*this, tp, *skb, th, opt, payload);

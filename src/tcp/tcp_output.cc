@@ -157,10 +157,10 @@ uint32_t Tcp::tcp_current_mss(TcpSock& tp) {
 
 void Tcp::tcp_rearm_rto(TcpSock& tp) {
   if (tp.packets_out == 0) {
-    net().timers.del_timer(tp.retransmit_timer);
+    inet_csk_clear_xmit_timer(tp, TcpTimeout::kRetransmit);
     return;
   }
-  net().mod_timer(tp.retransmit_timer, std::min(tp.rto.get(), sysctl_.rto_max));
+  inet_csk_reset_xmit_timer(tp, TcpTimeout::kRetransmit, std::min(tp.rto.get(), sysctl_.rto_max));
 }
 
 // tcp_transmit_skb: push the TCP header and options onto a clone (or a copy, if the last transmission
@@ -265,7 +265,7 @@ int Tcp::tcp_transmit_skb(TcpSock& tp, SkBuff& skb, bool clone_it) {
     // tcp_event_ack_sent: this segment carries the ACK that was pending.
     tp.ack_pending = false;
     if (tp.quick) --tp.quick;
-    net().timers.del_timer(tp.delack_timer);
+    if (tp.timer_pending(TcpTimeout::kDelack)) inet_csk_clear_xmit_timer(tp, TcpTimeout::kDelack);
   }
   ++tp.segs_out;
   ++stats_.out_segs;
@@ -368,7 +368,7 @@ void Tcp::tcp_connect(TcpSock& tp) {
     net().trace.emit("tcp_connect", "SYN seq=%u queued on sk_write_queue, tcp_transmit_skb", tp.iss);
   (void)tcp_transmit_skb(tp, ref, true);
   tp.retrans_stamp.set(net().now());
-  net().mod_timer(tp.retransmit_timer, tp.rto);
+  inet_csk_reset_xmit_timer(tp, TcpTimeout::kRetransmit, tp.rto);
   if (net().trace.on())
     net().trace.emit("inet_csk_reset_xmit_timer", "ICSK_TIME_RETRANS in %.0f ms", to_ms(tp.rto));
 }
@@ -483,14 +483,14 @@ void Tcp::tcp_write_xmit(TcpSock& tp, bool push_one) {
     if (skb->len() < mss) tp.snd_sml = cb.end_seq;
     bool was_idle = tp.packets_out == 0;
     tp.packets_out += tcp_skb_pcount(*skb);
-    if (was_idle || !tp.retransmit_timer.pending()) tcp_rearm_rto(tp);
+    if (was_idle || !tp.timer_pending(TcpTimeout::kRetransmit)) tcp_rearm_rto(tp);
     sent_any = true;
     if (push_one) break;
   }
   // Nothing in flight and a closed (or too small) window: the zero-window probe timer keeps asking.
-  if (tp.send_head && tp.packets_out == 0 && !tp.retransmit_timer.pending()) {
+  if (tp.send_head && tp.packets_out == 0 && !tp.timer_pending(TcpTimeout::kRetransmit)) {
     tp.probes_out = 0;
-    net().mod_timer(tp.retransmit_timer, std::min(tp.rto.get(), sysctl_.rto_max));
+    inet_csk_reset_xmit_timer(tp, TcpTimeout::kRetransmit, std::min(tp.rto.get(), sysctl_.rto_max));
   }
   // tcp_cwnd_validate: remember, for the current window, whether cwnd limited us or how many packets
   // were out at most (RFC 7661's question of a validated cwnd; Linux's rule).
@@ -567,9 +567,9 @@ void Tcp::tcp_send_delayed_ack(TcpSock& tp) {
     if (!tp.srtt.is_zero()) max_ato = std::min(max_ato, std::max(tp.srtt.get(), sysctl_.delack_min));
     ato = std::min(ato, max_ato);
   }
-  TimePoint when = net().now() + ato;
-  if (!tp.delack_timer.pending() || tp.delack_timer.expires() > when)
-    net().timers.mod_timer(tp.delack_timer, when);
+  // An armed delayed ACK keeps its deadline if that comes sooner.
+  if (!tp.timer_pending(TcpTimeout::kDelack) || inet_csk_timeout(tp, TcpTimeout::kDelack) > net().now() + ato)
+    inet_csk_reset_xmit_timer(tp, TcpTimeout::kDelack, ato);
 }
 
 // tcp_send_fin: the FIN rides on the last unsent segment if there is one, else on a segment of its own.

@@ -1,6 +1,7 @@
 // TCP timers (Linux net/ipv4/tcp_timer.c): retransmission (RFC 6298 §5), zero-window probes (RFC 9293
 // §3.8.6.1), delayed ACKs and keepalive (RFC 1122 §4.2.3.6).
 #include <algorithm>
+#include <optional>
 
 #include "tcp/tcp.h"
 
@@ -8,30 +9,77 @@ namespace ustack {
 
 namespace {
 
-// The timers' entry points (tcp_write_timer, tcp_delack_timer, tcp_keepalive_timer): the sock reaches
-// its Tcp through tcp().
-void tcp_write_timer(TcpSock& tp) {
-  if (tp.packets_out == 0 && tp.send_head) {
-    tp.tcp().tcp_probe_timer(tp);
-  } else {
-    tp.tcp().tcp_retransmit_timer(tp);
-  }
+void tcp_timer_fn(TcpSock& tp) { tp.tcp().tcp_timer_handler(tp); }
+
+// The clock in whole milliseconds, wrapping at 2^32 like the deadlines kept from it.
+uint32_t clock_ms(TimePoint t) {
+  return static_cast<uint32_t>(std::chrono::floor<std::chrono::milliseconds>(t.time_since_epoch()).count());
 }
-void tcp_delack_timer_fn(TcpSock& tp) { tp.tcp().tcp_delack_timer(tp); }
-void tcp_keepalive_timer_fn(TcpSock& tp) { tp.tcp().tcp_keepalive_timer(tp); }
 
 }  // namespace
 
-void Tcp::tcp_init_xmit_timers(TcpSock& tp) {
-  tp.retransmit_timer.setup<tcp_write_timer>(tp);
-  tp.delack_timer.setup<tcp_delack_timer_fn>(tp);
-}
+void Tcp::tcp_init_xmit_timers(TcpSock& tp) { tp.sk_timer.setup<tcp_timer_fn>(tp); }
 
 void Tcp::tcp_clear_xmit_timers(TcpSock& tp) {
-  net().timers.del_timer(tp.retransmit_timer);
-  net().timers.del_timer(tp.delack_timer);
-  // Disarmed, not freed: this may run from the keepalive timer's own callback.
-  if (tp.keepalive_timer) net().timers.del_timer(*tp.keepalive_timer);
+  tp.timeouts_armed = 0;
+  net().timers.del_timer(tp.sk_timer);
+}
+
+// The deadline is rounded up to a whole millisecond so that, when sk_timer fires for it, the clock's
+// millisecond has reached it. The queue entry moves only if the new deadline comes before it; a later
+// one is found when the entry fires early (tcp_timer_handler).
+void Tcp::inet_csk_reset_xmit_timer(TcpSock& tp, TcpTimeout what, Duration when) {
+  TimePoint at = std::chrono::ceil<std::chrono::milliseconds>(net().now() + when);
+  tp.timeout_ms[size_t(what)] = clock_ms(at);
+  tp.timeouts_armed |= static_cast<uint8_t>(1u << unsigned(what));
+  if (!tp.sk_timer.pending() || tp.sk_timer.expires() > at) net().timers.mod_timer(tp.sk_timer, at);
+}
+
+void Tcp::inet_csk_clear_xmit_timer(TcpSock& tp, TcpTimeout what) {
+  tp.timeouts_armed &= static_cast<uint8_t>(~(1u << unsigned(what)));
+  if (tp.timeouts_armed == 0) net().timers.del_timer(tp.sk_timer);
+}
+
+TimePoint Tcp::inet_csk_timeout(const TcpSock& tp, TcpTimeout what) const {
+  TimePoint now = net().now();
+  int32_t ahead = static_cast<int32_t>(tp.timeout_ms[size_t(what)] - clock_ms(now));
+  return std::chrono::floor<std::chrono::milliseconds>(now) + std::chrono::milliseconds(ahead);
+}
+
+// sk_timer fired: run the first timeout that is due. The entry is re-armed for the others first, as the
+// handler may free the sock; one more due at this millisecond runs next in the same timer-queue pass.
+void Tcp::tcp_timer_handler(TcpSock& tp) {
+  const uint32_t now = clock_ms(net().now());
+  std::optional<TcpTimeout> due;
+  std::optional<TimePoint> next;
+  for (size_t i = 0; i < kTcpTimeouts; ++i) {
+    if (!(tp.timeouts_armed & (1u << i))) continue;
+    if (!due && static_cast<int32_t>(tp.timeout_ms[i] - now) <= 0) {
+      due = TcpTimeout(i);
+      tp.timeouts_armed &= static_cast<uint8_t>(~(1u << i));
+      continue;
+    }
+    TimePoint at = inet_csk_timeout(tp, TcpTimeout(i));
+    if (!next || at < *next) next = at;
+  }
+  if (next) net().timers.mod_timer(tp.sk_timer, *next);
+  if (!due) return;
+  switch (*due) {
+    case TcpTimeout::kRetransmit:
+      // tcp_write_timer: nothing in flight but data waiting means the window is closed: probe it.
+      if (tp.packets_out == 0 && tp.send_head) {
+        tcp_probe_timer(tp);
+      } else {
+        tcp_retransmit_timer(tp);
+      }
+      break;
+    case TcpTimeout::kDelack:
+      tcp_delack_timer(tp);
+      break;
+    case TcpTimeout::kKeepalive:
+      tcp_keepalive_timer(tp);
+      break;
+  }
 }
 
 // tcp_write_err: give up on the connection (too many retransmissions).
@@ -119,7 +167,7 @@ void Tcp::tcp_retransmit_timer(TcpSock& tp) {
   ++tp.backoff;
   ++tp.retransmits;
   tp.rto = std::min(tp.rto.get() * 2, sysctl_.rto_max);
-  net().mod_timer(tp.retransmit_timer, tp.rto);
+  inet_csk_reset_xmit_timer(tp, TcpTimeout::kRetransmit, tp.rto);
 }
 
 // tcp_probe_timer: the peer's window is closed and nothing is in flight: probe it, backing off.
@@ -138,7 +186,7 @@ void Tcp::tcp_probe_timer(TcpSock& tp) {
   if (tp.packets_out == 0) {
     ++tp.backoff;
     Duration when = std::min(tp.rto.get() * (1 << std::min<int>(tp.backoff, 16)), sysctl_.rto_max);
-    net().mod_timer(tp.retransmit_timer, when);
+    inet_csk_reset_xmit_timer(tp, TcpTimeout::kRetransmit, when);
   }
 }
 
@@ -166,11 +214,7 @@ Duration Tcp::keepalive_intvl_when(const TcpSock& tp) const {
 }
 
 void Tcp::inet_csk_reset_keepalive_timer(TcpSock& tp, Duration when) {
-  if (!tp.keepalive_timer) {
-    tp.keepalive_timer = std::make_unique<Timer>();
-    tp.keepalive_timer->setup<tcp_keepalive_timer_fn>(tp);
-  }
-  net().mod_timer(*tp.keepalive_timer, when);
+  inet_csk_reset_xmit_timer(tp, TcpTimeout::kKeepalive, when);
 }
 
 // tcp_keepalive_timer: after keepalive_time of silence, probe every keepalive_intvl; after

@@ -91,7 +91,7 @@ void transfer_both_ways(Pair& p, size_t total, Duration limit) {
            " rcv_wnd=" + std::to_string(i.rcv_wnd) + " rto_us=" + std::to_string(i.rto_us) +
            " backoff=" + std::to_string(i.backoff) +
            " send_head=" + std::to_string(tp->send_head != nullptr) +
-           " timer=" + std::to_string(tp->retransmit_timer.pending()) +
+           " timer=" + std::to_string(tp->timer_pending(ustack::TcpTimeout::kRetransmit)) +
            " wq=" + std::to_string(tp->sk_write_queue.size()) +
            " rq=" + std::to_string(tp->sk_receive_queue.bytes()) +
            " ofo=" + std::to_string((tp->ofo ? tp->ofo->queue.size() : 0)) +
@@ -110,7 +110,7 @@ void transfer_both_ways(Pair& p, size_t total, Duration limit) {
                   << " send_head=" << (t.send_head != nullptr) << " una=" << t.snd_una << " nxt=" << t.snd_nxt
                   << " write_seq=" << t.write_seq << " wnd=" << t.snd_wnd << " lost=" << t.lost_out
                   << " retr=" << t.retrans_out << " sacked=" << t.sacked_out
-                  << " timer=" << t.retransmit_timer.pending();
+                  << " timer=" << t.timer_pending(ustack::TcpTimeout::kRetransmit);
   });
   EXPECT_EQ(p.a.tcp().sock_count(), 0u);
   EXPECT_EQ(p.b.tcp().sock_count(), 0u);

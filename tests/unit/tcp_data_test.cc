@@ -456,8 +456,9 @@ TEST(TcpData, ZeroWindowIsProbedWithBackoffAndSendingResumesWhenItOpens) {
       h.inject(Out{kTcpAck, kP, h.iss + 1, 0});  // still closed
     }
   }
-  // tcp_probe0_base = the RTO (200 ms here), doubling: 0.2, 0.6, 1.4 s.
-  EXPECT_EQ(probes, (std::vector<double>{0.201, 0.601, 1.401}));
+  // tcp_probe0_base = the RTO (200 ms and the handshake's RTT of a few microseconds), doubling: 0.2,
+  // 0.6, 1.4 s. Each deadline is rounded up to the clock's next millisecond, as jiffies are.
+  EXPECT_EQ(probes, (std::vector<double>{0.201, 0.602, 1.403}));
   EXPECT_EQ(h.tcp().stats().zero_window_probes, 3u);
   EXPECT_EQ(info(h, fd).state, TcpState::kEstablished);
   h.inject(Out{kTcpAck, kP, h.iss + 1, 1000});  // the window opens
