@@ -27,7 +27,6 @@ const InetProtosw* InetSw::lookup(int type, int protocol) const {
 void sock_graft(Socket& sock, Sock& sk) {
   sock.sk = &sk;
   sk.sk_socket = &sock;
-  sk.sk_wq = sock.wq.get();
 }
 
 Result<std::unique_ptr<Socket>> inet_create(const InetSw& sw, int type, int protocol) {

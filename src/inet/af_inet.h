@@ -27,9 +27,10 @@ using Waiter = std::function<bool(const std::function<bool()>& cond, Duration ti
 
 struct ProtoOps;
 
-// struct socket. Its wq is its sock's sk_wq: every sock event (state change, data ready, write space,
-// error) runs wq->on_event, for event loops. The wq is made when a callback is first set
-// (SocketApi::set_event_callback): a std::function is four words that most sockets never use.
+// struct socket. Its wait queue is its sock's sk_wq: every sock event (state change, data ready, write
+// space, error) runs sk_wq->on_event, for event loops. The wq is made when a callback is first set
+// (SocketApi::set_event_callback): a std::function is four words that most sockets never use. Every
+// connection has a Socket, so it is kept to three words (24 bytes, a 32-byte heap chunk).
 class Socket {
  public:
   SocketState state = SocketState::kUnconnected;
@@ -37,8 +38,8 @@ class Socket {
   int type = 0;
   const ProtoOps* ops = nullptr;
   Sock* sk = nullptr;
-  std::unique_ptr<SocketWq> wq;
 };
+static_assert(sizeof(Socket) <= 24, "Socket grew into a larger malloc chunk");
 
 // struct proto_ops: the per-type operations; blocking waits go through `wait`.
 struct ProtoOps {

@@ -78,7 +78,7 @@ Status Ipv4::del_route(const Ipv4Cidr& dst, uint32_t metric) {
 }
 
 DstPtr Ipv4::make_dst(const FibRoute& r, Ipv4Addr daddr, Ipv4Addr saddr) {
-  auto dst = std::make_shared<Dst>();
+  DstPtr dst = make_ref<Dst>();
   dst->dev = dev_.dev_get_by_index(r.ifindex);
   dst->daddr = daddr;
   dst->type = r.type;

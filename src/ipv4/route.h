@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/clock.h"
+#include "core/ref_ptr.h"
 #include "dev/net_device.h"
 #include "neigh/neighbour.h"
 #include "ustack/addr.h"
@@ -48,7 +49,7 @@ class Fib {
 };
 
 // The route result for one destination (struct rtable).
-struct Dst {
+struct Dst : RefCounted {
   RouteType type = RouteType::kUnicast;
   NetDevice* dev = nullptr;
   Ipv4Addr daddr;
@@ -65,6 +66,6 @@ struct Dst {
   // dst_mtu: the learned path MTU if any, else the device's.
   uint32_t mtu() const { return pmtu != 0 && pmtu < dev->mtu() ? pmtu : dev->mtu(); }
 };
-using DstPtr = std::shared_ptr<Dst>;
+using DstPtr = RefPtr<Dst>;
 
 }  // namespace ustack

@@ -188,9 +188,11 @@ class Sock {
     if (!sk_timeo) sk_timeo = std::make_unique<SockTimeo>();
     return *sk_timeo;
   }
-  // The grafted Socket's wq, else nothing. One pointer rather than a callable per event: every
-  // established connection carries it.
-  SocketWq* sk_wq = nullptr;
+  // Whoever waits on the socket (Linux's sk_wq, which points into struct socket): made when the
+  // application first sets an event callback, and dropped when the sock is orphaned. The sock holds it
+  // rather than the Socket so that neither carries a pointer to it twice: every established
+  // connection has both.
+  std::unique_ptr<SocketWq> sk_wq;
 
   // inet_sock: the bound and connected addresses, host order.
   Ipv4Addr inet_rcv_saddr;  // bound address (any: all)

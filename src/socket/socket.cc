@@ -293,11 +293,10 @@ Status SocketApi::set_nonblock(int fd, bool on) {
 Status SocketApi::set_event_callback(int fd, std::function<void()> cb) {
   Socket* s = lookup(fd);
   if (!s) return make_error(Errc::kBadFd);
-  if (!s->wq) {
-    s->wq = std::make_unique<SocketWq>();
-    if (s->sk) s->sk->sk_wq = s->wq.get();
-  }
-  s->wq->on_event = std::move(cb);
+  if (!s->sk) return make_error(Errc::kBadFd);
+  std::unique_ptr<SocketWq>& wq = s->sk->sk_wq;
+  if (!wq) wq = std::make_unique<SocketWq>();
+  wq->on_event = std::move(cb);
   return {};
 }
 

@@ -200,7 +200,7 @@ void Tcp::reap() {
 void Tcp::close(Sock& sk) {
   auto& tp = static_cast<TcpSock&>(sk);
   tp.sk_socket = nullptr;
-  tp.sk_wq = nullptr;
+  tp.sk_wq.reset();
   tp.sk_shutdown = kShutdownMask;
   tp.dead = true;
   ++orphans_;

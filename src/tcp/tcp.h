@@ -236,8 +236,7 @@ class TcpSock : public Sock {
   uint32_t snd_cwnd_cnt = 0;
   uint32_t snd_ssthresh = 0x7fffffff;  // TCP_INFINITE_SSTHRESH
   uint32_t prior_cwnd = 0;
-  uint32_t packets_out = 0;                  // skbs sent and not acked
-  const TcpCongestionOps* ca_ops = nullptr;  // shared by every connection using the algorithm
+  uint32_t packets_out = 0;  // skbs sent and not acked
   uint32_t retrans_out = 0;
   uint32_t lost_out = 0;
   // Segments the peer SACKed (RFC 6675's scoreboard); without SACK, the duplicate ACKs that stand in for
@@ -290,11 +289,9 @@ class TcpSock : public Sock {
   // sysctl.
   uint16_t keepalive_time_s = 0, keepalive_intvl_s = 0;
 
-  // --- where the sock is in the protocol's tables (the links themselves are below) ---
-  bool hashed = false;       // in the established table
-  bool bound = false;        // in the bind table
-  bool port_locked = false;  // bound by bind(): the port stays ours until close (SOCK_BINDPORT_LOCK)
-  bool dead = false;         // orphaned and closed: to be freed
+  // The congestion-control algorithm (with the CC state above), shared by every connection using it;
+  // here, after the small fields, so that it leaves no hole.
+  const TcpCongestionOps* ca_ops = nullptr;
 
   // --- queues ---
   SkBuff* send_head = nullptr;  // first skb in sk_write_queue not yet sent
@@ -331,6 +328,13 @@ class TcpSock : public Sock {
   uint8_t timeouts_armed = 0;  // one bit per TcpTimeout
   bool timer_pending(TcpTimeout what) const { return timeouts_armed & (1u << unsigned(what)); }
 
+  // --- where the sock is in the protocol's tables (the links themselves are below) ---
+  // One bit each, in the byte after timeouts_armed that would otherwise be padding.
+  bool hashed : 1 = false;       // in the established table
+  bool bound : 1 = false;        // in the bind table
+  bool port_locked : 1 = false;  // bound by bind(): the port stays ours until close (SOCK_BINDPORT_LOCK)
+  bool dead : 1 = false;         // orphaned and closed: to be freed
+
   // --- statistics for TCP_INFO ---
   uint64_t bytes_acked = 0, bytes_received = 0, bytes_sent = 0, bytes_retrans = 0;
   uint32_t segs_out = 0, segs_in = 0, data_segs_out = 0, data_segs_in = 0;
@@ -341,9 +345,9 @@ class TcpSock : public Sock {
   ListLink<TcpSock> sk_bind_node;  // the owners of the same local port (the inet_bind_bucket's owners)
   TcpSock* bhash_next = nullptr;   // a port's first owner: the chain of the bind table
 };
-// The heap chunk of a TcpSock is its size plus 8, rounded up to 16 (glibc): past 536 every connection
+// The heap chunk of a TcpSock is its size plus 8, rounded up to 16 (glibc): past 520 every connection
 // costs 16 bytes more.
-static_assert(sizeof(TcpSock) <= 536, "TcpSock grew into a larger malloc chunk");
+static_assert(sizeof(TcpSock) <= 520, "TcpSock grew into a larger malloc chunk");
 
 void AcceptQueue::push_back(TcpSock* sk) {
   sk->accept_next = nullptr;

@@ -8,6 +8,7 @@
 #include "core/intrusive.h"
 #include "core/object_cache.h"
 #include "core/rand.h"
+#include "core/ref_ptr.h"
 
 namespace ustack {
 namespace {
@@ -228,6 +229,43 @@ TEST(ObjectCache, ReusesFreedObjectsUpToItsCap) {
   EXPECT_EQ(cache.free_count(), 0u);
   EXPECT_EQ(live, 2);
   for (Obj* o : again) cache.destroy(o);
+}
+
+// RefPtr: copies share the object, moves hand it over, and the last owner gone frees it.
+struct Counted : RefCounted {
+  explicit Counted(int* alive) : alive(alive) { ++*alive; }
+  ~Counted() { --*alive; }
+  int* alive;
+};
+
+TEST(RefPtr, TheLastOwnerFreesTheObject) {
+  int alive = 0;
+  RefPtr<Counted> a = make_ref<Counted>(&alive);
+  EXPECT_EQ(alive, 1);
+  EXPECT_EQ(a->ref_count(), 1u);
+  {
+    RefPtr<Counted> b = a;  // copy: a second owner
+    EXPECT_EQ(a->ref_count(), 2u);
+    EXPECT_TRUE(a == b);
+    RefPtr<Counted> c = std::move(b);  // move: still two owners
+    EXPECT_FALSE(b);
+    EXPECT_EQ(c->ref_count(), 2u);
+    RefPtr<Counted>& same = c;
+    c = same;  // self-assignment keeps the object
+    EXPECT_EQ(a->ref_count(), 2u);
+  }
+  EXPECT_EQ(a->ref_count(), 1u);
+  EXPECT_EQ(alive, 1);
+  RefPtr<Counted> d = make_ref<Counted>(&alive);
+  EXPECT_EQ(alive, 2);
+  d = a;  // the object d held loses its only owner
+  EXPECT_EQ(alive, 1);
+  EXPECT_EQ(a->ref_count(), 2u);
+  a.reset();
+  EXPECT_EQ(alive, 1);
+  d = nullptr;
+  EXPECT_EQ(alive, 0);
+  EXPECT_TRUE(d == nullptr);
 }
 
 }  // namespace
