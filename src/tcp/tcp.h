@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -34,25 +35,23 @@ class Tcp;
 class TcpSock;
 
 // A listener's queues (icsk_accept_queue, struct request_sock_queue): the established children waiting
-// for accept(), linked through the children themselves (an idle listener costs two pointers, not a
-// std::deque's preallocated chunk, and every connection is a listener's child for a while), and the
-// count of its request socks.
+// for accept(), and the count of its request socks. It lives in the listener's TcpListenState, made by
+// listen(): a std::deque's chunk per listener costs less than a link in every connection, and it
+// allocates once per 64 children, not per child.
 class AcceptQueue {
  public:
-  bool empty() const { return head_ == nullptr; }
-  size_t size() const { return n_; }
-  TcpSock* front() const { return head_; }
-  inline void push_back(TcpSock* sk);
-  inline void pop_front();
+  bool empty() const { return q_.empty(); }
+  size_t size() const { return q_.size(); }
+  TcpSock* front() const { return q_.front(); }
+  void push_back(TcpSock* sk) { q_.push_back(sk); }
+  void pop_front() { q_.pop_front(); }
   // The request socks (SYN_RECV) of this listener: reqsk_queue_len, _added, _removed.
   int reqsk_queue_len() const { return qlen_; }
   void reqsk_queue_added() { ++qlen_; }
   void reqsk_queue_removed() { --qlen_; }
 
  private:
-  TcpSock* head_ = nullptr;
-  TcpSock* tail_ = nullptr;
-  uint32_t n_ = 0;
+  std::deque<TcpSock*> q_;  // bounded by the backlog
   int qlen_ = 0;
 };
 
@@ -200,11 +199,11 @@ class TcpSock : public Sock {
   TcpInfo tcp_get_info() const;
 
   // --- sequence space (RFC 9293 §3.3.1) ---
-  uint32_t snd_una = 0;               // first unacknowledged
-  uint32_t snd_nxt = 0;               // next to send
-  uint32_t write_seq = 0;             // tail of data queued by the application
-  uint32_t snd_wl1 = 0, snd_wl2 = 0;  // segment seq/ack of the last window update
-  uint32_t snd_wnd = 0;               // peer's window, unscaled (bytes)
+  uint32_t snd_una = 0;    // first unacknowledged
+  uint32_t snd_nxt = 0;    // next to send
+  uint32_t write_seq = 0;  // tail of data queued by the application
+  uint32_t snd_wl1 = 0;    // segment seq of the last window update
+  uint32_t snd_wnd = 0;    // peer's window, unscaled (bytes)
   uint32_t max_window = 0;
   uint32_t rcv_nxt = 0;
   uint32_t rcv_wup = 0;     // rcv_nxt when the window was last advertised
@@ -222,8 +221,8 @@ class TcpSock : public Sock {
   SecStamp ts_recent_stamp;  // when ts_recent was taken, in seconds (PAWS ages, RFC 7323 §5.5)
   uint32_t ts_recent = 0;
   uint32_t ts_offset = 0;    // per-connection timestamp offset (RFC 7323 §5.4)
-  uint32_t mss_cache = 536;  // current effective send MSS
-  uint32_t rcv_mss = 536;    // estimate of the peer's segment size
+  uint16_t mss_cache = 536;  // current effective send MSS
+  uint16_t rcv_mss = 536;    // estimate of the peer's segment size
   uint16_t mss_clamp = 536;  // peer's MSS option, or TCP_MAXSEG
   uint16_t user_mss = 0;
   uint16_t advmss = 1460;  // what we announce
@@ -314,7 +313,6 @@ class TcpSock : public Sock {
 
   // --- listening ---
   std::unique_ptr<TcpListenState> listen_state;  // a listener's (made by listen())
-  TcpSock* accept_next = nullptr;                // the link in the listener's accept queue
 
   // --- timers ---
   // The retransmit (RTO and zero-window probe), delayed-ACK and keepalive (or orphan FIN_WAIT2)
@@ -345,24 +343,9 @@ class TcpSock : public Sock {
   ListLink<TcpSock> sk_bind_node;  // the owners of the same local port (the inet_bind_bucket's owners)
   TcpSock* bhash_next = nullptr;   // a port's first owner: the chain of the bind table
 };
-// The heap chunk of a TcpSock is its size plus 8, rounded up to 16 (glibc): past 520 every connection
+// The heap chunk of a TcpSock is its size plus 8, rounded up to 16 (glibc): past 504 every connection
 // costs 16 bytes more.
-static_assert(sizeof(TcpSock) <= 520, "TcpSock grew into a larger malloc chunk");
-
-void AcceptQueue::push_back(TcpSock* sk) {
-  sk->accept_next = nullptr;
-  (tail_ ? tail_->accept_next : head_) = sk;
-  tail_ = sk;
-  ++n_;
-}
-
-void AcceptQueue::pop_front() {
-  TcpSock* sk = head_;
-  head_ = sk->accept_next;
-  if (!head_) tail_ = nullptr;
-  sk->accept_next = nullptr;
-  --n_;
-}
+static_assert(sizeof(TcpSock) <= 504, "TcpSock grew into a larger malloc chunk");
 
 // A connection in SYN_RECV before it becomes a full TcpSock (struct request_sock / tcp_request_sock).
 struct RequestSock {

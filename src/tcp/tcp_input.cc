@@ -143,11 +143,12 @@ void Tcp::tcp_done(TcpSock& tp) {
 
 void Tcp::tcp_update_wl_and_window(TcpSock& tp, uint32_t ack, uint32_t seq, uint32_t nwin) {
   // tcp_may_update_window (RFC 9293 §3.10.7.4): only a segment at least as new as the last update.
-  if (after(ack, tp.snd_una) || after(seq, tp.snd_wl1) || (seq == tp.snd_wl1 && nwin > tp.snd_wnd) ||
-      (seq == tp.snd_wl1 && ack == tp.snd_wl2)) {
+  // Linux's form of the rule, which needs no SND.WL2: a segment that acknowledges new data or is later
+  // in sequence updates the window; one at the same sequence may only open it, or close it to zero.
+  if (after(ack, tp.snd_una) || after(seq, tp.snd_wl1) ||
+      (seq == tp.snd_wl1 && (nwin > tp.snd_wnd || nwin == 0))) {
     tp.snd_wnd = nwin;
     tp.snd_wl1 = seq;
-    tp.snd_wl2 = ack;
     tp.max_window = std::max(tp.max_window, nwin);
   }
 }
@@ -773,7 +774,6 @@ void Tcp::tcp_rcv_synsent_state_process(TcpSock& tp, SkbPtr skb, const TcpOption
   tp.irs = th.seq;
   tp.rcv_nxt = tp.rcv_wup = tp.copied_seq = th.seq + 1;
   tp.snd_wl1 = th.seq;
-  tp.snd_wl2 = th.ack_seq;
   tp.snd_wnd = th.window;  // never scaled in a SYN
   tp.max_window = tp.snd_wnd;
   tcp_sync_mss(tp, tp.sk_dst_cache ? tp.sk_dst_cache->mtu() : 576);
@@ -900,7 +900,6 @@ void Tcp::tcp_rcv_state_process(TcpSock& tp, SkbPtr skb, const TcpHdr& th, const
     tp.snd_una = th.ack_seq;
     tp.snd_wnd = uint32_t{th.window} << tp.snd_wscale;
     tp.snd_wl1 = cb.seq;
-    tp.snd_wl2 = th.ack_seq;
     tp.max_window = std::max(tp.max_window, tp.snd_wnd);
     inet_csk_clear_xmit_timer(tp, TcpTimeout::kRetransmit);
     tcp_finish_connect(tp, th);

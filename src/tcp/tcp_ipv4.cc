@@ -435,7 +435,8 @@ void Tcp::tcp_v4_err(const IcmpErrInfo& e) {
     if (tp->ip_pmtudisc == 0) return;  // IP_PMTUDISC_DONT: DF is off, the news is not for us
     // tcp_v4_mtu_reduced: the route already holds the new path MTU; shrink the MSS and resend.
     uint32_t pmtu = ip_.path_mtu(tp->inet_daddr);
-    if (pmtu && tcp_sync_mss(*tp, pmtu) < tp->mss_cache + 1) {
+    const uint32_t old_mss = tp->mss_cache;  // read before tcp_sync_mss replaces it
+    if (pmtu && tcp_sync_mss(*tp, pmtu) <= old_mss) {
       tcp_xmit_retransmit_queue(*tp);
       tcp_write_xmit(*tp);
     }

@@ -163,7 +163,6 @@ void Tcp::tcp_check_req(RequestSock& req, SkbPtr skb, const TcpHdr& th, const Tc
   c.snd_wnd = uint32_t{th.window} << c.snd_wscale;
   c.max_window = c.snd_wnd;
   c.snd_wl1 = th.seq;
-  c.snd_wl2 = th.ack_seq;
   c.high_seq = c.snd_una;
   c.advmss = req.mss;
   c.user_mss = l.user_mss;

@@ -142,8 +142,8 @@ uint32_t Tcp::tcp_sync_mss(TcpSock& tp, uint32_t pmtu) {
 uint32_t Tcp::tcp_current_mss(TcpSock& tp) {
   if (tp.sk_dst_cache) {
     uint32_t mtu = tp.sk_dst_cache->mtu();
-    if (mtu != tp.mss_cache + 40 &&
-        (mtu < tp.mss_cache + 40 || tp.mss_cache < std::min<uint32_t>(tp.mss_clamp, mtu - 40)))
+    uint32_t mss_mtu = uint32_t{tp.mss_cache} + 40;  // the MTU the cached MSS was made for
+    if (mtu != mss_mtu && (mtu < mss_mtu || tp.mss_cache < std::min<uint32_t>(tp.mss_clamp, mtu - 40)))
       tcp_sync_mss(tp, mtu);
   }
   // tcp_established_options: timestamps on every segment, SACK blocks while we hold out-of-order data.

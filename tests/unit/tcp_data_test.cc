@@ -94,6 +94,30 @@ TEST(TcpData, SendCutsSegmentsOfTheMssWithPshOnTheLast) {
   }
 }
 
+// tcp_may_update_window, Linux's rule: a segment later in sequence or acknowledging new data sets the
+// peer's window; one at the same sequence and acknowledgment may open it or close it to zero, but not
+// narrow it (an old segment reordered behind a newer one must not shrink the window).
+TEST(TcpData, ASegmentAtTheSameSequenceMayOpenOrCloseTheWindowButNotNarrowIt) {
+  TcpHarness h;
+  int fd = h.connect_established();
+  const unsigned scale = info(h, fd).snd_wscale;
+  h.inject(Out{kTcpAck, kP, h.iss + 1, 40000});  // later than the SYN-ACK: taken
+  EXPECT_EQ(info(h, fd).snd_wnd, 40000u << scale);
+  h.inject(Out{kTcpAck, kP, h.iss + 1, 20000});
+  EXPECT_EQ(info(h, fd).snd_wnd, 40000u << scale);
+  h.inject(Out{kTcpAck, kP, h.iss + 1, 50000});
+  EXPECT_EQ(info(h, fd).snd_wnd, 50000u << scale);
+  h.inject(Out{kTcpAck, kP, h.iss + 1, 0});
+  EXPECT_EQ(info(h, fd).snd_wnd, 0u);
+  ASSERT_TRUE(h.api().send(fd, sv_bytes("abc")));
+  h.expect_no_tx();  // the window is closed
+  h.inject(Out{kTcpAck, kP, h.iss + 1, 1000});
+  EXPECT_EQ(h.expect_tx(kTcpAck | kTcpPsh).payload.size(), 3u);
+  // Data from the peer (later in sequence) sets the window whatever it is.
+  h.inject(Out{kTcpAck | kTcpPsh, kP, h.iss + 4, 300}.with_payload("x"));
+  EXPECT_EQ(info(h, fd).snd_wnd, 300u << scale);
+}
+
 TEST(TcpData, TimestampsTakeTwelveBytesOfEachSegment) {
   TcpHarness h;
   int fd = establish(h, opts_ts());
