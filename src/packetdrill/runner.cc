@@ -319,7 +319,10 @@ class Run {
     dev_ = d.get();
     stack_.add_device(std::move(d));
     // FreeBSD, whose scripts the rfc profile runs, ACKs a FIN at once.
-    if (opts_.profile == "rfc") stack_.tcp().sysctl().tcp_fin_pingpong = false;
+    if (opts_.profile == "rfc") {
+      stack_.tcp().sysctl().tcp_fin_pingpong = false;
+      stack_.tcp().sysctl().tcp_rack_tlp = false;  // FreeBSD's default stack sends no tail loss probes
+    }
     (void)stack_.add_address(*dev_, Ipv4Cidr{cfg_.local, 16});
     // Everything off-link goes via a gateway that is the remote host's MAC: the runner answers for all.
     Ipv4Addr gw{(cfg_.local.to_u32() & 0xffff0000u) | 0xfffeu};

@@ -134,12 +134,16 @@ struct SocketWq {
   std::function<void()> on_event;  // run on every event; may be empty
 };
 
-// SO_RCVTIMEO, SO_SNDTIMEO and SO_LINGER's time (sk_rcvtimeo, sk_sndtimeo, sk_lingertime): few
-// applications set them, so a sock holds them out of line, made when the first is set.
+// SO_RCVTIMEO, SO_SNDTIMEO and SO_LINGER's time (sk_rcvtimeo, sk_sndtimeo, sk_lingertime), and TCP's
+// keepalive times: few applications set them, so a sock holds them out of line, made when the first is
+// set.
 struct SockTimeo {
   Duration sk_rcvtimeo = Duration::max();
   Duration sk_sndtimeo = Duration::max();
   Duration sk_lingertime{0};
+  // A TCP sock's TCP_KEEPIDLE and TCP_KEEPINTVL in seconds, 1..32767 (MAX_TCP_KEEPIDLE,
+  // MAX_TCP_KEEPINTVL); 0: the sysctl. As rarely set.
+  uint16_t keepidle_s = 0, keepintvl_s = 0;
 };
 
 class Sock {

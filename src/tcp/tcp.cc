@@ -432,7 +432,7 @@ Status Tcp::setsockopt(Sock& sk, int level, int name, std::span<const std::byte>
       case kTcpKeepIdle:
       case kTcpKeepIntvl:
         if (v < 1 || v > 32767) return make_error(Errc::kInval);
-        (name == kTcpKeepIdle ? tp.keepalive_time_s : tp.keepalive_intvl_s) = static_cast<uint16_t>(v);
+        (name == kTcpKeepIdle ? tp.timeo().keepidle_s : tp.timeo().keepintvl_s) = static_cast<uint16_t>(v);
         if (name == kTcpKeepIdle && tp.sk_keepopen && tp.sk_state == TcpState::kEstablished)
           inet_csk_reset_keepalive_timer(tp, keepalive_time_when(tp));
         return {};

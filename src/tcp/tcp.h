@@ -73,6 +73,12 @@ struct TcpSysctl {
   // the FIN waits (delayed ACK) for the application's answer or close and rides on it. false: ACK a FIN
   // at once, as FreeBSD does (TF_ACKNOW).
   bool tcp_fin_pingpong = true;
+  // RACK-TLP (RFC 8985; Linux's tcp_recovery RACK bit with tcp_early_retrans 3) for SACK connections:
+  // a segment sent before one that was delivered is lost once an RTT and a reordering window have
+  // passed, and when the last segments of a flight get no ACK within about two RTTs a tail loss probe
+  // goes out, so that a loss at the tail is repaired by recovery instead of waiting for the RTO.
+  // false: RFC 6675's three SACKed segments and the RTO only, as FreeBSD's default stack.
+  bool tcp_rack_tlp = true;
   uint8_t tcp_syn_retries = 6;
   uint8_t tcp_synack_retries = 5;
   uint8_t tcp_retries2 = 15;
@@ -206,13 +212,18 @@ class TcpSock : public Sock {
   uint32_t snd_wnd = 0;    // peer's window, unscaled (bytes)
   uint32_t max_window = 0;
   uint32_t rcv_nxt = 0;
-  uint32_t rcv_wup = 0;     // rcv_nxt when the window was last advertised
-  uint32_t rcv_wnd = 0;     // window last advertised (bytes)
-  uint32_t copied_seq = 0;  // head of data not yet read by the application
-  uint32_t iss = 0, irs = 0;
-  uint32_t high_seq = 0;  // snd_nxt when loss recovery began (RFC 6582 "recover")
-  uint32_t pushed_seq = 0;
-  uint32_t snd_sml = 0;  // end of the last small segment sent (Minshall's Nagle)
+  uint32_t rcv_wup = 0;       // rcv_nxt when the window was last advertised
+  uint32_t rcv_wnd = 0;       // window last advertised (bytes)
+  uint32_t copied_seq = 0;    // head of data not yet read by the application
+  uint32_t high_seq = 0;      // snd_nxt when loss recovery began (RFC 6582 "recover")
+  uint32_t tlp_high_seq = 0;  // snd_nxt when a tail loss probe went out; 0: none outstanding
+  // RACK (RFC 8985 §6): the send time, in wrapping microseconds, and end of the most recently sent
+  // segment known delivered (rack.mstamp, rack.end_seq; the sequence breaks ties between segments sent
+  // at once), and its RTT; valid once rack_valid.
+  uint32_t rack_xmit_us = 0;
+  uint32_t rack_end_seq = 0;
+  uint32_t rack_rtt_us = 0;  // the RTT that segment took (rack.rtt_us)
+  uint32_t snd_sml = 0;      // end of the last small segment sent (Minshall's Nagle)
 
   // The groups below keep their small fields together so that they share words (checked by the
   // static_assert after the class): every connection carries a TcpSock.
@@ -284,9 +295,6 @@ class TcpSock : public Sock {
   // (TCP_FIN_TIMEOUT_MAX).
   int8_t linger2 = 0;
   uint8_t ip_pmtudisc = 1;  // IP_MTU_DISCOVER (IP_PMTUDISC_WANT); DONT clears DF and ignores PMTU news
-  // TCP_KEEPIDLE and TCP_KEEPINTVL in seconds, 1..32767 (MAX_TCP_KEEPIDLE, MAX_TCP_KEEPINTVL); 0: the
-  // sysctl.
-  uint16_t keepalive_time_s = 0, keepalive_intvl_s = 0;
 
   // The congestion-control algorithm (with the CC state above), shared by every connection using it;
   // here, after the small fields, so that it leaves no hole.
@@ -332,6 +340,13 @@ class TcpSock : public Sock {
   bool bound : 1 = false;        // in the bind table
   bool port_locked : 1 = false;  // bound by bind(): the port stays ours until close (SOCK_BINDPORT_LOCK)
   bool dead : 1 = false;         // orphaned and closed: to be freed
+  // The retransmit timeout is a tail loss probe's (Linux's icsk_pending == ICSK_TIME_LOSS_PROBE), and
+  // whether the outstanding probe was a retransmission (tlp_retrans).
+  bool tlp_armed : 1 = false;
+  bool tlp_retrans : 1 = false;
+  bool rack_valid : 1 = false;
+  // The retransmit timeout is RACK's reordering timer (ICSK_TIME_REO_TIMEOUT).
+  bool reo_armed : 1 = false;
 
   // --- statistics for TCP_INFO ---
   uint64_t bytes_acked = 0, bytes_received = 0, bytes_sent = 0, bytes_retrans = 0;
@@ -448,6 +463,8 @@ struct TcpStats {
            zero_window_probes = 0;
   uint64_t sack_discard = 0;     // malformed SACK blocks, or beyond what was sent (TCPSACKDiscard)
   uint64_t lost_retransmit = 0;  // retransmissions found lost by a SACK for later data (TCPLostRetransmit)
+  uint64_t loss_probes = 0;      // tail loss probes sent (TCPLossProbes)
+  uint64_t loss_probe_recovery = 0;  // probes that repaired a loss: cwnd reduced (TCPLossProbeRecovery)
   uint64_t keepalive_timeouts = 0, abort_on_data = 0, abort_on_close = 0, abort_on_linger = 0,
            abort_on_timeout = 0;
 };
@@ -510,7 +527,8 @@ class Tcp final : public Proto {
   // tcp_output.cc
   void tcp_connect(TcpSock& tp);
   int tcp_transmit_skb(TcpSock& tp, SkBuff& skb, bool clone_it);
-  void tcp_write_xmit(TcpSock& tp, bool push_one = false);
+  // push_one: at most one segment. loss_probe: one segment even past cwnd (a tail loss probe).
+  void tcp_write_xmit(TcpSock& tp, bool push_one = false, bool loss_probe = false);
   void tcp_push(TcpSock& tp);
   void tcp_send_ack(TcpSock& tp);
   void tcp_send_delayed_ack(TcpSock& tp);
@@ -551,6 +569,15 @@ class Tcp final : public Proto {
     return (tp.packets_out > left ? tp.packets_out - left : 0) + tp.retrans_out;
   }
   void tcp_rearm_rto(TcpSock& tp);
+  // Tail loss probes (tcp_schedule_loss_probe, tcp_send_loss_probe, tcp_process_tlp_ack).
+  bool tcp_schedule_loss_probe(TcpSock& tp, bool advancing_rto);
+  void tcp_send_loss_probe(TcpSock& tp);
+  void tcp_process_tlp_ack(TcpSock& tp, uint32_t ack, bool snd_una_advanced, bool not_dup);
+  // RACK's time-based loss marking, without its reordering-window adaptation (tcp_rack_advance,
+  // tcp_rack_detect_loss, tcp_rack_reo_timeout).
+  void tcp_rack_advance(TcpSock& tp, const TcpSkbCb& c);
+  Duration tcp_rack_detect_loss(TcpSock& tp, bool mark);
+  void tcp_rack_reo_timeout(TcpSock& tp);
   // tcp_input.cc
   void tcp_rcv_state_process(TcpSock& tp, SkbPtr skb);
   // The same with the header and options that tcp_v4_rcv already parsed.

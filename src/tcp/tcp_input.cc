@@ -285,6 +285,7 @@ uint32_t Tcp::tcp_sacktag_write_queue(TcpSock& tp, const TcpOptions& opt, uint32
       }
     }
     uint32_t pcount = tcp_skb_pcount(*skb);
+    tcp_rack_advance(tp, c);
     if (c.sacked & kTcpcbLost) tp.lost_out -= pcount;
     if (c.sacked & kTcpcbRetrans) tp.retrans_out -= pcount;
     c.sacked = static_cast<uint8_t>((c.sacked & kTcpcbEverRetrans) | kTcpcbSackedAcked);
@@ -313,7 +314,83 @@ void Tcp::tcp_mark_lost_retrans(TcpSock& tp, uint32_t highest_sacked) {
   }
 }
 
+namespace {
+uint32_t xmit_us(const TcpSkbCb& c) { return static_cast<uint32_t>(c.when_ns / 1000); }
+// tcp_rack_sent_after: was (t1, seq1) sent after (t2, seq2)? Segments sent at the same time go by
+// sequence.
+bool rack_sent_after(uint32_t t1, uint32_t t2, uint32_t seq1, uint32_t seq2) {
+  int32_t d = static_cast<int32_t>(t1 - t2);
+  return d > 0 || (d == 0 && after(seq1, seq2));
+}
+uint32_t now_us(const NetCore& net) {
+  return static_cast<uint32_t>(net.now().time_since_epoch() / std::chrono::microseconds(1));
+}
+}  // namespace
+
+// tcp_rack_advance: a segment was delivered (acknowledged or SACKed); remember the latest send time
+// among delivered segments. A retransmitted one counts only if its ACK came at least half an RTT after
+// the retransmission: sooner, it may acknowledge the original (Linux compares with the minimum RTT).
+void Tcp::tcp_rack_advance(TcpSock& tp, const TcpSkbCb& c) {
+  uint32_t x = xmit_us(c);
+  if ((c.sacked & kTcpcbEverRetrans) && int64_t{static_cast<int32_t>(now_us(net()) - x)} < tp.srtt.us() / 2)
+    return;
+  if (!tp.rack_valid || rack_sent_after(x, tp.rack_xmit_us, c.end_seq, tp.rack_end_seq)) {
+    tp.rack_xmit_us = x;
+    tp.rack_end_seq = c.end_seq;
+    tp.rack_rtt_us = now_us(net()) - x;
+  }
+  tp.rack_valid = true;
+}
+
+// tcp_rack_detect_loss (RFC 8985 §6.2): a segment sent before one that was delivered is lost once
+// rack.rtt (the RTT of that delivered one) and the reordering window have passed since it was sent. The
+// window is a quarter of the smoothed RTT, none in recovery or once `reordering` segments are SACKed (Linux's
+// rule without its adaptation to reordering seen). Segments sent again are left to tcp_mark_lost_retrans and
+// the RTO. With `mark`, marks the lost; returns how long until the next one would be due (0: none waits).
+Duration Tcp::tcp_rack_detect_loss(TcpSock& tp, bool mark) {
+  if (!tp.rack_valid) return Duration(0);
+  const bool no_reo =
+      tp.ca_state == CaState::kRecovery || tp.ca_state == CaState::kLoss || tp.sacked_out >= tp.reordering;
+  // Linux bounds the window by the minimum RTT's quarter and srtt; the smoothed RTT's quarter here.
+  const int64_t wait_us = int64_t{tp.rack_rtt_us} + (no_reo ? 0 : tp.srtt.us() / 4);
+  const uint32_t now = now_us(net());
+  for (SkBuff* skb = tp.sk_write_queue.front(); skb && skb != tp.send_head; skb = SkbQueue::next(skb)) {
+    TcpSkbCb& c = tcp_skb_cb(*skb);
+    if (c.sacked & (kTcpcbSackedAcked | kTcpcbLost | kTcpcbRetrans | kTcpcbEverRetrans)) continue;
+    // Never-resent segments went out in sequence order: the first one not sent before the latest
+    // delivered one ends the search.
+    if (!rack_sent_after(tp.rack_xmit_us, xmit_us(c), tp.rack_end_seq, c.end_seq)) break;
+    int64_t left = wait_us - int64_t{static_cast<int32_t>(now - xmit_us(c))};
+    if (left > 0) return std::chrono::microseconds(left);
+    if (!mark) continue;
+    c.sacked |= kTcpcbLost;
+    tp.lost_out += tcp_skb_pcount(*skb);
+  }
+  return Duration(0);
+}
+
+// tcp_rack_reo_timeout: the reordering window of a segment passed: mark what is lost now, start
+// recovery if that is news, and send.
+void Tcp::tcp_rack_reo_timeout(TcpSock& tp) {
+  uint32_t prior_lost = tp.lost_out;
+  (void)tcp_rack_detect_loss(tp, true);
+  if (tp.lost_out > prior_lost) {
+    if (tp.ca_state == CaState::kOpen || tp.ca_state == CaState::kDisorder) tcp_enter_recovery(tp);
+    tcp_xmit_retransmit_queue(tp);
+  }
+  if (tp.packets_out == 0) return;
+  Duration next = tcp_rack_detect_loss(tp, false);
+  if (next.count() > 0) {
+    inet_csk_reset_xmit_timer(tp, TcpTimeout::kRetransmit, next);
+    tp.reo_armed = true;
+  } else if (!tp.timer_pending(TcpTimeout::kRetransmit)) {
+    tp.reo_armed = true;  // the RTO counts from the oldest transmission, not from now
+    tcp_rearm_rto(tp);
+  }
+}
+
 void Tcp::tcp_update_scoreboard(TcpSock& tp) {
+  if (tp.sack_ok && sysctl_.tcp_rack_tlp) (void)tcp_rack_detect_loss(tp, true);
   if (tp.sacked_out < tp.reordering) return;
   SkBuff* last = tp.send_head ? SkbQueue::prev(tp.send_head) : tp.sk_write_queue.back();
   uint32_t sacked_above = 0;
@@ -335,6 +412,7 @@ void Tcp::tcp_enter_recovery(TcpSock& tp) {
   tp.snd_cwnd = tp.snd_ssthresh;
   tp.snd_cwnd_cnt = 0;
   tp.high_seq = tp.snd_nxt;
+  tp.tlp_high_seq = 0;
   tp.ca_state = CaState::kRecovery;
   tp.ca_ops->set_state(tp, CaState::kRecovery);
   ++stats_.fast_retrans;
@@ -354,6 +432,29 @@ void Tcp::tcp_enter_recovery(TcpSock& tp) {
   if (!(fc.sacked & kTcpcbRetrans) && tcp_retransmit_skb(tp, *first) && first == head) tcp_rearm_rto(tp);
 }
 
+// tcp_process_tlp_ack (RFC 8985 §7.4): what the ACKs after a loss probe say. A probe of new data needs
+// nothing more once acknowledged. A probe that resent the last segment: a duplicate ACK with nothing new
+// means both copies arrived (no loss); an ACK beyond the probe without that means the probe repaired a
+// loss, which halves cwnd once as any loss does (Linux enters and leaves CWR at once).
+void Tcp::tcp_process_tlp_ack(TcpSock& tp, uint32_t ack, bool snd_una_advanced, bool not_dup) {
+  if (before(ack, tp.tlp_high_seq)) return;
+  if (!tp.tlp_retrans) {
+    tp.tlp_high_seq = 0;
+  } else if (after(ack, tp.tlp_high_seq)) {
+    tp.tlp_high_seq = 0;
+    tp.prior_cwnd = tp.snd_cwnd;
+    tp.snd_ssthresh = tp.ca_ops->ssthresh(tp);
+    tp.snd_cwnd = tp.snd_ssthresh;
+    tp.snd_cwnd_cnt = 0;
+    tp.high_seq = tp.snd_nxt;
+    ++stats_.loss_probe_recovery;
+    if (net().trace.on())
+      net().trace.emit("tcp_process_tlp_ack", "the probe repaired a loss: cwnd=ssthresh=%u", tp.snd_cwnd);
+  } else if (!snd_una_advanced && !not_dup) {
+    tp.tlp_high_seq = 0;
+  }
+}
+
 // tcp_fastretrans_alert with SACK, after an ACK that SACKed or acknowledged something. SACKed segments
 // above a hole mean disorder; once `reordering` of them lie above a hole it is lost (RFC 6675 §5) and
 // recovery begins. In recovery, the holes that become lost wait for the pipe to let them out.
@@ -366,6 +467,16 @@ static void tcp_sack_state(Tcp& tcp, TcpSock& tp, uint32_t ack) {
   if (tp.sacked_out == 0) return;
   tcp.tcp_update_scoreboard(tp);
   if (tp.lost_out > 0 && after(ack, tp.high_seq - 1)) tcp.tcp_enter_recovery(tp);
+}
+
+// RACK's reordering timer (tcp_rack_reo_timeout), if a segment sent before a delivered one is not yet
+// overdue; it stands in for the RTO until then.
+static void tcp_rack_arm_reo(Tcp& tcp, TcpSock& tp) {
+  if (!tp.sack_ok || tp.sacked_out == 0 || !tcp.sysctl().tcp_rack_tlp) return;
+  Duration reo = tcp.tcp_rack_detect_loss(tp, false);
+  if (reo.count() <= 0) return;
+  tcp.inet_csk_reset_xmit_timer(tp, TcpTimeout::kRetransmit, reo);
+  tp.reo_armed = true;
 }
 
 // tcp_ack: process the acknowledgment field. Returns 1 if it acknowledged something or was a duplicate,
@@ -398,8 +509,14 @@ static int tcp_ack(Tcp& tcp, TcpSock& tp, SkBuff& skb, const TcpHdr& th, const T
     newly_sacked = tcp.tcp_sacktag_write_queue(tp, opt, ack);
 
   if (!after(ack, prior_snd_una)) {
+    // Linux's FLAG_NOT_DUP: data, a window update, or news in SACK blocks.
+    if (tp.tlp_high_seq)
+      tcp.tcp_process_tlp_ack(tp, ack, false, payload > 0 || nwin != prior_wnd || newly_sacked > 0);
     if (sack) {
-      if (newly_sacked > 0) tcp_sack_state(tcp, tp, ack);
+      if (newly_sacked > 0) {
+        tcp_sack_state(tcp, tp, ack);
+        tcp_rack_arm_reo(tcp, tp);
+      }
       return 1;
     }
     // A duplicate ACK (RFC 5681 §2): nothing new acked, no data, same window, data outstanding.
@@ -450,6 +567,7 @@ static int tcp_ack(Tcp& tcp, TcpSock& tp, SkBuff& skb, const TcpHdr& th, const T
       seq_rtt = net.now() - TimePoint(Duration(sc.when_ns));
     }
     uint32_t pcount = tcp_skb_pcount(*s);
+    if (!(sc.sacked & kTcpcbSackedAcked)) tcp.tcp_rack_advance(tp, sc);
     if (sc.sacked & kTcpcbRetrans) tp.retrans_out -= pcount;
     if (sc.sacked & kTcpcbLost) tp.lost_out -= pcount;
     if (sc.sacked & kTcpcbSackedAcked) {
@@ -463,6 +581,7 @@ static int tcp_ack(Tcp& tcp, TcpSock& tp, SkBuff& skb, const TcpHdr& th, const T
   tp.bytes_acked += ack - prior_snd_una;
   tp.snd_una = ack;
   if (tp.packets_out == 0) tp.lost_out = tp.retrans_out = tp.sacked_out = 0;
+  if (tp.tlp_high_seq) tcp.tcp_process_tlp_ack(tp, ack, true, true);
   // RTT: from the send time of never-retransmitted data (Karn), which has microsecond resolution; the
   // echoed timestamp (RFC 7323 §4.1, millisecond ticks) only when every acked segment was resent.
   // Karn: an ACK that covers any retransmitted segment gives no send-time sample at all (Linux's
@@ -536,7 +655,10 @@ static int tcp_ack(Tcp& tcp, TcpSock& tp, SkBuff& skb, const TcpHdr& th, const T
       if (tp.cwnd_limited()) tp.ca_ops->cong_avoid(tp, delivered);
     }
   }
-  tcp.tcp_rearm_rto(tp);
+  // tcp_set_xmit_timer: a loss probe if the tail may need one, else the RTO from now; RACK's reordering
+  // timer instead if a segment sent before a delivered one is not yet overdue.
+  if (!tcp.tcp_schedule_loss_probe(tp, true)) tcp.tcp_rearm_rto(tp);
+  tcp_rack_arm_reo(tcp, tp);
   // Sent data was consumed: the application may write again (sk_write_space).
   if (tp.sk_socket && tp.wmem_queued() < tp.sk_sndbuf) tp.write_space();
   return 1;
@@ -738,7 +860,8 @@ static void tcp_ack_snd_check(Tcp& tcp, TcpSock& tp, bool now) {
 void Tcp::tcp_rcv_synsent_state_process(TcpSock& tp, SkbPtr skb, const TcpOptions& opt) {
   auto th = *TcpHdr::parse(skb->bytes());
   if (th.flags & kTcpAck) {
-    if (!after(th.ack_seq, tp.iss) || after(th.ack_seq, tp.snd_nxt)) {
+    // In SYN_SENT snd_una is still the ISS: the ACK must cover the SYN and nothing beyond it.
+    if (!after(th.ack_seq, tp.snd_una) || after(th.ack_seq, tp.snd_nxt)) {
       if (!(th.flags & kTcpRst)) tcp_v4_send_reset(*skb, th);
       kfree_skb(net(), std::move(skb), DropReason::TCP_FLAGS);
       return;
@@ -771,7 +894,6 @@ void Tcp::tcp_rcv_synsent_state_process(TcpSock& tp, SkbPtr skb, const TcpOption
     tp.ts_recent_stamp.set(net().now());
   }
   tp.sack_ok = opt.sack_ok && sysctl_.tcp_sack;
-  tp.irs = th.seq;
   tp.rcv_nxt = tp.rcv_wup = tp.copied_seq = th.seq + 1;
   tp.snd_wl1 = th.seq;
   tp.snd_wnd = th.window;  // never scaled in a SYN

@@ -147,9 +147,7 @@ void Tcp::tcp_check_req(RequestSock& req, SkbPtr skb, const TcpHdr& th, const Tc
   c.inet_daddr = req.rmt_addr;
   c.inet_num = req.loc_port;
   c.inet_dport = req.rmt_port;
-  c.iss = req.snt_isn;
-  c.snd_una = c.snd_nxt = c.write_seq = c.pushed_seq = c.snd_sml = req.snt_isn + 1;
-  c.irs = req.rcv_isn;
+  c.snd_una = c.snd_nxt = c.write_seq = c.snd_sml = req.snt_isn + 1;
   c.rcv_nxt = c.rcv_wup = c.copied_seq = req.rcv_isn + 1;
   c.ts_ok = req.ts_ok;
   c.sack_ok = req.sack_ok;
@@ -171,8 +169,6 @@ void Tcp::tcp_check_req(RequestSock& req, SkbPtr skb, const TcpHdr& th, const Tc
   c.sk_sndbuf = l.sk_sndbuf;
   c.nodelay = l.nodelay;
   c.sk_keepopen = l.sk_keepopen;
-  c.keepalive_time_s = l.keepalive_time_s;
-  c.keepalive_intvl_s = l.keepalive_intvl_s;
   c.keepalive_probes = l.keepalive_probes;
   c.linger_on = l.linger_on;
   if (l.sk_timeo) c.sk_timeo = std::make_unique<SockTimeo>(*l.sk_timeo);

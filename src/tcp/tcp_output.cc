@@ -155,12 +155,79 @@ uint32_t Tcp::tcp_current_mss(TcpSock& tp) {
   return tp.mss_cache - opts;
 }
 
+// tcp_rto_delta_us: how long until the RTO of the oldest segment in flight, counted from when it was
+// sent (negative once it has passed).
+static Duration tcp_rto_delta(const TcpSock& tp, TimePoint now) {
+  SkBuff* head = tp.sk_write_queue.front();
+  Duration since = head ? now - TimePoint(Duration(tcp_skb_cb(*head).when_ns)) : Duration(0);
+  return tp.rto.get() - since;
+}
+
 void Tcp::tcp_rearm_rto(TcpSock& tp) {
   if (tp.packets_out == 0) {
     inet_csk_clear_xmit_timer(tp, TcpTimeout::kRetransmit);
     return;
   }
-  inet_csk_reset_xmit_timer(tp, TcpTimeout::kRetransmit, std::min(tp.rto.get(), sysctl_.rto_max));
+  Duration rto = std::min(tp.rto.get(), sysctl_.rto_max);
+  // In place of a pending loss probe or reordering timer, the RTO keeps its time from the oldest segment's
+  // transmission: the probe must not push it back.
+  if (tp.tlp_armed || tp.reo_armed)
+    rto = std::max<Duration>(tcp_rto_delta(tp, net().now()), std::chrono::milliseconds(1));
+  inet_csk_reset_xmit_timer(tp, TcpTimeout::kRetransmit, rto);
+}
+
+// tcp_schedule_loss_probe (RFC 8985 §7.2): with data in flight and no loss being recovered, arm the
+// retransmit timeout as a tail loss probe after two smoothed RTTs, plus room for the peer's delayed
+// ACK when a single segment is out (else 2 ms, TCP_TIMEOUT_MIN), and never later than the RTO would
+// be. advancing_rto: an ACK is about to restart the RTO from now.
+bool Tcp::tcp_schedule_loss_probe(TcpSock& tp, bool advancing_rto) {
+  if (!sysctl_.tcp_rack_tlp || tp.packets_out == 0 || !tp.sack_ok ||
+      (tp.ca_state != CaState::kOpen && tp.ca_state != CaState::kCwr))
+    return false;
+  Duration timeout = std::chrono::seconds(1);  // TCP_TIMEOUT_INIT, without an RTT sample
+  if (!tp.srtt.is_zero()) {
+    timeout =
+        2 * tp.srtt.get() + (tp.packets_out == 1 ? sysctl_.rto_min : Duration(std::chrono::milliseconds(2)));
+  }
+  Duration rto_delta = advancing_rto ? tp.rto.get() : tcp_rto_delta(tp, net().now());
+  if (rto_delta.count() > 0) timeout = std::min(timeout, rto_delta);
+  inet_csk_reset_xmit_timer(tp, TcpTimeout::kRetransmit, timeout);
+  tp.tlp_armed = true;
+  return true;
+}
+
+// tcp_send_loss_probe (RFC 8985 §7.3): the probe timeout fired. Send new data if the peer's window
+// takes it (past cwnd), else resend the last segment sent, so that its ACK, with SACK, tells which of the
+// tail was lost. At most one probe is outstanding; either way the RTO is armed after it.
+void Tcp::tcp_send_loss_probe(TcpSock& tp) {
+  if (tp.tlp_high_seq == 0) {
+    tp.tlp_retrans = false;
+    uint32_t prior_packets = tp.packets_out;
+    bool sent = false;
+    if (tp.send_head && tcp_snd_wnd_test(tp, *tp.send_head, tcp_current_mss(tp))) {
+      tcp_write_xmit(tp, true, true);
+      sent = tp.packets_out > prior_packets;
+    } else if (SkBuff* last = tp.send_head ? SkbQueue::prev(tp.send_head) : tp.sk_write_queue.back()) {
+      // The last segment of a TSO skb goes alone.
+      uint32_t mss = tcp_current_mss(tp);
+      uint32_t pcount = tcp_skb_pcount(*last);
+      if (pcount > 1 && last->len() > (pcount - 1) * mss) {
+        tcp_fragment(tp, *last, (pcount - 1) * mss);
+        last = SkbQueue::next(last);
+      }
+      sent = tcp_retransmit_skb(tp, *last);
+      tp.tlp_retrans = sent;
+    }
+    if (sent) {
+      tp.tlp_high_seq = tp.snd_nxt;
+      ++stats_.loss_probes;
+      if (net().trace.on())
+        net().trace.emit("tcp_send_loss_probe", "%s, tlp_high_seq=%u",
+                         tp.tlp_retrans ? "last segment resent" : "new data", tp.tlp_high_seq);
+      tp.tlp_armed = false;  // the RTO starts again from now
+    }
+  }
+  tcp_rearm_rto(tp);
 }
 
 // tcp_transmit_skb: push the TCP header and options onto a clone (or a copy, if the last transmission
@@ -344,9 +411,9 @@ void Tcp::tcp_connect(TcpSock& tp) {
   tcp_sync_mss(tp, dst.mtu());
   tp.rcv_mss = std::min<uint32_t>(tp.advmss, 536);
   tcp_select_initial_window(tp.sk_rcvbuf, tp.advmss, tp.rcv_wnd, tp.rcv_wscale, sysctl_.tcp_window_scaling);
-  tp.iss = tp.write_seq;
-  tp.snd_una = tp.snd_nxt = tp.iss;
-  tp.snd_sml = tp.iss;
+  const uint32_t iss = tp.write_seq;  // chosen by connect() (secure_tcp_seq)
+  tp.snd_una = tp.snd_nxt = iss;
+  tp.snd_sml = iss;
   tp.rcv_nxt = tp.rcv_wup = tp.copied_seq = 0;
   tp.snd_wnd = 0;
   tp.retransmits = 0;
@@ -356,16 +423,15 @@ void Tcp::tcp_connect(TcpSock& tp) {
                      "advmss=%u mss_cache=%u (tcp_sync_mss, pmtu %u) rcv_wnd=%u rcv_wscale=%u", tp.advmss,
                      tp.mss_cache, dst.mtu(), tp.rcv_wnd, tp.rcv_wscale);
   }
-  SkbPtr syn = tcp_make_ctl_skb(tp, tp.iss, kTcpSyn);
-  tp.write_seq = tp.iss + 1;
-  tp.snd_nxt = tp.iss + 1;
-  tp.pushed_seq = tp.write_seq;
+  SkbPtr syn = tcp_make_ctl_skb(tp, iss, kTcpSyn);
+  tp.write_seq = iss + 1;
+  tp.snd_nxt = iss + 1;
   tcp_skb_cb(*syn).when_ns = net().now().time_since_epoch().count();
   SkBuff& ref = *syn;
   tp.sk_write_queue.push_back(std::move(syn));  // __tcp_add_write_queue_tail: kept for retransmission
   tp.packets_out = 1;
   if (net().trace.on())
-    net().trace.emit("tcp_connect", "SYN seq=%u queued on sk_write_queue, tcp_transmit_skb", tp.iss);
+    net().trace.emit("tcp_connect", "SYN seq=%u queued on sk_write_queue, tcp_transmit_skb", iss);
   (void)tcp_transmit_skb(tp, ref, true);
   tp.retrans_stamp.set(net().now());
   inet_csk_reset_xmit_timer(tp, TcpTimeout::kRetransmit, tp.rto);
@@ -433,7 +499,7 @@ uint32_t Tcp::tcp_xmit_size_goal(const TcpSock& tp, uint32_t mss) const {
 }
 
 // tcp_write_xmit: send queued segments while the congestion window, the peer's window and Nagle allow.
-void Tcp::tcp_write_xmit(TcpSock& tp, bool push_one) {
+void Tcp::tcp_write_xmit(TcpSock& tp, bool push_one, bool loss_probe) {
   if (tp.sk_state == TcpState::kSynSent || tp.sk_state == TcpState::kListen ||
       tp.sk_state == TcpState::kClose)
     return;
@@ -445,7 +511,7 @@ void Tcp::tcp_write_xmit(TcpSock& tp, bool push_one) {
     uint32_t in_flight = tcp_packets_in_flight(tp);
     // tcp_cwnd_test: a bare FIN is not held back by the congestion window (it carries no data).
     bool bare_fin = (tcp_skb_cb(*skb).tcp_flags & kTcpFin) && skb->len() == 0;
-    if (in_flight >= tp.snd_cwnd && !bare_fin) {
+    if (in_flight >= tp.snd_cwnd && !bare_fin && !loss_probe) {
       cwnd_limited = true;
       break;
     }
@@ -472,7 +538,7 @@ void Tcp::tcp_write_xmit(TcpSock& tp, bool push_one) {
     }
     // Nagle (RFC 896) with Minshall's refinement: hold a small segment while a small one is unacked.
     bool small = skb->len() < mss && !(cb.tcp_flags & kTcpFin);
-    if (small && !tp.nodelay && tp.packets_out > 0 && after(tp.snd_sml, tp.snd_una) &&
+    if (small && !tp.nodelay && !loss_probe && tp.packets_out > 0 && after(tp.snd_sml, tp.snd_una) &&
         SkbQueue::next(skb) == nullptr)
       break;
     cb.tcp_flags |= kTcpAck;
@@ -485,8 +551,10 @@ void Tcp::tcp_write_xmit(TcpSock& tp, bool push_one) {
     tp.packets_out += tcp_skb_pcount(*skb);
     if (was_idle || !tp.timer_pending(TcpTimeout::kRetransmit)) tcp_rearm_rto(tp);
     sent_any = true;
-    if (push_one) break;
+    if (push_one || loss_probe) break;
   }
+  // One loss probe per tail: armed after new data goes out (not for the probe itself).
+  if (sent_any && !loss_probe) tcp_schedule_loss_probe(tp, false);
   // Nothing in flight and a closed (or too small) window: the zero-window probe timer keeps asking.
   if (tp.send_head && tp.packets_out == 0 && !tp.timer_pending(TcpTimeout::kRetransmit)) {
     tp.probes_out = 0;

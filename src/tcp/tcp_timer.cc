@@ -22,6 +22,7 @@ void Tcp::tcp_init_xmit_timers(TcpSock& tp) { tp.sk_timer.setup<tcp_timer_fn>(tp
 
 void Tcp::tcp_clear_xmit_timers(TcpSock& tp) {
   tp.timeouts_armed = 0;
+  tp.tlp_armed = tp.reo_armed = false;
   net().timers.del_timer(tp.sk_timer);
 }
 
@@ -29,6 +30,8 @@ void Tcp::tcp_clear_xmit_timers(TcpSock& tp) {
 // millisecond has reached it. The queue entry moves only if the new deadline comes before it; a later
 // one is found when the entry fires early (tcp_timer_handler).
 void Tcp::inet_csk_reset_xmit_timer(TcpSock& tp, TcpTimeout what, Duration when) {
+  // The RTO by default; tcp_schedule_loss_probe and the RACK reordering timer mark theirs after.
+  if (what == TcpTimeout::kRetransmit) tp.tlp_armed = tp.reo_armed = false;
   TimePoint at = std::chrono::ceil<std::chrono::milliseconds>(net().now() + when);
   tp.timeout_ms[size_t(what)] = clock_ms(at);
   tp.timeouts_armed |= static_cast<uint8_t>(1u << unsigned(what));
@@ -36,6 +39,7 @@ void Tcp::inet_csk_reset_xmit_timer(TcpSock& tp, TcpTimeout what, Duration when)
 }
 
 void Tcp::inet_csk_clear_xmit_timer(TcpSock& tp, TcpTimeout what) {
+  if (what == TcpTimeout::kRetransmit) tp.tlp_armed = tp.reo_armed = false;
   tp.timeouts_armed &= static_cast<uint8_t>(~(1u << unsigned(what)));
   if (tp.timeouts_armed == 0) net().timers.del_timer(tp.sk_timer);
 }
@@ -66,8 +70,13 @@ void Tcp::tcp_timer_handler(TcpSock& tp) {
   if (!due) return;
   switch (*due) {
     case TcpTimeout::kRetransmit:
-      // tcp_write_timer: nothing in flight but data waiting means the window is closed: probe it.
-      if (tp.packets_out == 0 && tp.send_head) {
+      // tcp_write_timer: a loss probe's timeout; or, with nothing in flight but data waiting, the
+      // window is closed: probe it; else the RTO.
+      if (tp.reo_armed) {
+        tcp_rack_reo_timeout(tp);
+      } else if (tp.tlp_armed) {
+        tcp_send_loss_probe(tp);
+      } else if (tp.packets_out == 0 && tp.send_head) {
         tcp_probe_timer(tp);
       } else {
         tcp_retransmit_timer(tp);
@@ -118,6 +127,7 @@ void Tcp::tcp_enter_loss(TcpSock& tp) {
     tp.lost_out += tcp_skb_pcount(*s);
   }
   tp.high_seq = tp.snd_nxt;
+  tp.tlp_high_seq = 0;
   tp.ca_state = CaState::kLoss;
   tp.ca_ops->set_state(tp, CaState::kLoss);
 }
@@ -204,13 +214,13 @@ void Tcp::tcp_delack_timer(TcpSock& tp) {
 }
 
 Duration Tcp::keepalive_time_when(const TcpSock& tp) const {
-  return tp.keepalive_time_s ? Duration(std::chrono::seconds(tp.keepalive_time_s))
-                             : sysctl_.tcp_keepalive_time;
+  uint16_t s = tp.sk_timeo ? tp.sk_timeo->keepidle_s : 0;
+  return s ? Duration(std::chrono::seconds(s)) : sysctl_.tcp_keepalive_time;
 }
 
 Duration Tcp::keepalive_intvl_when(const TcpSock& tp) const {
-  return tp.keepalive_intvl_s ? Duration(std::chrono::seconds(tp.keepalive_intvl_s))
-                              : sysctl_.tcp_keepalive_intvl;
+  uint16_t s = tp.sk_timeo ? tp.sk_timeo->keepintvl_s : 0;
+  return s ? Duration(std::chrono::seconds(s)) : sysctl_.tcp_keepalive_intvl;
 }
 
 void Tcp::inet_csk_reset_keepalive_timer(TcpSock& tp, Duration when) {

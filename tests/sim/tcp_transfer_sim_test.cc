@@ -181,26 +181,113 @@ TEST(TcpSim, SackRecoveryBeatsNewRenoOverALossyWire) {
   Impairments imp;
   imp.loss = 0.01;
   imp.delay = 500us;
-  auto run = [&](bool sack) {
+  auto run = [&](bool sack, bool rack) {
     Pair p(imp, 11);
     p.a.tcp().sysctl().tcp_sack = sack;
     p.b.tcp().sysctl().tcp_sack = sack;
+    p.a.tcp().sysctl().tcp_rack_tlp = rack;
+    p.b.tcp().sysctl().tcp_rack_tlp = rack;
     Duration d = one_way(p, 16 << 20);
     const TcpStats& st = p.a.tcp().stats();
     return std::make_tuple(d, st.timeouts, st.fast_retrans, st.lost_retransmit);
   };
-  auto [sack_time, sack_rtos, sack_fr, sack_lost_re] = run(true);
-  auto [reno_time, reno_rtos, reno_fr, reno_lost_re] = run(false);
+  auto [sack_time, sack_rtos, sack_fr, sack_lost_re] = run(true, false);  // RFC 6675 alone
+  auto [reno_time, reno_rtos, reno_fr, reno_lost_re] = run(false, false);
+  auto [rack_time, rack_rtos, rack_fr, rack_lost_re] = run(true, true);
   EXPECT_GT(sack_fr, 0u);
   EXPECT_GT(sack_lost_re, 0u);
   EXPECT_EQ(reno_lost_re, 0u);
   EXPECT_LT(sack_rtos, reno_rtos);
   EXPECT_LT(sack_time, reno_time);
+  EXPECT_LE(rack_rtos, sack_rtos);
+  EXPECT_LT(rack_time, sack_time);  // RACK marks a hole lost an RTT after it went, not 3 segments later
   std::printf(
-      "16 MiB over 1%% loss, 1 ms RTT (virtual time): SACK %.0f ms, %lu RTOs, %lu recoveries; "
-      "NewReno %.0f ms, %lu RTOs, %lu recoveries\n",
-      to_ms(sack_time), (unsigned long)sack_rtos, (unsigned long)sack_fr, to_ms(reno_time),
-      (unsigned long)reno_rtos, (unsigned long)reno_fr);
+      "16 MiB over 1%% loss, 1 ms RTT (virtual time): SACK with RACK-TLP %.0f ms, %lu RTOs; SACK (RFC 6675) "
+      "%.0f ms, %lu RTOs, %lu recoveries; NewReno %.0f ms, %lu RTOs, %lu recoveries\n",
+      to_ms(rack_time), (unsigned long)rack_rtos, to_ms(sack_time), (unsigned long)sack_rtos,
+      (unsigned long)sack_fr, to_ms(reno_time), (unsigned long)reno_rtos, (unsigned long)reno_fr);
+  (void)rack_fr;
+  (void)rack_lost_re;
+}
+
+// Request/response over one connection, `rounds` times: a 100-byte request, a `resp`-byte answer, each
+// read whole before the next request. Returns the virtual time it took.
+Duration request_response(Pair& p, int rounds, size_t resp) {
+  SocketApi& sa = p.a.sockets();
+  SocketApi& sb = p.b.sockets();
+  int l = *sb.socket(kAfInet, kSockStream | kSockNonblock);
+  EXPECT_TRUE(sb.bind(l, SockAddrIn{kB, 5002}));
+  EXPECT_TRUE(sb.listen(l, 16));
+  int c = *sa.socket(kAfInet, kSockStream | kSockNonblock);
+  (void)sa.connect(c, SockAddrIn{kB, 5002});
+  std::optional<int> s;
+  EXPECT_TRUE(p.sim.run_until(
+      [&] {
+        if (auto a = sb.accept(l, nullptr, kSockNonblock)) s = *a;
+        return s.has_value();
+      },
+      30s));
+  if (!s) return Duration::max();
+  EXPECT_TRUE(sa.setsockopt_int(c, kSolTcp, kTcpNoDelay, 1));
+  EXPECT_TRUE(sb.setsockopt_int(*s, kSolTcp, kTcpNoDelay, 1));
+  const auto req = pattern(100, 5);
+  const auto answer = pattern(resp, 6);
+  std::vector<std::byte> buf(65536);
+  TimePoint start = p.sim.now();
+  for (int r = 0; r < rounds; ++r) {
+    size_t req_in = 0, ans_sent = 0, ans_in = 0;
+    EXPECT_EQ(*sa.send(c, req), req.size());
+    bool ok = p.sim.run_until(
+        [&] {
+          while (req_in < req.size()) {
+            auto n = sb.recv(*s, buf);
+            if (!n || *n == 0) break;
+            req_in += *n;
+          }
+          while (req_in == req.size() && ans_sent < resp) {
+            auto n = sb.send(*s, std::span(answer).subspan(ans_sent));
+            if (!n) break;
+            ans_sent += *n;
+          }
+          while (auto n = sa.recv(c, buf)) {
+            if (*n == 0) break;
+            ans_in += *n;
+          }
+          return ans_in == resp;
+        },
+        600s);
+    EXPECT_TRUE(ok) << "round " << r;
+    if (!ok) return Duration::max();
+  }
+  return p.sim.now() - start;
+}
+
+TEST(TcpSim, TailLossProbesShortenRequestResponseOverALossyWire) {
+  // 2% loss each way, 20 ms round trip, answers of 11 segments: a loss among an answer's last segments
+  // leaves too few SACKed segments above it for recovery, and only the RTO (200 ms and more) or a tail
+  // loss probe (two RTTs) repairs it.
+  Impairments imp;
+  imp.loss = 0.02;
+  imp.delay = 10ms;
+  auto run = [&](bool tlp) {
+    Pair p(imp, 21);
+    p.a.tcp().sysctl().tcp_rack_tlp = tlp;
+    p.b.tcp().sysctl().tcp_rack_tlp = tlp;
+    Duration d = request_response(p, 300, 16000);
+    const TcpStats& st = p.b.tcp().stats();
+    return std::make_tuple(d, st.timeouts, st.loss_probes);
+  };
+  auto [tlp_time, tlp_rtos, tlp_probes] = run(true);
+  auto [rto_time, rto_rtos, rto_probes] = run(false);
+  EXPECT_GT(tlp_probes, 0u);
+  EXPECT_EQ(rto_probes, 0u);
+  EXPECT_LT(tlp_rtos, rto_rtos);
+  EXPECT_LT(tlp_time, rto_time);
+  std::printf(
+      "300 x (100 B request, 16 kB answer) over 2%% loss, 20 ms RTT (virtual time): tail loss probes %.0f ms "
+      "(%lu probes, %lu RTOs); without %.0f ms (%lu RTOs)\n",
+      to_ms(tlp_time), (unsigned long)tlp_probes, (unsigned long)tlp_rtos, to_ms(rto_time),
+      (unsigned long)rto_rtos);
 }
 
 }  // namespace

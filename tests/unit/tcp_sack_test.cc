@@ -13,6 +13,10 @@ using namespace wire;
 constexpr uint32_t kP = 5001;  // the peer's first sequence number after its SYN
 constexpr uint32_t kMss = 1460;
 
+// These tests are of RFC 6675's scoreboard alone. The harness's wire takes no time, so that with RACK
+// (tcp_tlp_test.cc) a zero RTT would mark every hole lost at the first SACK above it.
+void rfc6675_only(TcpHarness& h) { h.stack.tcp().sysctl().tcp_rack_tlp = false; }
+
 // A connection that negotiated SACK, with `segs` full segments sent; returns the fd.
 int send_segments(TcpHarness& h, int segs) {
   int fd = h.connect_established(5000, false, 65535, true);
@@ -35,6 +39,7 @@ Out sack_ack(uint32_t ack, std::vector<std::pair<uint32_t, uint32_t>> blocks) {
 
 TEST(TcpSack, ThreeSegmentsSackedAboveAHoleMakeItLostAndOnlyItIsResent) {
   TcpHarness h;
+  rfc6675_only(h);
   int fd = send_segments(h, 10);
   // Segment 0 is lost; 1, 2 and 3 arrive, each reported in a growing block.
   h.inject(sack_ack(seg(h, 0), {{seg(h, 1), seg(h, 2)}}));
@@ -72,6 +77,7 @@ TEST(TcpSack, EveryHoleOfAWindowIsRepairedWithoutWaitingForPartialAcks) {
   // scoreboard knows each hole once three SACKed segments lie above it, and resends them as the pipe
   // allows.
   TcpHarness h;
+  rfc6675_only(h);
   int fd = send_segments(h, 10);
   h.inject(sack_ack(seg(h, 0), {{seg(h, 1), seg(h, 3)}}));
   h.expect_no_tx();
@@ -97,6 +103,7 @@ TEST(TcpSack, EveryHoleOfAWindowIsRepairedWithoutWaitingForPartialAcks) {
 
 TEST(TcpSack, ALostRetransmissionIsResentWhenLaterDataIsSacked) {
   TcpHarness h;
+  rfc6675_only(h);
   int fd = send_segments(h, 10);
   h.inject(sack_ack(seg(h, 0), {{seg(h, 1), seg(h, 4)}}));
   EXPECT_EQ(h.expect_tx(kTcpAck).seq, seg(h, 0));  // the retransmission, lost too
@@ -123,6 +130,7 @@ TEST(TcpSack, RecoveryEndsAtItsFullAckWhileLaterDataIsStillSacked) {
   // Data sent during recovery can be SACKed above a new hole when the full ACK comes: recovery ends,
   // the scoreboard keeps that segment, and the connection is in Disorder, not Open.
   TcpHarness h;
+  rfc6675_only(h);
   int fd = send_segments(h, 10);
   ASSERT_TRUE(h.api().send(fd, sv_bytes(std::string(2 * kMss, 'n'))));
   h.expect_no_tx();  // cwnd is full
@@ -148,6 +156,7 @@ TEST(TcpSack, RecoveryEndsAtItsFullAckWhileLaterDataIsStillSacked) {
 
 TEST(TcpSack, TheRetransmissionTimerResendsOnlyWhatThePeerDoesNotHold) {
   TcpHarness h;
+  rfc6675_only(h);
   int fd = send_segments(h, 6);
   // Segments 0 and 3 are missing. 0 has four SACKed segments above it and is resent at once; 3 has
   // two, and is not lost yet. Then nothing more comes, and the RTO fires.
@@ -181,6 +190,7 @@ TEST(TcpSack, APeerThatRenegesGetsEverythingAgainAfterTheTimeout) {
   // The peer SACKs segments 1-3, then ACKs segment 0 only and drops what it had SACKed (RFC 2018 §8
   // allows it). At the RTO the SACKed segment at snd_una tells: every mark is forgotten.
   TcpHarness h;
+  rfc6675_only(h);
   int fd = send_segments(h, 4);
   h.inject(sack_ack(seg(h, 0), {{seg(h, 1), seg(h, 4)}}));
   EXPECT_EQ(h.expect_tx(kTcpAck).seq, seg(h, 0));
@@ -203,6 +213,7 @@ TEST(TcpSack, ASackBlockSplitsATsoSkbAtSegmentBoundaries) {
   // With TSO the window goes out as one skb of eight segments. A block covering segments 2-4 and part
   // of 5 marks exactly those three: the skb is split where segments begin, the part of 5 stays unmarked.
   TcpHarness h;
+  rfc6675_only(h);
   h.dev->enable_tso();
   int fd = h.connect_established(5000, false, 65535, true);
   std::string d(8 * kMss, 'z');
@@ -230,6 +241,7 @@ TEST(TcpSack, ASackBlockSplitsATsoSkbAtSegmentBoundaries) {
 
 TEST(TcpSack, MalformedBlocksAreDiscardedAndCountedAndADsackMarksNothing) {
   TcpHarness h;
+  rfc6675_only(h);
   int fd = send_segments(h, 4);
   uint64_t before = h.stack.tcp().stats().sack_discard;
   h.inject(sack_ack(seg(h, 0), {{seg(h, 2), seg(h, 9)}}));  // beyond snd_nxt
@@ -257,6 +269,7 @@ TEST(TcpSack, MalformedBlocksAreDiscardedAndCountedAndADsackMarksNothing) {
 TEST(TcpSack, BlocksInAnyOrderMarkTheSameSegments) {
   // Peers send the newest block first (RFC 2018 §4); the walk sorts them and marks each once.
   TcpHarness h;
+  rfc6675_only(h);
   int fd = send_segments(h, 10);
   h.inject(sack_ack(seg(h, 0), {{seg(h, 8), seg(h, 10)}, {seg(h, 2), seg(h, 3)}, {seg(h, 5), seg(h, 7)}}));
   TcpInfo i = info(h, fd);
