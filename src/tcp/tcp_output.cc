@@ -507,6 +507,7 @@ void Tcp::tcp_write_xmit(TcpSock& tp, bool push_one, bool loss_probe) {
   bool tso = tcp_xmit_size_goal(tp, mss) > mss;
   bool sent_any = false;
   bool cwnd_limited = false;
+  bool rearm = false;  // the retransmit timeout is due to be armed, after the loop
   while (SkBuff* skb = tp.send_head) {
     uint32_t in_flight = tcp_packets_in_flight(tp);
     // tcp_cwnd_test: a bare FIN is not held back by the congestion window (it carries no data).
@@ -549,12 +550,13 @@ void Tcp::tcp_write_xmit(TcpSock& tp, bool push_one, bool loss_probe) {
     if (skb->len() < mss) tp.snd_sml = cb.end_seq;
     bool was_idle = tp.packets_out == 0;
     tp.packets_out += tcp_skb_pcount(*skb);
-    if (was_idle || !tp.timer_pending(TcpTimeout::kRetransmit)) tcp_rearm_rto(tp);
+    if (was_idle || !tp.timer_pending(TcpTimeout::kRetransmit)) rearm = true;
     sent_any = true;
     if (push_one || loss_probe) break;
   }
-  // One loss probe per tail: armed after new data goes out (not for the probe itself).
-  if (sent_any && !loss_probe) tcp_schedule_loss_probe(tp, false);
+  // One loss probe per tail, armed after new data goes out (a probe itself re-arms the RTO when it is
+  // sent); else the RTO, if nothing had armed it.
+  if (!loss_probe && !(sent_any && tcp_schedule_loss_probe(tp, false)) && rearm) tcp_rearm_rto(tp);
   // Nothing in flight and a closed (or too small) window: the zero-window probe timer keeps asking.
   if (tp.send_head && tp.packets_out == 0 && !tp.timer_pending(TcpTimeout::kRetransmit)) {
     tp.probes_out = 0;
