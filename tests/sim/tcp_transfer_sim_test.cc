@@ -133,16 +133,15 @@ TEST(TcpSim, SixtyFourMegabytesEachWayOverLossyReorderingDuplicatingWire) {
   EXPECT_GT(p.a.tcp().stats().retrans_segs + p.b.tcp().stats().retrans_segs, 0u);
 }
 
-// One way, with the stacks' TCP settings given: returns the virtual time `total` bytes took from a to b,
-// every byte checked.
-Duration one_way(Pair& p, size_t total) {
+// A connection from a to a listener of b's on `port`: the client's and the accepted socket's descriptors.
+std::optional<std::pair<int, int>> connect_to_listener(Pair& p, uint16_t port) {
   SocketApi& sa = p.a.sockets();
   SocketApi& sb = p.b.sockets();
   int l = *sb.socket(kAfInet, kSockStream | kSockNonblock);
-  EXPECT_TRUE(sb.bind(l, SockAddrIn{kB, 5001}));
+  EXPECT_TRUE(sb.bind(l, SockAddrIn{kB, port}));
   EXPECT_TRUE(sb.listen(l, 16));
   int c = *sa.socket(kAfInet, kSockStream | kSockNonblock);
-  (void)sa.connect(c, SockAddrIn{kB, 5001});
+  (void)sa.connect(c, SockAddrIn{kB, port});
   std::optional<int> s;
   EXPECT_TRUE(p.sim.run_until(
       [&] {
@@ -150,7 +149,18 @@ Duration one_way(Pair& p, size_t total) {
         return s.has_value();
       },
       30s));
-  if (!s) return Duration::max();
+  if (!s) return std::nullopt;
+  return std::pair{c, *s};
+}
+
+// One way, with the stacks' TCP settings given: returns the virtual time `total` bytes took from a to b,
+// every byte checked.
+Duration one_way(Pair& p, size_t total) {
+  SocketApi& sa = p.a.sockets();
+  SocketApi& sb = p.b.sockets();
+  auto conn = connect_to_listener(p, 5001);
+  if (!conn) return Duration::max();
+  auto [c, s] = *conn;
   auto out = pattern(total, 3);
   std::vector<std::byte> in, buf(65536);
   size_t sent = 0;
@@ -162,7 +172,7 @@ Duration one_way(Pair& p, size_t total) {
           if (!n) break;
           sent += *n;
         }
-        while (auto n = sb.recv(*s, buf)) {
+        while (auto n = sb.recv(s, buf)) {
           if (*n == 0) break;
           in.insert(in.end(), buf.begin(), buf.begin() + long(*n));
         }
@@ -215,21 +225,11 @@ TEST(TcpSim, SackRecoveryBeatsNewRenoOverALossyWire) {
 Duration request_response(Pair& p, int rounds, size_t resp) {
   SocketApi& sa = p.a.sockets();
   SocketApi& sb = p.b.sockets();
-  int l = *sb.socket(kAfInet, kSockStream | kSockNonblock);
-  EXPECT_TRUE(sb.bind(l, SockAddrIn{kB, 5002}));
-  EXPECT_TRUE(sb.listen(l, 16));
-  int c = *sa.socket(kAfInet, kSockStream | kSockNonblock);
-  (void)sa.connect(c, SockAddrIn{kB, 5002});
-  std::optional<int> s;
-  EXPECT_TRUE(p.sim.run_until(
-      [&] {
-        if (auto a = sb.accept(l, nullptr, kSockNonblock)) s = *a;
-        return s.has_value();
-      },
-      30s));
-  if (!s) return Duration::max();
+  auto conn = connect_to_listener(p, 5002);
+  if (!conn) return Duration::max();
+  auto [c, s] = *conn;
   EXPECT_TRUE(sa.setsockopt_int(c, kSolTcp, kTcpNoDelay, 1));
-  EXPECT_TRUE(sb.setsockopt_int(*s, kSolTcp, kTcpNoDelay, 1));
+  EXPECT_TRUE(sb.setsockopt_int(s, kSolTcp, kTcpNoDelay, 1));
   const auto req = pattern(100, 5);
   const auto answer = pattern(resp, 6);
   std::vector<std::byte> buf(65536);
@@ -240,12 +240,12 @@ Duration request_response(Pair& p, int rounds, size_t resp) {
     bool ok = p.sim.run_until(
         [&] {
           while (req_in < req.size()) {
-            auto n = sb.recv(*s, buf);
+            auto n = sb.recv(s, buf);
             if (!n || *n == 0) break;
             req_in += *n;
           }
           while (req_in == req.size() && ans_sent < resp) {
-            auto n = sb.send(*s, std::span(answer).subspan(ans_sent));
+            auto n = sb.send(s, std::span(answer).subspan(ans_sent));
             if (!n) break;
             ans_sent += *n;
           }
