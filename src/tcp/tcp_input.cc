@@ -369,6 +369,17 @@ Duration Tcp::tcp_rack_detect_loss(TcpSock& tp, bool mark) {
   return Duration(0);
 }
 
+// RACK's reordering timer (tcp_rack_reo_timeout), if a segment sent before a delivered one (so below a
+// SACKed one) is not yet overdue; it stands in for the RTO until then. Returns whether it was armed.
+static bool tcp_rack_arm_reo(Tcp& tcp, TcpSock& tp) {
+  if (!tp.sack_ok || tp.sacked_out == 0 || !tcp.sysctl().tcp_rack_tlp) return false;
+  Duration reo = tcp.tcp_rack_detect_loss(tp, false);
+  if (reo.count() <= 0) return false;
+  tcp.inet_csk_reset_xmit_timer(tp, TcpTimeout::kRetransmit, reo);
+  tp.reo_armed = true;
+  return true;
+}
+
 // tcp_rack_reo_timeout: the reordering window of a segment passed: mark what is lost now, start
 // recovery if that is news, and send.
 void Tcp::tcp_rack_reo_timeout(TcpSock& tp) {
@@ -378,12 +389,8 @@ void Tcp::tcp_rack_reo_timeout(TcpSock& tp) {
     if (tp.ca_state == CaState::kOpen || tp.ca_state == CaState::kDisorder) tcp_enter_recovery(tp);
     tcp_xmit_retransmit_queue(tp);
   }
-  if (tp.packets_out == 0) return;
-  Duration next = tcp_rack_detect_loss(tp, false);
-  if (next.count() > 0) {
-    inet_csk_reset_xmit_timer(tp, TcpTimeout::kRetransmit, next);
-    tp.reo_armed = true;
-  } else if (!tp.timer_pending(TcpTimeout::kRetransmit)) {
+  if (tp.packets_out == 0 || tcp_rack_arm_reo(*this, tp)) return;
+  if (!tp.timer_pending(TcpTimeout::kRetransmit)) {
     tp.reo_armed = true;  // the RTO counts from the oldest transmission, not from now
     tcp_rearm_rto(tp);
   }
@@ -469,16 +476,6 @@ static void tcp_sack_state(Tcp& tcp, TcpSock& tp, uint32_t ack) {
   if (tp.lost_out > 0 && after(ack, tp.high_seq - 1)) tcp.tcp_enter_recovery(tp);
 }
 
-// RACK's reordering timer (tcp_rack_reo_timeout), if a segment sent before a delivered one is not yet
-// overdue; it stands in for the RTO until then.
-static void tcp_rack_arm_reo(Tcp& tcp, TcpSock& tp) {
-  if (!tp.sack_ok || tp.sacked_out == 0 || !tcp.sysctl().tcp_rack_tlp) return;
-  Duration reo = tcp.tcp_rack_detect_loss(tp, false);
-  if (reo.count() <= 0) return;
-  tcp.inet_csk_reset_xmit_timer(tp, TcpTimeout::kRetransmit, reo);
-  tp.reo_armed = true;
-}
-
 // tcp_ack: process the acknowledgment field. Returns 1 if it acknowledged something or was a duplicate,
 // 0 for an old ACK, -1 for an ACK of data never sent.
 static int tcp_ack(Tcp& tcp, TcpSock& tp, SkBuff& skb, const TcpHdr& th, const TcpOptions& opt,
@@ -515,7 +512,7 @@ static int tcp_ack(Tcp& tcp, TcpSock& tp, SkBuff& skb, const TcpHdr& th, const T
     if (sack) {
       if (newly_sacked > 0) {
         tcp_sack_state(tcp, tp, ack);
-        tcp_rack_arm_reo(tcp, tp);
+        (void)tcp_rack_arm_reo(tcp, tp);
       }
       return 1;
     }
@@ -658,7 +655,7 @@ static int tcp_ack(Tcp& tcp, TcpSock& tp, SkBuff& skb, const TcpHdr& th, const T
   // tcp_set_xmit_timer: a loss probe if the tail may need one, else the RTO from now; RACK's reordering
   // timer instead if a segment sent before a delivered one is not yet overdue.
   if (!tcp.tcp_schedule_loss_probe(tp, true)) tcp.tcp_rearm_rto(tp);
-  tcp_rack_arm_reo(tcp, tp);
+  (void)tcp_rack_arm_reo(tcp, tp);
   // Sent data was consumed: the application may write again (sk_write_space).
   if (tp.sk_socket && tp.wmem_queued() < tp.sk_sndbuf) tp.write_space();
   return 1;

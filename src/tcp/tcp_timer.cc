@@ -72,8 +72,8 @@ void Tcp::tcp_timer_handler(TcpSock& tp) {
   if (!due) return;
   switch (*due) {
     case TcpTimeout::kRetransmit:
-      // tcp_write_timer: a loss probe's timeout; or, with nothing in flight but data waiting, the
-      // window is closed: probe it; else the RTO.
+      // tcp_write_timer: RACK's reordering timer, a loss probe's timeout; or, with nothing in flight
+      // but data waiting, the window is closed: probe it; else the RTO.
       if (tp.reo_armed) {
         tcp_rack_reo_timeout(tp);
       } else if (tp.tlp_armed) {
