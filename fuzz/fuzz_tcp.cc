@@ -213,7 +213,8 @@ class Harness {
   void check_counts() {
     stack_.tcp().for_each_sock([](const TcpSock& sk) {
       uint32_t packets = 0, sacked = 0, lost = 0, retrans = 0;
-      for (SkBuff* skb = sk.sk_write_queue.front(); skb && skb != sk.send_head; skb = SkbQueue::next(skb)) {
+      for (SkBuff* skb = sk.active().sk_write_queue.front(); skb && skb != sk.active().send_head;
+           skb = SkbQueue::next(skb)) {
         const TcpSkbCb& c = skb->cb<TcpSkbCb>();
         uint32_t pcount = std::max<uint32_t>(c.pcount, 1);
         packets += pcount;
@@ -221,14 +222,16 @@ class Harness {
         if (c.sacked & kTcpcbLost) lost += pcount;
         if (c.sacked & kTcpcbRetrans) retrans += pcount;
       }
-      bool ok = sk.packets_out == packets && sk.lost_out == lost && sk.retrans_out == retrans &&
-                (!sk.sack_ok || sk.sacked_out == sacked) && sk.sacked_out + sk.lost_out <= sk.packets_out;
+      bool ok = sk.active().packets_out == packets && sk.active().lost_out == lost &&
+                sk.active().retrans_out == retrans && (!sk.sack_ok || sk.active().sacked_out == sacked) &&
+                sk.active().sacked_out + sk.active().lost_out <= sk.active().packets_out;
       if (ok) return;
       std::fprintf(stderr,
                    "fuzz_tcp: sock %u -> %u (%s): packets_out %u sacked_out %u lost_out %u retrans_out %u, "
                    "the skbs say %u %u %u %u\n",
-                   sk.inet_num, sk.inet_dport, tcp_state_name(sk.sk_state), sk.packets_out, sk.sacked_out,
-                   sk.lost_out, sk.retrans_out, packets, sacked, lost, retrans);
+                   sk.inet_num, sk.inet_dport, tcp_state_name(sk.sk_state), sk.active().packets_out,
+                   sk.active().sacked_out, sk.active().lost_out, sk.active().retrans_out, packets, sacked,
+                   lost, retrans);
       std::abort();
     });
   }

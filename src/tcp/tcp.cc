@@ -37,12 +37,13 @@ Result<size_t> Tcp::sendmsg(Sock& sk, std::span<const std::byte> data, int flags
       (tp.sk_shutdown & kSendShutdown))
     return make_error(Errc::kPipe);
   uint32_t size_goal = tcp_xmit_size_goal(tp, tcp_current_mss(tp));
+  TcpActive& a = tp.activate();
   size_t copied = 0;
   while (copied < data.size()) {
     if (tp.wmem_queued() >= tp.sk_sndbuf) break;
     size_t space = tp.sk_sndbuf - tp.wmem_queued();
-    SkBuff* tail = tp.sk_write_queue.back();
-    bool can_append = tail && tp.send_head && tail->len() < size_goal && tail->tailroom() > 0 &&
+    SkBuff* tail = a.sk_write_queue.back();
+    bool can_append = tail && a.send_head && tail->len() < size_goal && tail->tailroom() > 0 &&
                       !(tcp_skb_cb(*tail).tcp_flags & (kTcpFin | kTcpSyn)) && !tcp_skb_cb(*tail).eor;
     if (!can_append) {
       size_t room = kTcpHeaderLen + kTcpMaxOptionLen +
@@ -53,23 +54,26 @@ Result<size_t> Tcp::sendmsg(Sock& sk, std::span<const std::byte> data, int flags
       cb.seq = cb.end_seq = tp.write_seq;
       cb.tcp_flags = kTcpAck;
       tail = skb.get();
-      tp.sk_write_queue.push_back(std::move(skb));
-      if (!tp.send_head) tp.send_head = tail;
+      a.sk_write_queue.push_back(std::move(skb));
+      if (!a.send_head) a.send_head = tail;
     }
     size_t n = std::min({data.size() - copied, size_t(size_goal) - tail->len(), tail->tailroom(), space});
     if (n == 0) break;
     // A write that continues an unsent segment takes its PSH away: PSH goes where this write ends.
     if (copied == 0) tcp_skb_cb(*tail).tcp_flags &= static_cast<uint8_t>(~kTcpPsh);
-    std::memcpy(tp.sk_write_queue.put_tail(n).data(), data.data() + copied, n);
+    std::memcpy(a.sk_write_queue.put_tail(n).data(), data.data() + copied, n);
     tcp_skb_cb(*tail).end_seq += uint32_t(n);
     tp.write_seq += uint32_t(n);
     copied += n;
   }
-  if (copied == 0) return make_error(Errc::kAgain);
+  if (copied == 0) {
+    tp.deactivate_if_idle();
+    return make_error(Errc::kAgain);
+  }
   // tcp_push / tcp_mark_push: PSH on the segment that ends what the application wrote (RFC 9293 §3.9.1:
   // the sender sets PSH where a SEND ends), unless more is promised (MSG_MORE); MSG_EOR also ends the
   // skb for good.
-  if (SkBuff* tail = tp.sk_write_queue.back(); tail && tp.send_head) {
+  if (SkBuff* tail = a.sk_write_queue.back(); tail && a.send_head) {
     if (!(flags & kMsgMore)) tcp_skb_cb(*tail).tcp_flags |= kTcpPsh;
     if (flags & kMsgEor && copied == data.size()) tcp_skb_cb(*tail).eor = true;
   }
@@ -97,7 +101,9 @@ Result<size_t> Tcp::recvmsg(Sock& sk, std::span<std::byte> buf, int flags, SockA
   if (tp.sk_state == TcpState::kListen) return make_error(Errc::kNotConn);
   size_t copied = 0;
   bool peek = flags & kMsgPeek;
-  SkBuff* s = tp.sk_receive_queue.front();
+  // An idle connection has no receive queue to read; an active one keeps it while we read.
+  SkbQueue* q = tp.is_active() ? &tp.activate().sk_receive_queue : nullptr;
+  SkBuff* s = q ? q->front() : nullptr;
   size_t peek_off = 0;
   while (copied < buf.size() && s) {
     size_t avail = s->len() - (peek ? peek_off : 0);
@@ -111,10 +117,10 @@ Result<size_t> Tcp::recvmsg(Sock& sk, std::span<std::byte> buf, int flags, SockA
         peek_off = 0;
       }
     } else if (n == s->len()) {
-      tp.sk_receive_queue.pop_front();
-      s = tp.sk_receive_queue.front();
+      q->pop_front();
+      s = q->front();
     } else {
-      tp.sk_receive_queue.pull_front(n);
+      q->pull_front(n);
     }
   }
   if (from) *from = SockAddrIn{tp.inet_daddr, tp.inet_dport};
@@ -123,8 +129,10 @@ Result<size_t> Tcp::recvmsg(Sock& sk, std::span<std::byte> buf, int flags, SockA
       tp.copied_seq += uint32_t(copied);
       tcp_cleanup_rbuf(tp, copied);
     }
+    tp.deactivate_if_idle();
     return copied;
   }
+  tp.deactivate_if_idle();
   if (tp.sk_err != Errc::kOk) return make_error(tp.sock_error());
   if (tp.sk_shutdown & kRcvShutdown) return size_t{0};
   if (tp.sk_state == TcpState::kClose) return make_error(Errc::kNotConn);
@@ -174,16 +182,22 @@ Status Tcp::shutdown(Sock& sk, int how) {
   return {};
 }
 
+void Tcp::tcp_write_queue_purge(TcpSock& tp) {
+  if (!tp.is_active()) return;
+  TcpActive& a = tp.activate();
+  a.sk_write_queue.purge();
+  a.send_head = nullptr;
+  a.packets_out = a.retrans_out = a.lost_out = a.sacked_out = 0;
+  tp.deactivate_if_idle();
+}
+
 // inet_csk_destroy_sock: the sock is finished; free it once the current processing returns.
 void Tcp::inet_csk_destroy_sock(TcpSock& tp) {
   if (std::find(reap_list_.begin(), reap_list_.end(), &tp) != reap_list_.end()) return;
   tcp_clear_xmit_timers(tp);
   inet_unhash(tp);
   inet_put_port(tp);
-  tp.sk_write_queue.purge();
-  tp.send_head = nullptr;
-  tp.sk_receive_queue.purge();
-  tp.ofo.reset();
+  tp.deactivate();  // the queues go with it
   if (tp.dead && orphans_) --orphans_;
   reap_list_.push_back(&tp);
 }
@@ -209,8 +223,8 @@ void Tcp::close(Sock& sk) {
     inet_csk_destroy_sock(tp);
     return;
   }
-  bool data_was_unread = !tp.sk_receive_queue.empty();
-  tp.sk_receive_queue.purge();
+  bool data_was_unread = !tp.active().sk_receive_queue.empty();
+  if (data_was_unread) tp.activate().sk_receive_queue.purge();
   if (tp.sk_state == TcpState::kClose) {
     inet_csk_destroy_sock(tp);
     return;
@@ -281,16 +295,12 @@ Status Tcp::disconnect(Sock& sk) {
   }
   tcp_set_state(tp, TcpState::kClose);
   tcp_clear_xmit_timers(tp);
-  tp.sk_write_queue.purge();
-  tp.send_head = nullptr;
-  tp.sk_receive_queue.purge();
-  tp.ofo.reset();
+  tp.deactivate();  // the queues, the scoreboard and the recovery state go with it
   tp.sk_shutdown = 0;
   tp.inet_daddr = Ipv4Addr::any();
   tp.inet_dport = 0;
   if (!tp.port_locked) tp.inet_rcv_saddr = tp.inet_saddr = Ipv4Addr::any();
   tp.write_seq = tp.snd_una = tp.snd_nxt = 0;
-  tp.packets_out = tp.retrans_out = tp.lost_out = tp.sacked_out = 0;
   tp.snd_cwnd = sysctl_.init_cwnd;
   tp.snd_ssthresh = 0x7fffffff;
   tp.srtt = tp.rttvar = Duration(0);
@@ -342,7 +352,7 @@ uint16_t Tcp::poll(const Sock& sk) const {
   if (tp.sk_shutdown == kShutdownMask || tp.sk_state == TcpState::kClose) mask |= kPollHup;
   if (tp.sk_shutdown & kRcvShutdown) mask |= kPollIn | kPollRdNorm | kPollRdHup;
   if (tp.sk_state != TcpState::kSynSent && tp.sk_state != TcpState::kSynRecv) {
-    if (!tp.sk_receive_queue.empty()) mask |= kPollIn | kPollRdNorm;
+    if (!tp.active().sk_receive_queue.empty()) mask |= kPollIn | kPollRdNorm;
     if (!(tp.sk_shutdown & kSendShutdown)) {
       // sk_stream_is_writeable: at least a third of the buffer free.
       size_t queued = tp.wmem_queued();
@@ -370,10 +380,10 @@ TcpInfo TcpSock::tcp_get_info() const {
   i.ato_us = static_cast<uint32_t>(std::chrono::duration_cast<std::chrono::microseconds>(ato.get()).count());
   i.snd_mss = mss_cache;
   i.rcv_mss = rcv_mss;
-  i.unacked = packets_out;
-  i.sacked = sacked_out;
-  i.lost = lost_out;
-  i.retrans = retrans_out;
+  i.unacked = active().packets_out;
+  i.sacked = active().sacked_out;
+  i.lost = active().lost_out;
+  i.retrans = active().retrans_out;
   i.total_retrans = total_retrans;
   i.rtt_us = static_cast<uint32_t>(std::chrono::duration_cast<std::chrono::microseconds>(srtt.get()).count());
   i.rttvar_us =

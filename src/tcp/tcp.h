@@ -189,6 +189,47 @@ struct TcpOfo {
   uint32_t dsack_start = 0, dsack_end = 0;
 };
 
+// What a connection holds only while it is active: data queued in either direction, data in flight, a
+// loss recovery or a tail loss probe under way. The queues, the scoreboard of the segments in flight
+// (RFC 6675), loss recovery's marks and RACK-TLP's state (RFC 8985) mean nothing to an idle connection,
+// and most connections of a busy server are idle: a TcpSock makes this on its first segment queued and
+// gives it back when it is idle again (TcpSock::deactivate), so an idle connection costs a third less.
+// The blocks come from and go back to a per-protocol cache, so that a request/response exchange, which
+// makes one and gives it back every round, does not call malloc.
+//
+// An idle connection reads the defaults (TcpSock::kIdle). A block made later starts with its sequence
+// marks at snd_una, which reads as a stale mark would: at or before snd_una.
+struct TcpActive {
+  SkBuff* send_head = nullptr;  // first skb in sk_write_queue not yet sent
+  SkbQueue sk_write_queue;      // sent-unacked then unsent, in sequence order
+  SkbQueue sk_receive_queue;    // in-order data for the application
+  // The out-of-order queue and its SACK and D-SACK blocks, only while there are some (see TcpOfo).
+  std::unique_ptr<TcpOfo> ofo;
+  uint32_t packets_out = 0;  // skbs sent and not acked
+  uint32_t retrans_out = 0;
+  uint32_t lost_out = 0;
+  // Segments the peer SACKed (RFC 6675's scoreboard); without SACK, the duplicate ACKs that stand in for
+  // them (NewReno).
+  uint32_t sacked_out = 0;
+  uint32_t high_seq = 0;      // snd_nxt when loss recovery began (RFC 6582 "recover")
+  uint32_t tlp_high_seq = 0;  // snd_nxt when a tail loss probe went out; 0: none outstanding
+  uint32_t prior_cwnd = 0;    // cwnd before the last reduction, for undo
+  // RACK (RFC 8985 §6): the send time, in wrapping microseconds, and end of the most recently sent
+  // segment known delivered (rack.mstamp, rack.end_seq; the sequence breaks ties between segments sent
+  // at once), and its RTT; valid once rack_valid.
+  uint32_t rack_xmit_us = 0;
+  uint32_t rack_end_seq = 0;
+  uint32_t rack_rtt_us = 0;  // the RTT that segment took (rack.rtt_us)
+  // tcp_cwnd_validate's record of how much of cwnd the current window used: limited by cwnd, or the most
+  // packets out, until snd_una passes cwnd_usage_seq.
+  uint32_t max_packets_out = 0;
+  uint32_t cwnd_usage_seq = 0;
+  uint32_t snd_sml = 0;   // end of the last small segment sent (Minshall's Nagle)
+  MsStamp retrans_stamp;  // first transmission of what is being retransmitted
+  bool is_cwnd_limited = false;
+  bool rack_valid = false;
+};
+
 // What only a listener has (inet_connection_sock's icsk_accept_queue and sk_max_ack_backlog): made by
 // listen() and freed when the listener stops, so that connections do not carry it.
 struct TcpListenState {
@@ -212,18 +253,9 @@ class TcpSock : public Sock {
   uint32_t snd_wnd = 0;    // peer's window, unscaled (bytes)
   uint32_t max_window = 0;
   uint32_t rcv_nxt = 0;
-  uint32_t rcv_wup = 0;       // rcv_nxt when the window was last advertised
-  uint32_t rcv_wnd = 0;       // window last advertised (bytes)
-  uint32_t copied_seq = 0;    // head of data not yet read by the application
-  uint32_t high_seq = 0;      // snd_nxt when loss recovery began (RFC 6582 "recover")
-  uint32_t tlp_high_seq = 0;  // snd_nxt when a tail loss probe went out; 0: none outstanding
-  // RACK (RFC 8985 §6): the send time, in wrapping microseconds, and end of the most recently sent
-  // segment known delivered (rack.mstamp, rack.end_seq; the sequence breaks ties between segments sent
-  // at once), and its RTT; valid once rack_valid.
-  uint32_t rack_xmit_us = 0;
-  uint32_t rack_end_seq = 0;
-  uint32_t rack_rtt_us = 0;  // the RTT that segment took (rack.rtt_us)
-  uint32_t snd_sml = 0;      // end of the last small segment sent (Minshall's Nagle)
+  uint32_t rcv_wup = 0;     // rcv_nxt when the window was last advertised
+  uint32_t rcv_wnd = 0;     // window last advertised (bytes)
+  uint32_t copied_seq = 0;  // head of data not yet read by the application
 
   // The groups below keep their small fields together so that they share words (checked by the
   // static_assert after the class): every connection carries a TcpSock.
@@ -245,24 +277,7 @@ class TcpSock : public Sock {
   uint32_t snd_cwnd = 10;
   uint32_t snd_cwnd_cnt = 0;
   uint32_t snd_ssthresh = 0x7fffffff;  // TCP_INFINITE_SSTHRESH
-  uint32_t prior_cwnd = 0;
-  uint32_t packets_out = 0;  // skbs sent and not acked
-  uint32_t retrans_out = 0;
-  uint32_t lost_out = 0;
-  // Segments the peer SACKed (RFC 6675's scoreboard); without SACK, the duplicate ACKs that stand in for
-  // them (NewReno).
-  uint32_t sacked_out = 0;
-  uint32_t reordering = 3;  // dupthresh
-  // tcp_cwnd_validate's record of how much of cwnd the current window used: limited by cwnd, or the most
-  // packets out, until snd_una passes cwnd_usage_seq.
-  uint32_t max_packets_out = 0;
-  uint32_t cwnd_usage_seq = 0;
-  bool is_cwnd_limited = false;
-  // tcp_is_cwnd_limited: may an ACK grow cwnd? In slow start while cwnd is under twice what was out.
-  bool cwnd_limited() const {
-    if (is_cwnd_limited) return true;
-    return snd_cwnd < snd_ssthresh && snd_cwnd < 2 * max_packets_out;
-  }
+  uint32_t reordering = 3;             // dupthresh
 
   // --- RTT and retransmission (RFC 6298) ---
   uint8_t backoff = 0;
@@ -273,7 +288,6 @@ class TcpSock : public Sock {
   Dur32 srtt;
   Dur32 rttvar;
   Dur32 rto;
-  MsStamp retrans_stamp;      // first transmission of what is being retransmitted
   MsStamp last_oow_ack_time;  // the last out-of-window or challenge ACK
 
   // --- delayed ACK (icsk_ack) ---
@@ -300,23 +314,42 @@ class TcpSock : public Sock {
   // here, after the small fields, so that it leaves no hole.
   const TcpCongestionOps* ca_ops = nullptr;
 
-  // --- queues ---
-  SkBuff* send_head = nullptr;  // first skb in sk_write_queue not yet sent
-  SkbQueue sk_write_queue;      // sent-unacked then unsent, in sequence order
-  SkbQueue sk_receive_queue;    // in-order data for the application
-  // The out-of-order queue and its SACK and D-SACK blocks, only while there are some (see TcpOfo).
-  std::unique_ptr<TcpOfo> ofo;
-  bool ofo_empty() const { return !ofo || ofo->queue.empty(); }
-  size_t rmem_alloc() const { return sk_receive_queue.bytes() + (ofo ? ofo->queue.bytes() : 0); }
-  size_t wmem_queued() const { return sk_write_queue.bytes(); }
+  // --- what only an active connection has (see TcpActive) ---
+  // Read: the idle defaults while the connection has none, never made for a read.
+  const TcpActive& active() const { return active_ ? *active_ : kIdle; }
+  // Write: made on first need, from the protocol's cache.
+  TcpActive& activate() { return active_ ? *active_ : make_active(); }
+  bool is_active() const { return active_ != nullptr; }
+  // Give the active state back: at once (the connection is closing or reset, and its queues go), or once
+  // the connection is idle: nothing queued either way, so nothing in flight, no recovery under way, no
+  // tail loss probe out.
+  void deactivate();
+  void deactivate_if_idle() {
+    if (active_ && active_->sk_write_queue.empty() && active_->sk_receive_queue.empty() && !active_->ofo &&
+        active_->tlp_high_seq == 0 && ca_state == CaState::kOpen && !tlp_armed && !reo_armed)
+      deactivate();
+  }
+  bool ofo_empty() const { return !active().ofo || active().ofo->queue.empty(); }
+  size_t rmem_alloc() const {
+    const TcpActive& a = active();
+    return a.sk_receive_queue.bytes() + (a.ofo ? a.ofo->queue.bytes() : 0);
+  }
+  size_t wmem_queued() const { return active().sk_write_queue.bytes(); }
   // The out-of-order state, made on first need.
   TcpOfo& ofo_state() {
-    if (!ofo) ofo = std::make_unique<TcpOfo>();
-    return *ofo;
+    TcpActive& a = activate();
+    if (!a.ofo) a.ofo = std::make_unique<TcpOfo>();
+    return *a.ofo;
   }
   // Free the out-of-order state once it holds nothing: no queued segment, no D-SACK to send.
   void ofo_release_if_idle() {
-    if (ofo && ofo->queue.empty() && !ofo->dsack) ofo.reset();
+    if (active_ && active_->ofo && active_->ofo->queue.empty() && !active_->ofo->dsack) active_->ofo.reset();
+  }
+  // tcp_is_cwnd_limited: may an ACK grow cwnd? In slow start while cwnd is under twice what was out.
+  bool cwnd_limited() const {
+    const TcpActive& a = active();
+    if (a.is_cwnd_limited) return true;
+    return snd_cwnd < snd_ssthresh && snd_cwnd < 2 * a.max_packets_out;
   }
 
   // --- listening ---
@@ -344,10 +377,15 @@ class TcpSock : public Sock {
   // whether the outstanding probe was a retransmission (tlp_retrans).
   bool tlp_armed : 1 = false;
   bool tlp_retrans : 1 = false;
-  bool rack_valid : 1 = false;
   // The retransmit timeout is RACK's reordering timer (ICSK_TIME_REO_TIMEOUT).
   bool reo_armed : 1 = false;
 
+ private:
+  static const TcpActive kIdle;
+  TcpActive& make_active();
+  TcpActive* active_ = nullptr;  // owned; from tcp().active_cache_
+
+ public:
   // --- statistics for TCP_INFO ---
   uint64_t bytes_acked = 0, bytes_received = 0, bytes_sent = 0, bytes_retrans = 0;
   uint32_t segs_out = 0, segs_in = 0, data_segs_out = 0, data_segs_in = 0;
@@ -358,9 +396,9 @@ class TcpSock : public Sock {
   ListLink<TcpSock> sk_bind_node;  // the owners of the same local port (the inet_bind_bucket's owners)
   TcpSock* bhash_next = nullptr;   // a port's first owner: the chain of the bind table
 };
-// The heap chunk of a TcpSock is its size plus 8, rounded up to 16 (glibc): past 504 every connection
+// The heap chunk of a TcpSock is its size plus 8, rounded up to 16 (glibc): past 392 every connection
 // costs 16 bytes more.
-static_assert(sizeof(TcpSock) <= 504, "TcpSock grew into a larger malloc chunk");
+static_assert(sizeof(TcpSock) <= 392, "TcpSock grew into a larger malloc chunk");
 
 // A connection in SYN_RECV before it becomes a full TcpSock (struct request_sock / tcp_request_sock).
 struct RequestSock {
@@ -565,8 +603,9 @@ class Tcp final : public Proto {
   bool tcp_snd_wnd_test(const TcpSock& tp, const SkBuff& skb, uint32_t cur_mss) const;
   // RFC 6675's pipe, as Linux counts it: sent, minus what left the network, plus what was resent.
   uint32_t tcp_packets_in_flight(const TcpSock& tp) const {
-    uint32_t left = tp.sacked_out + tp.lost_out;
-    return (tp.packets_out > left ? tp.packets_out - left : 0) + tp.retrans_out;
+    const TcpActive& a = tp.active();
+    uint32_t left = a.sacked_out + a.lost_out;
+    return (a.packets_out > left ? a.packets_out - left : 0) + a.retrans_out;
   }
   void tcp_rearm_rto(TcpSock& tp);
   // Tail loss probes (tcp_schedule_loss_probe, tcp_send_loss_probe, tcp_process_tlp_ack).
@@ -637,6 +676,8 @@ class Tcp final : public Proto {
   void inet_csk_destroy_sock(TcpSock& tp);
   void inet_csk_listen_stop(TcpSock& tp);
   void tcp_close_state_and_fin(TcpSock& tp);
+  // tcp_write_queue_purge: drop what is queued to send and its scoreboard, keeping the receive side.
+  void tcp_write_queue_purge(TcpSock& tp);
 
   void trace_seg(const char* func, const TcpSock* tp, const char* dir, const wire::TcpHdr& th, size_t len,
                  const wire::TcpOptions* opt = nullptr);
@@ -658,6 +699,9 @@ class Tcp final : public Proto {
   // The minisocks, owned through their caches: freed by reqsk_drop / inet_twsk_kill and ~Tcp.
   ObjectCache<RequestSock> req_cache_;
   ObjectCache<TimeWaitSock> tw_cache_;
+  // The active state of connections (TcpActive), kept for reuse; ~Tcp frees every sock, and with it
+  // its block, before the cache goes.
+  ObjectCache<TcpActive> active_cache_;
   IntrusiveHashTable<RequestSock, ReqhashTraits> reqhash_;
   IntrusiveHashTable<TimeWaitSock, TwhashTraits> twhash_;
   // The death row (the kernel's inet_timewait_death_row of old): TIME_WAIT socks in order of expiry

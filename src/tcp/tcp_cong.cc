@@ -24,7 +24,9 @@ const char* ca_state_name(CaState s) {
   return "?";
 }
 
-uint32_t TcpCongestionOps::undo_cwnd(const TcpSock& tp) const { return std::max(tp.snd_cwnd, tp.prior_cwnd); }
+uint32_t TcpCongestionOps::undo_cwnd(const TcpSock& tp) const {
+  return std::max(tp.snd_cwnd, tp.active().prior_cwnd);
+}
 
 // tcp_slow_start: grow by one segment per segment acknowledged, up to ssthresh; returns what is left.
 uint32_t tcp_slow_start(TcpSock& tp, uint32_t acked) {

@@ -85,7 +85,7 @@ void Tcp::tcp_init_transfer(TcpSock& tp) {
   tp.snd_cwnd_cnt = 0;
   tp.retransmits = 0;
   tp.backoff = 0;
-  tp.retrans_stamp.clear();
+  if (tp.is_active()) tp.activate().retrans_stamp.clear();
   tp.rcv_tstamp.set(net().now());
   tp.lrcvtime.set(net().now());
   tp.quick = 0;
@@ -131,9 +131,7 @@ void Tcp::tcp_done(TcpSock& tp) {
   tcp_set_state(tp, TcpState::kClose);
   tcp_clear_xmit_timers(tp);
   tp.sk_shutdown = kShutdownMask;
-  tp.sk_write_queue.purge();
-  tp.send_head = nullptr;
-  tp.packets_out = tp.retrans_out = tp.lost_out = tp.sacked_out = 0;
+  tcp_write_queue_purge(tp);
   if (tp.dead) {
     inet_csk_destroy_sock(tp);
   } else {
@@ -206,16 +204,17 @@ bool tcp_sequence(const TcpSock& tp, uint32_t seq, uint32_t end_seq) {
 }  // namespace
 
 void Tcp::tcp_mark_head_lost(TcpSock& tp) {
-  SkBuff* head = tp.sk_write_queue.front();
-  if (!head || head == tp.send_head) return;
+  TcpActive& a = tp.activate();
+  SkBuff* head = a.sk_write_queue.front();
+  if (!head || head == a.send_head) return;
   TcpSkbCb& hc = tcp_skb_cb(*head);
   // NewReno knows of one hole, at snd_una: of a TSO skb only its first segment is lost.
   if (tcp_skb_pcount(*head) > 1 && hc.mss) tcp_fragment(tp, *head, hc.mss);
   if (hc.sacked & kTcpcbLost) return;
   uint32_t pcount = tcp_skb_pcount(*head);
-  if (hc.sacked & kTcpcbRetrans) tp.retrans_out -= pcount;
+  if (hc.sacked & kTcpcbRetrans) a.retrans_out -= pcount;
   hc.sacked = static_cast<uint8_t>((hc.sacked & ~kTcpcbRetrans) | kTcpcbLost);
-  tp.lost_out += pcount;
+  a.lost_out += pcount;
 }
 
 // tcp_sacktag_write_queue. A block counts if it lies above the cumulative ACK and within what was sent;
@@ -226,6 +225,7 @@ void Tcp::tcp_mark_head_lost(TcpSock& tp) {
 // cannot make more skbs than segments; the blocks are sorted and the queue is walked once for all of
 // them, so an ACK costs one pass over what is in flight whatever blocks it carries.
 uint32_t Tcp::tcp_sacktag_write_queue(TcpSock& tp, const TcpOptions& opt, uint32_t ack) {
+  TcpActive& a = tp.activate();
   struct Block {
     uint32_t start, end;
   };
@@ -249,8 +249,8 @@ uint32_t Tcp::tcp_sacktag_write_queue(TcpSock& tp, const TcpOptions& opt, uint32
       std::swap(blocks[m], blocks[m - 1]);
   uint32_t newly = 0;
   size_t b = 0;
-  SkBuff* skb = tp.sk_write_queue.front();
-  while (skb && skb != tp.send_head && b < n) {
+  SkBuff* skb = a.sk_write_queue.front();
+  while (skb && skb != a.send_head && b < n) {
     TcpSkbCb& c = tcp_skb_cb(*skb);
     const Block& blk = blocks[b];
     if (!before(c.seq, blk.end)) {  // past this block: on to the next
@@ -286,14 +286,14 @@ uint32_t Tcp::tcp_sacktag_write_queue(TcpSock& tp, const TcpOptions& opt, uint32
     }
     uint32_t pcount = tcp_skb_pcount(*skb);
     tcp_rack_advance(tp, c);
-    if (c.sacked & kTcpcbLost) tp.lost_out -= pcount;
-    if (c.sacked & kTcpcbRetrans) tp.retrans_out -= pcount;
+    if (c.sacked & kTcpcbLost) a.lost_out -= pcount;
+    if (c.sacked & kTcpcbRetrans) a.retrans_out -= pcount;
     c.sacked = static_cast<uint8_t>((c.sacked & kTcpcbEverRetrans) | kTcpcbSackedAcked);
-    tp.sacked_out += pcount;
+    a.sacked_out += pcount;
     newly += pcount;
     skb = SkbQueue::next(skb);
   }
-  if (newly > 0 && tp.retrans_out > 0) tcp_mark_lost_retrans(tp, highest);
+  if (newly > 0 && a.retrans_out > 0) tcp_mark_lost_retrans(tp, highest);
   return newly;
 }
 
@@ -301,14 +301,15 @@ uint32_t Tcp::tcp_sacktag_write_queue(TcpSock& tp, const TcpOptions& opt, uint32
 // reordering, the retransmission would have arrived first). It is marked lost to go out again now,
 // where RFC 6675 alone would wait for the RTO.
 void Tcp::tcp_mark_lost_retrans(TcpSock& tp, uint32_t highest_sacked) {
-  for (SkBuff* skb = tp.sk_write_queue.front(); skb && skb != tp.send_head; skb = SkbQueue::next(skb)) {
+  TcpActive& a = tp.activate();
+  for (SkBuff* skb = a.sk_write_queue.front(); skb && skb != a.send_head; skb = SkbQueue::next(skb)) {
     TcpSkbCb& c = tcp_skb_cb(*skb);
     if (!before(c.seq, highest_sacked)) break;
     if ((c.sacked & (kTcpcbRetrans | kTcpcbSackedAcked)) != kTcpcbRetrans) continue;
     if (!after(highest_sacked, c.ack_seq)) continue;
     uint32_t pcount = tcp_skb_pcount(*skb);
-    tp.retrans_out -= pcount;
-    if (!(c.sacked & kTcpcbLost)) tp.lost_out += pcount;
+    a.retrans_out -= pcount;
+    if (!(c.sacked & kTcpcbLost)) a.lost_out += pcount;
     c.sacked = static_cast<uint8_t>((c.sacked & ~kTcpcbRetrans) | kTcpcbLost);
     ++stats_.lost_retransmit;
   }
@@ -331,15 +332,16 @@ uint32_t now_us(const NetCore& net) {
 // among delivered segments. A retransmitted one counts only if its ACK came at least half an RTT after
 // the retransmission: sooner, it may acknowledge the original (Linux compares with the minimum RTT).
 void Tcp::tcp_rack_advance(TcpSock& tp, const TcpSkbCb& c) {
+  TcpActive& a = tp.activate();
   uint32_t x = xmit_us(c);
   if ((c.sacked & kTcpcbEverRetrans) && int64_t{static_cast<int32_t>(now_us(net()) - x)} < tp.srtt.us() / 2)
     return;
-  if (!tp.rack_valid || rack_sent_after(x, tp.rack_xmit_us, c.end_seq, tp.rack_end_seq)) {
-    tp.rack_xmit_us = x;
-    tp.rack_end_seq = c.end_seq;
-    tp.rack_rtt_us = now_us(net()) - x;
+  if (!a.rack_valid || rack_sent_after(x, a.rack_xmit_us, c.end_seq, a.rack_end_seq)) {
+    a.rack_xmit_us = x;
+    a.rack_end_seq = c.end_seq;
+    a.rack_rtt_us = now_us(net()) - x;
   }
-  tp.rack_valid = true;
+  a.rack_valid = true;
 }
 
 // tcp_rack_detect_loss (RFC 8985 §6.2): a segment sent before one that was delivered is lost once
@@ -348,23 +350,24 @@ void Tcp::tcp_rack_advance(TcpSock& tp, const TcpSkbCb& c) {
 // rule without its adaptation to reordering seen). Segments sent again are left to tcp_mark_lost_retrans and
 // the RTO. With `mark`, marks the lost; returns how long until the next one would be due (0: none waits).
 Duration Tcp::tcp_rack_detect_loss(TcpSock& tp, bool mark) {
-  if (!tp.rack_valid) return Duration(0);
-  const bool no_reo =
-      tp.ca_state == CaState::kRecovery || tp.ca_state == CaState::kLoss || tp.sacked_out >= tp.reordering;
+  if (!tp.active().rack_valid) return Duration(0);
+  const bool no_reo = tp.ca_state == CaState::kRecovery || tp.ca_state == CaState::kLoss ||
+                      tp.active().sacked_out >= tp.reordering;
   // Linux bounds the window by the minimum RTT's quarter and srtt; the smoothed RTT's quarter here.
-  const int64_t wait_us = int64_t{tp.rack_rtt_us} + (no_reo ? 0 : tp.srtt.us() / 4);
+  const int64_t wait_us = int64_t{tp.active().rack_rtt_us} + (no_reo ? 0 : tp.srtt.us() / 4);
   const uint32_t now = now_us(net());
-  for (SkBuff* skb = tp.sk_write_queue.front(); skb && skb != tp.send_head; skb = SkbQueue::next(skb)) {
+  for (SkBuff* skb = tp.active().sk_write_queue.front(); skb && skb != tp.active().send_head;
+       skb = SkbQueue::next(skb)) {
     TcpSkbCb& c = tcp_skb_cb(*skb);
     if (c.sacked & (kTcpcbSackedAcked | kTcpcbLost | kTcpcbRetrans | kTcpcbEverRetrans)) continue;
     // Never-resent segments went out in sequence order: the first one not sent before the latest
     // delivered one ends the search.
-    if (!rack_sent_after(tp.rack_xmit_us, xmit_us(c), tp.rack_end_seq, c.end_seq)) break;
+    if (!rack_sent_after(tp.active().rack_xmit_us, xmit_us(c), tp.active().rack_end_seq, c.end_seq)) break;
     int64_t left = wait_us - int64_t{static_cast<int32_t>(now - xmit_us(c))};
     if (left > 0) return std::chrono::microseconds(left);
     if (!mark) continue;
     c.sacked |= kTcpcbLost;
-    tp.lost_out += tcp_skb_pcount(*skb);
+    tp.activate().lost_out += tcp_skb_pcount(*skb);
   }
   return Duration(0);
 }
@@ -372,7 +375,7 @@ Duration Tcp::tcp_rack_detect_loss(TcpSock& tp, bool mark) {
 // RACK's reordering timer (tcp_rack_reo_timeout), if a segment sent before a delivered one (so below a
 // SACKed one) is not yet overdue; it stands in for the RTO until then. Returns whether it was armed.
 static bool tcp_rack_arm_reo(Tcp& tcp, TcpSock& tp) {
-  if (!tp.sack_ok || tp.sacked_out == 0 || !tcp.sysctl().tcp_rack_tlp) return false;
+  if (!tp.sack_ok || tp.active().sacked_out == 0 || !tcp.sysctl().tcp_rack_tlp) return false;
   Duration reo = tcp.tcp_rack_detect_loss(tp, false);
   if (reo.count() <= 0) return false;
   tcp.inet_csk_reset_xmit_timer(tp, TcpTimeout::kRetransmit, reo);
@@ -383,13 +386,13 @@ static bool tcp_rack_arm_reo(Tcp& tcp, TcpSock& tp) {
 // tcp_rack_reo_timeout: the reordering window of a segment passed: mark what is lost now, start
 // recovery if that is news, and send.
 void Tcp::tcp_rack_reo_timeout(TcpSock& tp) {
-  uint32_t prior_lost = tp.lost_out;
+  uint32_t prior_lost = tp.active().lost_out;
   (void)tcp_rack_detect_loss(tp, true);
-  if (tp.lost_out > prior_lost) {
+  if (tp.active().lost_out > prior_lost) {
     if (tp.ca_state == CaState::kOpen || tp.ca_state == CaState::kDisorder) tcp_enter_recovery(tp);
     tcp_xmit_retransmit_queue(tp);
   }
-  if (tp.packets_out == 0 || tcp_rack_arm_reo(*this, tp)) return;
+  if (tp.active().packets_out == 0 || tcp_rack_arm_reo(*this, tp)) return;
   if (!tp.timer_pending(TcpTimeout::kRetransmit)) {
     tp.reo_armed = true;  // the RTO counts from the oldest transmission, not from now
     tcp_rearm_rto(tp);
@@ -398,8 +401,9 @@ void Tcp::tcp_rack_reo_timeout(TcpSock& tp) {
 
 void Tcp::tcp_update_scoreboard(TcpSock& tp) {
   if (tp.sack_ok && sysctl_.tcp_rack_tlp) (void)tcp_rack_detect_loss(tp, true);
-  if (tp.sacked_out < tp.reordering) return;
-  SkBuff* last = tp.send_head ? SkbQueue::prev(tp.send_head) : tp.sk_write_queue.back();
+  if (tp.active().sacked_out < tp.reordering) return;
+  SkBuff* last =
+      tp.active().send_head ? SkbQueue::prev(tp.active().send_head) : tp.active().sk_write_queue.back();
   uint32_t sacked_above = 0;
   for (SkBuff* skb = last; skb; skb = SkbQueue::prev(skb)) {
     TcpSkbCb& c = tcp_skb_cb(*skb);
@@ -408,30 +412,31 @@ void Tcp::tcp_update_scoreboard(TcpSock& tp) {
       sacked_above += pcount;
     } else if (sacked_above >= tp.reordering && !(c.sacked & (kTcpcbLost | kTcpcbRetrans))) {
       c.sacked |= kTcpcbLost;
-      tp.lost_out += pcount;
+      tp.activate().lost_out += pcount;
     }
   }
 }
 
 void Tcp::tcp_enter_recovery(TcpSock& tp) {
-  tp.prior_cwnd = tp.snd_cwnd;
+  TcpActive& a = tp.activate();
+  a.prior_cwnd = tp.snd_cwnd;
   tp.snd_ssthresh = tp.ca_ops->ssthresh(tp);
   tp.snd_cwnd = tp.snd_ssthresh;
   tp.snd_cwnd_cnt = 0;
-  tp.high_seq = tp.snd_nxt;
-  tp.tlp_high_seq = 0;
+  a.high_seq = tp.snd_nxt;
+  a.tlp_high_seq = 0;
   tp.ca_state = CaState::kRecovery;
   tp.ca_ops->set_state(tp, CaState::kRecovery);
   ++stats_.fast_retrans;
-  SkBuff* head = tp.sk_write_queue.front();
-  if (!head || head == tp.send_head) return;
+  SkBuff* head = a.sk_write_queue.front();
+  if (!head || head == a.send_head) return;
   if (!tp.sack_ok) tcp_mark_head_lost(tp);
   // The first lost segment goes out whatever the window says (RFC 5681 §3.2 step 2; PRR's first
   // segment, in Linux).
   SkBuff* first = head;
-  while (first && first != tp.send_head && !(tcp_skb_cb(*first).sacked & kTcpcbLost))
+  while (first && first != a.send_head && !(tcp_skb_cb(*first).sacked & kTcpcbLost))
     first = SkbQueue::next(first);
-  if (!first || first == tp.send_head) return;
+  if (!first || first == a.send_head) return;
   TcpSkbCb& fc = tcp_skb_cb(*first);
   if (net().trace.on())
     net().trace.emit("tcp_fastretrans_alert", "%s: recovery, ssthresh=%u, retransmit seq=%u",
@@ -444,21 +449,22 @@ void Tcp::tcp_enter_recovery(TcpSock& tp) {
 // means both copies arrived (no loss); an ACK beyond the probe without that means the probe repaired a
 // loss, which halves cwnd once as any loss does (Linux enters and leaves CWR at once).
 void Tcp::tcp_process_tlp_ack(TcpSock& tp, uint32_t ack, bool snd_una_advanced, bool not_dup) {
-  if (before(ack, tp.tlp_high_seq)) return;
+  TcpActive& a = tp.activate();
+  if (before(ack, a.tlp_high_seq)) return;
   if (!tp.tlp_retrans) {
-    tp.tlp_high_seq = 0;
-  } else if (after(ack, tp.tlp_high_seq)) {
-    tp.tlp_high_seq = 0;
-    tp.prior_cwnd = tp.snd_cwnd;
+    a.tlp_high_seq = 0;
+  } else if (after(ack, a.tlp_high_seq)) {
+    a.tlp_high_seq = 0;
+    a.prior_cwnd = tp.snd_cwnd;
     tp.snd_ssthresh = tp.ca_ops->ssthresh(tp);
     tp.snd_cwnd = tp.snd_ssthresh;
     tp.snd_cwnd_cnt = 0;
-    tp.high_seq = tp.snd_nxt;
+    a.high_seq = tp.snd_nxt;
     ++stats_.loss_probe_recovery;
     if (net().trace.on())
       net().trace.emit("tcp_process_tlp_ack", "the probe repaired a loss: cwnd=ssthresh=%u", tp.snd_cwnd);
   } else if (!snd_una_advanced && !not_dup) {
-    tp.tlp_high_seq = 0;
+    a.tlp_high_seq = 0;
   }
 }
 
@@ -470,10 +476,10 @@ static void tcp_sack_state(Tcp& tcp, TcpSock& tp, uint32_t ack) {
     tcp.tcp_update_scoreboard(tp);
     return;
   }
-  tp.ca_state = tp.sacked_out > 0 ? CaState::kDisorder : CaState::kOpen;
-  if (tp.sacked_out == 0) return;
+  tp.ca_state = tp.active().sacked_out > 0 ? CaState::kDisorder : CaState::kOpen;
+  if (tp.active().sacked_out == 0) return;
   tcp.tcp_update_scoreboard(tp);
-  if (tp.lost_out > 0 && after(ack, tp.high_seq - 1)) tcp.tcp_enter_recovery(tp);
+  if (tp.active().lost_out > 0 && after(ack, tp.active().high_seq - 1)) tcp.tcp_enter_recovery(tp);
 }
 
 // tcp_ack: process the acknowledgment field. Returns 1 if it acknowledged something or was a duplicate,
@@ -502,12 +508,12 @@ static int tcp_ack(Tcp& tcp, TcpSock& tp, SkBuff& skb, const TcpHdr& th, const T
   // With SACK (RFC 6675) the scoreboard, not a count of duplicate ACKs, says what the peer holds.
   const bool sack = tp.sack_ok;
   uint32_t newly_sacked = 0;
-  if (sack && opt.num_sacks > 0 && tp.packets_out > 0)
+  if (sack && opt.num_sacks > 0 && tp.active().packets_out > 0)
     newly_sacked = tcp.tcp_sacktag_write_queue(tp, opt, ack);
 
   if (!after(ack, prior_snd_una)) {
     // Linux's FLAG_NOT_DUP: data, a window update, or news in SACK blocks.
-    if (tp.tlp_high_seq)
+    if (tp.active().tlp_high_seq)
       tcp.tcp_process_tlp_ack(tp, ack, false, payload > 0 || nwin != prior_wnd || newly_sacked > 0);
     if (sack) {
       if (newly_sacked > 0) {
@@ -517,23 +523,27 @@ static int tcp_ack(Tcp& tcp, TcpSock& tp, SkBuff& skb, const TcpHdr& th, const T
       return 1;
     }
     // A duplicate ACK (RFC 5681 §2): nothing new acked, no data, same window, data outstanding.
-    bool dup = tp.packets_out > 0 && payload == 0 && !(th.flags & (kTcpSyn | kTcpFin)) && nwin == prior_wnd;
+    bool dup =
+        tp.active().packets_out > 0 && payload == 0 && !(th.flags & (kTcpSyn | kTcpFin)) && nwin == prior_wnd;
     if (!dup) return 1;
-    if (tp.sacked_out + 1 < tp.packets_out) ++tp.sacked_out;  // tcp_add_reno_sack
+    if (tp.activate().sacked_out + 1 < tp.activate().packets_out)
+      ++tp.activate().sacked_out;  // tcp_add_reno_sack
     if (tp.ca_state == CaState::kOpen) tp.ca_state = CaState::kDisorder;
     // Fast retransmit and NewReno recovery (RFC 6582 §3.2 step 2): halve, retransmit the head.
-    if (tp.ca_state == CaState::kDisorder && tp.sacked_out >= tp.reordering && after(ack, tp.high_seq - 1))
+    if (tp.ca_state == CaState::kDisorder && tp.active().sacked_out >= tp.reordering &&
+        after(ack, tp.active().high_seq - 1))
       tcp.tcp_enter_recovery(tp);
     return 1;
   }
 
   // New data acknowledged: tcp_clean_rtx_queue.
+  TcpActive& a = tp.activate();
   uint32_t acked_pcount = 0;
   uint32_t acked_sacked = 0;  // of those, segments SACKed before: delivered already
   Duration seq_rtt{-1};
   bool retrans_acked = false;
-  while (SkBuff* s = tp.sk_write_queue.front()) {
-    if (s == tp.send_head) break;
+  while (SkBuff* s = a.sk_write_queue.front()) {
+    if (s == a.send_head) break;
     TcpSkbCb& sc = tcp_skb_cb(*s);
     if (after(sc.end_seq, ack)) {
       if (before(sc.seq, ack) && !(sc.tcp_flags & kTcpSyn)) {
@@ -541,16 +551,16 @@ static int tcp_ack(Tcp& tcp, TcpSock& tp, SkBuff& skb, const TcpHdr& th, const T
         // (tcp_tso_acked), and they leave the counts.
         uint32_t n = ack - sc.seq;
         uint32_t prior_pcount = tcp_skb_pcount(*s);
-        tp.sk_write_queue.pull_front(std::min<size_t>(n, s->len()));
+        a.sk_write_queue.pull_front(std::min<size_t>(n, s->len()));
         sc.seq = ack;
         if (sc.mss) {
           tcp_set_skb_tso_segs(*s, sc.mss);
           uint32_t gone = prior_pcount - tcp_skb_pcount(*s);
-          tp.packets_out -= gone;
-          if (sc.sacked & kTcpcbRetrans) tp.retrans_out -= gone;
-          if (sc.sacked & kTcpcbLost) tp.lost_out -= gone;
+          a.packets_out -= gone;
+          if (sc.sacked & kTcpcbRetrans) a.retrans_out -= gone;
+          if (sc.sacked & kTcpcbLost) a.lost_out -= gone;
           if (sc.sacked & kTcpcbSackedAcked) {
-            tp.sacked_out -= gone;
+            a.sacked_out -= gone;
             acked_sacked += gone;
           }
           acked_pcount += gone;
@@ -565,20 +575,20 @@ static int tcp_ack(Tcp& tcp, TcpSock& tp, SkBuff& skb, const TcpHdr& th, const T
     }
     uint32_t pcount = tcp_skb_pcount(*s);
     if (!(sc.sacked & kTcpcbSackedAcked)) tcp.tcp_rack_advance(tp, sc);
-    if (sc.sacked & kTcpcbRetrans) tp.retrans_out -= pcount;
-    if (sc.sacked & kTcpcbLost) tp.lost_out -= pcount;
+    if (sc.sacked & kTcpcbRetrans) a.retrans_out -= pcount;
+    if (sc.sacked & kTcpcbLost) a.lost_out -= pcount;
     if (sc.sacked & kTcpcbSackedAcked) {
-      tp.sacked_out -= pcount;
+      a.sacked_out -= pcount;
       acked_sacked += pcount;
     }
-    tp.packets_out -= pcount;
+    a.packets_out -= pcount;
     acked_pcount += pcount;
-    tp.sk_write_queue.pop_front();
+    a.sk_write_queue.pop_front();
   }
   tp.bytes_acked += ack - prior_snd_una;
   tp.snd_una = ack;
-  if (tp.packets_out == 0) tp.lost_out = tp.retrans_out = tp.sacked_out = 0;
-  if (tp.tlp_high_seq) tcp.tcp_process_tlp_ack(tp, ack, true, true);
+  if (a.packets_out == 0) a.lost_out = a.retrans_out = a.sacked_out = 0;
+  if (a.tlp_high_seq) tcp.tcp_process_tlp_ack(tp, ack, true, true);
   // RTT: from the send time of never-retransmitted data (Karn), which has microsecond resolution; the
   // echoed timestamp (RFC 7323 §4.1, millisecond ticks) only when every acked segment was resent.
   // Karn: an ACK that covers any retransmitted segment gives no send-time sample at all (Linux's
@@ -592,11 +602,11 @@ static int tcp_ack(Tcp& tcp, TcpSock& tp, SkBuff& skb, const TcpHdr& th, const T
   }
   tp.backoff = 0;
   tp.retransmits = 0;
-  if (tp.retrans_out == 0) tp.retrans_stamp.clear();
+  if (a.retrans_out == 0) a.retrans_stamp.clear();
 
   switch (tp.ca_state) {
     case CaState::kRecovery:
-      if (!before(ack, tp.high_seq)) {
+      if (!before(ack, a.high_seq)) {
         // Full acknowledgment (RFC 6582 §3.2 step 3): leave recovery at ssthresh.
         tp.snd_cwnd = std::max<uint32_t>(std::min(tp.snd_ssthresh, tcp.tcp_packets_in_flight(tp) + 1), 2);
         tp.ca_state = CaState::kOpen;
@@ -606,15 +616,15 @@ static int tcp_ack(Tcp& tcp, TcpSock& tp, SkBuff& skb, const TcpHdr& th, const T
         if (sack)
           tcp_sack_state(tcp, tp, ack);
         else
-          tp.sacked_out = 0;
+          a.sacked_out = 0;
       } else if (sack) {
         // RFC 6675: the scoreboard says which holes are lost; they go out as the pipe allows, after
         // this ACK (tcp_xmit_retransmit_queue in tcp_rcv_state_process).
         tcp.tcp_update_scoreboard(tp);
       } else {
         // Partial acknowledgment (step 4): the next hole is lost too; resend it at once.
-        tp.sacked_out = tp.sacked_out > acked_pcount ? tp.sacked_out - acked_pcount : 0;
-        if (SkBuff* head = tp.sk_write_queue.front(); head && head != tp.send_head) {
+        a.sacked_out = a.sacked_out > acked_pcount ? a.sacked_out - acked_pcount : 0;
+        if (SkBuff* head = a.sk_write_queue.front(); head && head != a.send_head) {
           TcpSkbCb& hc = tcp_skb_cb(*head);
           if (!(hc.sacked & kTcpcbLost)) tcp.tcp_mark_head_lost(tp);
           // RFC 6582 §3.2 step 4: retransmit the first unacknowledged segment at once.
@@ -625,7 +635,7 @@ static int tcp_ack(Tcp& tcp, TcpSock& tp, SkBuff& skb, const TcpHdr& th, const T
       break;
     case CaState::kLoss:
       if (tp.cwnd_limited()) tp.ca_ops->cong_avoid(tp, acked_pcount - acked_sacked);
-      if (!before(ack, tp.high_seq)) {
+      if (!before(ack, a.high_seq)) {
         tp.ca_state = CaState::kOpen;
         tp.ca_ops->set_state(tp, CaState::kOpen);
         if (sack) tcp_sack_state(tcp, tp, ack);
@@ -643,12 +653,12 @@ static int tcp_ack(Tcp& tcp, TcpSock& tp, SkBuff& skb, const TcpHdr& th, const T
       // tcp_remove_reno_sacks: the ACK fills the hole the duplicate ACKs counted under; the segments they
       // stood for were delivered then, so one segment is newly delivered and the rest eat duplicates.
       uint32_t delivered = acked_pcount;
-      if (tp.sacked_out > 0) {
-        delivered = std::max<uint32_t>(acked_pcount > tp.sacked_out ? acked_pcount - tp.sacked_out : 0, 1);
-        tp.sacked_out = acked_pcount - 1 >= tp.sacked_out ? 0 : tp.sacked_out - (acked_pcount - 1);
+      if (a.sacked_out > 0) {
+        delivered = std::max<uint32_t>(acked_pcount > a.sacked_out ? acked_pcount - a.sacked_out : 0, 1);
+        a.sacked_out = acked_pcount - 1 >= a.sacked_out ? 0 : a.sacked_out - (acked_pcount - 1);
       }
       // tcp_try_to_open: Disorder while duplicate ACKs are still counted, else Open.
-      tp.ca_state = tp.sacked_out > 0 ? CaState::kDisorder : CaState::kOpen;
+      tp.ca_state = a.sacked_out > 0 ? CaState::kDisorder : CaState::kOpen;
       if (tp.cwnd_limited()) tp.ca_ops->cong_avoid(tp, delivered);
     }
   }
@@ -683,7 +693,7 @@ static void tcp_fin(Tcp& tcp, TcpSock& tp) {
     default:
       break;
   }
-  if (tp.ofo) tp.ofo->queue.purge();
+  if (tp.active().ofo) tp.active().ofo->queue.purge();
   if (!tp.pingpong) tcp.tcp_send_ack(tp);
   tp.ofo_release_if_idle();
   tp.state_change();
@@ -693,7 +703,7 @@ static void tcp_fin(Tcp& tcp, TcpSock& tp) {
 // tcp_ofo_queue: segments that the hole-filling one made contiguous move to the receive queue.
 static bool tcp_ofo_queue(Tcp& tcp, TcpSock& tp) {
   bool fin = false;
-  SkbQueue& ofo = tp.ofo->queue;
+  SkbQueue& ofo = tp.active().ofo->queue;
   while (SkBuff* s = ofo.front()) {
     TcpSkbCb& c = tcp_skb_cb(*s);
     if (after(c.seq, tp.rcv_nxt)) break;
@@ -706,8 +716,9 @@ static bool tcp_ofo_queue(Tcp& tcp, TcpSock& tp) {
     }
     (void)skb->pull(tp.rcv_nxt - c.seq);
     c.seq = tp.rcv_nxt;
+    tp.bytes_received += data_end - tp.rcv_nxt;  // tcp_rcv_nxt_update counts what rcv_nxt passes
     tp.rcv_nxt = data_end;
-    tp.sk_receive_queue.push_back(std::move(skb));
+    tp.activate().sk_receive_queue.push_back(std::move(skb));
     if (has_fin) {
       fin = true;
       break;
@@ -742,8 +753,8 @@ static void tcp_event_data_recv(Tcp& tcp, TcpSock& tp, Duration m) {
 
 // The first range of [start, end) that the out-of-order queue already holds is a duplicate.
 static void tcp_dsack_ofo(Tcp& tcp, TcpSock& tp, uint32_t start, uint32_t end) {
-  if (!tp.ofo) return;
-  for (SkBuff* o = tp.ofo->queue.front(); o; o = SkbQueue::next(o)) {
+  if (!tp.active().ofo) return;
+  for (SkBuff* o = tp.active().ofo->queue.front(); o; o = SkbQueue::next(o)) {
     const TcpSkbCb& oc = tcp_skb_cb(*o);
     if (before(oc.seq, end) && after(oc.end_seq, start)) {
       tcp_dsack_set(tcp, tp, after(oc.seq, start) ? oc.seq : start,
@@ -788,7 +799,7 @@ static bool tcp_data_queue(Tcp& tcp, TcpSock& tp, SkbPtr skb, size_t hlen) {
     // queue (Linux's tcp_dsack_set and, for the queue, tcp_ofo_queue's tcp_dsack_extend).
     if (overlap)
       tcp_dsack_set(tcp, tp, cb.seq, tp.rcv_nxt);
-    else if (payload > 0 && tp.ofo)  // the common case, nothing out of order, costs one test
+    else if (payload > 0 && tp.active().ofo)  // the common case, nothing out of order, costs one test
       tcp_dsack_ofo(tcp, tp, cb.seq, data_end);
     if (overlap) {
       (void)skb->pull(std::min<size_t>(overlap, skb->len()));
@@ -806,7 +817,7 @@ static bool tcp_data_queue(Tcp& tcp, TcpSock& tp, SkbPtr skb, size_t hlen) {
     tp.bytes_received += skb->len();
     ++tp.data_segs_in;
     bool had_ofo = !tp.ofo_empty();
-    if (skb->len() > 0) tp.sk_receive_queue.push_back(std::move(skb));
+    if (skb->len() > 0) tp.activate().sk_receive_queue.push_back(std::move(skb));
     if (fin) {
       ++tp.rcv_nxt;
       tcp_fin(tcp, tp);
@@ -899,15 +910,12 @@ void Tcp::tcp_rcv_synsent_state_process(TcpSock& tp, SkbPtr skb, const TcpOption
   tp.rcv_mss = std::min<uint32_t>(tp.advmss, tp.mss_cache);
   if (th.flags & kTcpAck) {
     // Our SYN is acknowledged: drop it from the write queue, sample the RTT if it was sent once.
-    SkBuff* syn = tp.sk_write_queue.front();
+    SkBuff* syn = tp.active().sk_write_queue.front();
     if (syn && !(tcp_skb_cb(*syn).sacked & kTcpcbEverRetrans) && tp.total_retrans == 0)
       tcp_rtt_estimator(tp, net().now() - TimePoint(Duration(tcp_skb_cb(*syn).when_ns)));
-    tp.sk_write_queue.purge();
-    tp.send_head = nullptr;
-    tp.packets_out = tp.retrans_out = tp.lost_out = 0;
+    tcp_write_queue_purge(tp);                  // the SYN
     tp.bytes_acked += th.ack_seq - tp.snd_una;  // the SYN, as tcp_snd_una_update counts it
     tp.snd_una = th.ack_seq;
-    tp.high_seq = tp.snd_una;
     inet_csk_clear_xmit_timer(tp, TcpTimeout::kRetransmit);
     tcp_finish_connect(tp, th);
     tcp_send_ack(tp);
@@ -917,7 +925,7 @@ void Tcp::tcp_rcv_synsent_state_process(TcpSock& tp, SkbPtr skb, const TcpOption
   }
   // A SYN without ACK: simultaneous open (RFC 9293 §3.5, figure 8). Answer with SYN-ACK.
   tcp_set_state(tp, TcpState::kSynRecv);
-  if (SkBuff* syn = tp.sk_write_queue.front()) {
+  if (SkBuff* syn = tp.active().sk_write_queue.front()) {
     tcp_skb_cb(*syn).tcp_flags |= kTcpAck;
     (void)tcp_transmit_skb(tp, *syn, true);
   }
@@ -932,6 +940,12 @@ void Tcp::tcp_rcv_state_process(TcpSock& tp, SkbPtr skb) {
 }
 
 void Tcp::tcp_rcv_state_process(TcpSock& tp, SkbPtr skb, const TcpHdr& th, const TcpOptions& opt) {
+  // However the segment ends, a connection it left idle gives its active state back. A sock destroyed
+  // on the way has none left, and its memory lasts until reap().
+  struct DeactivateIfIdle {
+    TcpSock& tp;
+    ~DeactivateIfIdle() { tp.deactivate_if_idle(); }
+  } deactivate_if_idle{tp};
   NetCore& n = net();
   ++tp.segs_in;
   TcpSkbCb& cb = tcp_skb_cb(*skb);
@@ -979,8 +993,8 @@ void Tcp::tcp_rcv_state_process(TcpSock& tp, SkbPtr skb, const TcpHdr& th, const
   if (th.flags & kTcpRst) {
     bool at_sack_edge = false;
     if (tp.sack_ok && !tp.ofo_empty()) {
-      uint32_t max_sack = tcp_skb_cb(*tp.ofo->queue.front()).end_seq;
-      for (SkBuff* o = tp.ofo->queue.front(); o; o = SkbQueue::next(o))
+      uint32_t max_sack = tcp_skb_cb(*tp.active().ofo->queue.front()).end_seq;
+      for (SkBuff* o = tp.active().ofo->queue.front(); o; o = SkbQueue::next(o))
         if (after(tcp_skb_cb(*o).end_seq, max_sack)) max_sack = tcp_skb_cb(*o).end_seq;
       at_sack_edge = cb.seq == max_sack;
     }
@@ -1013,9 +1027,7 @@ void Tcp::tcp_rcv_state_process(TcpSock& tp, SkbPtr skb, const TcpHdr& th, const
       kfree_skb(n, std::move(skb), DropReason::TCP_FLAGS);
       return;
     }
-    tp.sk_write_queue.purge();
-    tp.send_head = nullptr;
-    tp.packets_out = tp.retrans_out = tp.lost_out = 0;
+    tcp_write_queue_purge(tp);  // the SYN
     tp.snd_una = th.ack_seq;
     tp.snd_wnd = uint32_t{th.window} << tp.snd_wscale;
     tp.snd_wl1 = cb.seq;
@@ -1037,7 +1049,8 @@ void Tcp::tcp_rcv_state_process(TcpSock& tp, SkbPtr skb, const TcpHdr& th, const
     tp.ts_recent_stamp.set(n.now());
   }
   // Our FIN acknowledged?
-  bool fin_acked = tp.snd_una == tp.write_seq && tp.send_head == nullptr && tp.packets_out == 0;
+  bool fin_acked =
+      tp.snd_una == tp.write_seq && tp.active().send_head == nullptr && tp.active().packets_out == 0;
   switch (tp.sk_state) {
     case TcpState::kFinWait1:
       if (fin_acked) {
@@ -1106,7 +1119,8 @@ void Tcp::tcp_rcv_state_process(TcpSock& tp, SkbPtr skb, const TcpHdr& th, const
   if (skb) consume_skb(std::move(skb));
   if (tp.sk_state == TcpState::kClose) return;
   // What is lost goes out before new data (RFC 6675 §5 NextSeg rule 1; Linux's tcp_xmit_recovery).
-  if (tp.ca_state == CaState::kLoss || tp.lost_out > tp.retrans_out) tcp_xmit_retransmit_queue(tp);
+  if (tp.ca_state == CaState::kLoss || tp.active().lost_out > tp.active().retrans_out)
+    tcp_xmit_retransmit_queue(tp);
   tcp_write_xmit(tp);
   tcp_ack_snd_check(*this, tp, ack_now);
 }

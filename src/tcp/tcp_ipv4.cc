@@ -10,7 +10,24 @@ namespace ustack {
 using namespace wire;
 
 TcpSock::TcpSock(Tcp& tcp) : Sock(tcp) {}
-TcpSock::~TcpSock() = default;
+TcpSock::~TcpSock() {
+  if (active_) tcp().active_cache_.destroy(active_);
+}
+
+const TcpActive TcpSock::kIdle{};
+
+TcpActive& TcpSock::make_active() {
+  active_ = tcp().active_cache_.create();
+  // Marks that compare with snd_una start at it, as old marks would read (see TcpActive).
+  active_->high_seq = active_->cwnd_usage_seq = active_->rack_end_seq = active_->snd_sml = snd_una;
+  return *active_;
+}
+
+void TcpSock::deactivate() {
+  if (!active_) return;
+  tcp().active_cache_.destroy(active_);
+  active_ = nullptr;
+}
 
 Tcp::Tcp(Ipv4& ip) : Proto(ip.net()), ip_(ip) {
   secret_ = SipKey{ip.net().rng.next_u64(), ip.net().rng.next_u64()};

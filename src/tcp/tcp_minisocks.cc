@@ -147,7 +147,7 @@ void Tcp::tcp_check_req(RequestSock& req, SkbPtr skb, const TcpHdr& th, const Tc
   c.inet_daddr = req.rmt_addr;
   c.inet_num = req.loc_port;
   c.inet_dport = req.rmt_port;
-  c.snd_una = c.snd_nxt = c.write_seq = c.snd_sml = req.snt_isn + 1;
+  c.snd_una = c.snd_nxt = c.write_seq = req.snt_isn + 1;
   c.rcv_nxt = c.rcv_wup = c.copied_seq = req.rcv_isn + 1;
   c.ts_ok = req.ts_ok;
   c.sack_ok = req.sack_ok;
@@ -161,7 +161,6 @@ void Tcp::tcp_check_req(RequestSock& req, SkbPtr skb, const TcpHdr& th, const Tc
   c.snd_wnd = uint32_t{th.window} << c.snd_wscale;
   c.max_window = c.snd_wnd;
   c.snd_wl1 = th.seq;
-  c.high_seq = c.snd_una;
   c.advmss = req.mss;
   c.user_mss = l.user_mss;
   c.mss_clamp = req.peer_mss;

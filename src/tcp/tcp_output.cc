@@ -149,7 +149,7 @@ uint32_t Tcp::tcp_current_mss(TcpSock& tp) {
   // tcp_established_options: timestamps on every segment, SACK blocks while we hold out-of-order data.
   uint32_t opts = tp.ts_ok ? 12 : 0;
   if (tp.sack_ok && !tp.ofo_empty()) {
-    uint32_t blocks = std::min<uint32_t>(uint32_t(tp.ofo->queue.size()), tp.ts_ok ? 3 : 4);
+    uint32_t blocks = std::min<uint32_t>(uint32_t(tp.active().ofo->queue.size()), tp.ts_ok ? 3 : 4);
     opts += 4 + 8 * blocks;
   }
   return tp.mss_cache - opts;
@@ -158,13 +158,13 @@ uint32_t Tcp::tcp_current_mss(TcpSock& tp) {
 // tcp_rto_delta_us: how long until the RTO of the oldest segment in flight, counted from when it was
 // sent (negative once it has passed).
 static Duration tcp_rto_delta(const TcpSock& tp, TimePoint now) {
-  SkBuff* head = tp.sk_write_queue.front();
+  SkBuff* head = tp.active().sk_write_queue.front();
   Duration since = head ? now - TimePoint(Duration(tcp_skb_cb(*head).when_ns)) : Duration(0);
   return tp.rto.get() - since;
 }
 
 void Tcp::tcp_rearm_rto(TcpSock& tp) {
-  if (tp.packets_out == 0) {
+  if (tp.active().packets_out == 0) {
     inet_csk_clear_xmit_timer(tp, TcpTimeout::kRetransmit);
     return;
   }
@@ -181,13 +181,13 @@ void Tcp::tcp_rearm_rto(TcpSock& tp) {
 // ACK when a single segment is out (else 2 ms, TCP_TIMEOUT_MIN), and never later than the RTO would
 // be. advancing_rto: an ACK is about to restart the RTO from now.
 bool Tcp::tcp_schedule_loss_probe(TcpSock& tp, bool advancing_rto) {
-  if (!sysctl_.tcp_rack_tlp || tp.packets_out == 0 || !tp.sack_ok ||
+  if (!sysctl_.tcp_rack_tlp || tp.active().packets_out == 0 || !tp.sack_ok ||
       (tp.ca_state != CaState::kOpen && tp.ca_state != CaState::kCwr))
     return false;
   Duration timeout = std::chrono::seconds(1);  // TCP_TIMEOUT_INIT, without an RTT sample
   if (!tp.srtt.is_zero()) {
-    timeout =
-        2 * tp.srtt.get() + (tp.packets_out == 1 ? sysctl_.rto_min : Duration(std::chrono::milliseconds(2)));
+    timeout = 2 * tp.srtt.get() +
+              (tp.active().packets_out == 1 ? sysctl_.rto_min : Duration(std::chrono::milliseconds(2)));
   }
   Duration rto_delta = advancing_rto ? tp.rto.get() : tcp_rto_delta(tp, net().now());
   if (rto_delta.count() > 0) timeout = std::min(timeout, rto_delta);
@@ -200,14 +200,15 @@ bool Tcp::tcp_schedule_loss_probe(TcpSock& tp, bool advancing_rto) {
 // takes it (past cwnd), else resend the last segment sent, so that its ACK, with SACK, tells which of the
 // tail was lost. At most one probe is outstanding; either way the RTO is armed after it.
 void Tcp::tcp_send_loss_probe(TcpSock& tp) {
-  if (tp.tlp_high_seq == 0) {
+  TcpActive& a = tp.activate();
+  if (a.tlp_high_seq == 0) {
     tp.tlp_retrans = false;
-    uint32_t prior_packets = tp.packets_out;
+    uint32_t prior_packets = a.packets_out;
     bool sent = false;
-    if (tp.send_head && tcp_snd_wnd_test(tp, *tp.send_head, tcp_current_mss(tp))) {
+    if (a.send_head && tcp_snd_wnd_test(tp, *a.send_head, tcp_current_mss(tp))) {
       tcp_write_xmit(tp, true, true);
-      sent = tp.packets_out > prior_packets;
-    } else if (SkBuff* last = tp.send_head ? SkbQueue::prev(tp.send_head) : tp.sk_write_queue.back()) {
+      sent = a.packets_out > prior_packets;
+    } else if (SkBuff* last = a.send_head ? SkbQueue::prev(a.send_head) : a.sk_write_queue.back()) {
       // The last segment of a TSO skb goes alone.
       uint32_t mss = tcp_current_mss(tp);
       uint32_t pcount = tcp_skb_pcount(*last);
@@ -219,11 +220,11 @@ void Tcp::tcp_send_loss_probe(TcpSock& tp) {
       tp.tlp_retrans = sent;
     }
     if (sent) {
-      tp.tlp_high_seq = tp.snd_nxt;
+      a.tlp_high_seq = tp.snd_nxt;
       ++stats_.loss_probes;
       if (net().trace.on())
         net().trace.emit("tcp_send_loss_probe", "%s, tlp_high_seq=%u",
-                         tp.tlp_retrans ? "last segment resent" : "new data", tp.tlp_high_seq);
+                         tp.tlp_retrans ? "last segment resent" : "new data", a.tlp_high_seq);
       tp.tlp_armed = false;  // the RTO starts again from now
     }
   }
@@ -262,8 +263,8 @@ int Tcp::tcp_transmit_skb(TcpSock& tp, SkBuff& skb, bool clone_it) {
       opts.tsval = tcp_time_stamp(tp.ts_offset);
       opts.tsecr = tp.ts_recent;
     }
-    if (tp.sack_ok && tp.ofo && (!tp.ofo->queue.empty() || tp.ofo->dsack)) {
-      TcpOfo& ofo = *tp.ofo;
+    if (tp.sack_ok && tp.active().ofo && (!tp.active().ofo->queue.empty() || tp.active().ofo->dsack)) {
+      TcpOfo& ofo = *tp.active().ofo;
       // RFC 2018 §4: report the received blocks above the hole, at most 3 beside timestamps. The
       // first block MUST be the one holding the segment that triggered this ACK, and the others SHOULD
       // repeat the most recently reported ones (Linux keeps selective_acks[] in that order); blocks
@@ -405,6 +406,7 @@ static SkbPtr tcp_make_ctl_skb(const TcpSock& tp, uint32_t seq, uint8_t flags) {
 
 // tcp_connect_init + tcp_connect: choose MSS and window, queue the SYN, send it, arm the timer.
 void Tcp::tcp_connect(TcpSock& tp) {
+  TcpActive& a = tp.activate();
   const Dst& dst = *tp.sk_dst_cache;
   tp.advmss = static_cast<uint16_t>(std::min<uint32_t>(dst.dev->mtu() - 40, 65535));
   if (tp.user_mss) tp.advmss = std::min(tp.advmss, tp.user_mss);
@@ -413,7 +415,6 @@ void Tcp::tcp_connect(TcpSock& tp) {
   tcp_select_initial_window(tp.sk_rcvbuf, tp.advmss, tp.rcv_wnd, tp.rcv_wscale, sysctl_.tcp_window_scaling);
   const uint32_t iss = tp.write_seq;  // chosen by connect() (secure_tcp_seq)
   tp.snd_una = tp.snd_nxt = iss;
-  tp.snd_sml = iss;
   tp.rcv_nxt = tp.rcv_wup = tp.copied_seq = 0;
   tp.snd_wnd = 0;
   tp.retransmits = 0;
@@ -428,12 +429,12 @@ void Tcp::tcp_connect(TcpSock& tp) {
   tp.snd_nxt = iss + 1;
   tcp_skb_cb(*syn).when_ns = net().now().time_since_epoch().count();
   SkBuff& ref = *syn;
-  tp.sk_write_queue.push_back(std::move(syn));  // __tcp_add_write_queue_tail: kept for retransmission
-  tp.packets_out = 1;
+  a.sk_write_queue.push_back(std::move(syn));  // __tcp_add_write_queue_tail: kept for retransmission
+  a.packets_out = 1;
   if (net().trace.on())
     net().trace.emit("tcp_connect", "SYN seq=%u queued on sk_write_queue, tcp_transmit_skb", iss);
   (void)tcp_transmit_skb(tp, ref, true);
-  tp.retrans_stamp.set(net().now());
+  a.retrans_stamp.set(net().now());
   inet_csk_reset_xmit_timer(tp, TcpTimeout::kRetransmit, tp.rto);
   if (net().trace.on())
     net().trace.emit("inet_csk_reset_xmit_timer", "ICSK_TIME_RETRANS in %.0f ms", to_ms(tp.rto));
@@ -448,13 +449,14 @@ bool Tcp::tcp_snd_wnd_test(const TcpSock& tp, const SkBuff& skb, uint32_t cur_ms
 
 void Tcp::tcp_fragment(TcpSock& tp, SkBuff& skb, uint32_t len) {
   if (skb.len() <= len) return;
+  TcpActive& q = tp.activate();
   uint32_t rest = static_cast<uint32_t>(skb.len() - len);
   TcpSkbCb& a = tcp_skb_cb(skb);
-  bool sent = before(a.seq, tp.snd_nxt) && &skb != tp.send_head;
+  bool sent = before(a.seq, tp.snd_nxt) && &skb != q.send_head;
   uint32_t old_pcount = tcp_skb_pcount(skb);
   // The queue counts bytes per skb: take the skb out while its length changes.
   SkBuff* next = SkbQueue::next(&skb);
-  SkbPtr first = tp.sk_write_queue.unlink(&skb);
+  SkbPtr first = q.sk_write_queue.unlink(&skb);
   // Copy the smaller part: cutting one MSS off a 64 KiB TSO skb must not copy the other 63 KiB.
   SkbPtr second = tcp_alloc_skb(tp, std::min(len, rest));
   if (rest <= len) {
@@ -479,13 +481,13 @@ void Tcp::tcp_fragment(TcpSock& tp, SkBuff& skb, uint32_t len) {
     tcp_set_skb_tso_segs(*second, seg);
     uint32_t now_pcount = tcp_skb_pcount(*first) + tcp_skb_pcount(*second);
     uint32_t diff = now_pcount - old_pcount;  // modulo 2^32: a split never merges segments
-    tp.packets_out += diff;
-    if (a.sacked & kTcpcbLost) tp.lost_out += diff;
-    if (a.sacked & kTcpcbRetrans) tp.retrans_out += diff;
-    if (a.sacked & kTcpcbSackedAcked) tp.sacked_out += diff;
+    q.packets_out += diff;
+    if (a.sacked & kTcpcbLost) q.lost_out += diff;
+    if (a.sacked & kTcpcbRetrans) q.retrans_out += diff;
+    if (a.sacked & kTcpcbSackedAcked) q.sacked_out += diff;
   }
-  tp.sk_write_queue.insert_before(next, std::move(first));
-  tp.sk_write_queue.insert_before(next, std::move(second));
+  q.sk_write_queue.insert_before(next, std::move(first));
+  q.sk_write_queue.insert_before(next, std::move(second));
 }
 
 uint32_t Tcp::tcp_xmit_size_goal(const TcpSock& tp, uint32_t mss) const {
@@ -503,12 +505,14 @@ void Tcp::tcp_write_xmit(TcpSock& tp, bool push_one, bool loss_probe) {
   if (tp.sk_state == TcpState::kSynSent || tp.sk_state == TcpState::kListen ||
       tp.sk_state == TcpState::kClose)
     return;
+  if (!tp.is_active()) return;  // nothing queued
+  TcpActive& a = tp.activate();
   uint32_t mss = tcp_current_mss(tp);
   bool tso = tcp_xmit_size_goal(tp, mss) > mss;
   bool sent_any = false;
   bool cwnd_limited = false;
   bool rearm = false;  // the retransmit timeout is due to be armed, after the loop
-  while (SkBuff* skb = tp.send_head) {
+  while (SkBuff* skb = a.send_head) {
     uint32_t in_flight = tcp_packets_in_flight(tp);
     // tcp_cwnd_test: a bare FIN is not held back by the congestion window (it carries no data).
     bool bare_fin = (tcp_skb_cb(*skb).tcp_flags & kTcpFin) && skb->len() == 0;
@@ -539,17 +543,17 @@ void Tcp::tcp_write_xmit(TcpSock& tp, bool push_one, bool loss_probe) {
     }
     // Nagle (RFC 896) with Minshall's refinement: hold a small segment while a small one is unacked.
     bool small = skb->len() < mss && !(cb.tcp_flags & kTcpFin);
-    if (small && !tp.nodelay && !loss_probe && tp.packets_out > 0 && after(tp.snd_sml, tp.snd_una) &&
+    if (small && !tp.nodelay && !loss_probe && a.packets_out > 0 && after(a.snd_sml, tp.snd_una) &&
         SkbQueue::next(skb) == nullptr)
       break;
     cb.tcp_flags |= kTcpAck;
     cb.when_ns = net().now().time_since_epoch().count();
     if (tcp_transmit_skb(tp, *skb, true) != 0) break;
-    tp.send_head = SkbQueue::next(skb);
+    a.send_head = SkbQueue::next(skb);
     if (after(cb.end_seq, tp.snd_nxt)) tp.snd_nxt = cb.end_seq;
-    if (skb->len() < mss) tp.snd_sml = cb.end_seq;
-    bool was_idle = tp.packets_out == 0;
-    tp.packets_out += tcp_skb_pcount(*skb);
+    if (skb->len() < mss) a.snd_sml = cb.end_seq;
+    bool was_idle = a.packets_out == 0;
+    a.packets_out += tcp_skb_pcount(*skb);
     if (was_idle || !tp.timer_pending(TcpTimeout::kRetransmit)) rearm = true;
     sent_any = true;
     if (push_one || loss_probe) break;
@@ -558,7 +562,7 @@ void Tcp::tcp_write_xmit(TcpSock& tp, bool push_one, bool loss_probe) {
   // sent); else the RTO, if nothing had armed it.
   if (!loss_probe && !(sent_any && tcp_schedule_loss_probe(tp, false)) && rearm) tcp_rearm_rto(tp);
   // Nothing in flight and a closed (or too small) window: the zero-window probe timer keeps asking.
-  if (tp.send_head && tp.packets_out == 0 && !tp.timer_pending(TcpTimeout::kRetransmit)) {
+  if (a.send_head && a.packets_out == 0 && !tp.timer_pending(TcpTimeout::kRetransmit)) {
     tp.probes_out = 0;
     inet_csk_reset_xmit_timer(tp, TcpTimeout::kRetransmit, std::min(tp.rto.get(), sysctl_.rto_max));
   }
@@ -566,11 +570,11 @@ void Tcp::tcp_write_xmit(TcpSock& tp, bool push_one, bool loss_probe) {
   // were out at most (RFC 7661's question of a validated cwnd; Linux's rule).
   cwnd_limited = cwnd_limited || tcp_packets_in_flight(tp) >= tp.snd_cwnd;
   if (sent_any || cwnd_limited) {
-    if (!before(tp.snd_una, tp.cwnd_usage_seq) || cwnd_limited ||
-        (!tp.is_cwnd_limited && tp.packets_out > tp.max_packets_out)) {
-      tp.is_cwnd_limited = cwnd_limited;
-      tp.max_packets_out = tp.packets_out;
-      tp.cwnd_usage_seq = tp.snd_nxt;
+    if (!before(tp.snd_una, a.cwnd_usage_seq) || cwnd_limited ||
+        (!a.is_cwnd_limited && a.packets_out > a.max_packets_out)) {
+      a.is_cwnd_limited = cwnd_limited;
+      a.max_packets_out = a.packets_out;
+      a.cwnd_usage_seq = tp.snd_nxt;
     }
   }
 }
@@ -579,6 +583,7 @@ void Tcp::tcp_push(TcpSock& tp) { tcp_write_xmit(tp); }
 
 // tcp_retransmit_skb: send one queued segment again.
 bool Tcp::tcp_retransmit_skb(TcpSock& tp, SkBuff& skb) {
+  TcpActive& a = tp.activate();
   uint32_t mss = tcp_current_mss(tp);
   if (skb.len() > mss) tcp_fragment(tp, skb, mss);
   TcpSkbCb& cb = tcp_skb_cb(skb);
@@ -593,12 +598,12 @@ bool Tcp::tcp_retransmit_skb(TcpSock& tp, SkBuff& skb) {
   TimePoint first_sent{Duration(cb.when_ns)};
   cb.when_ns = net().now().time_since_epoch().count();
   if (tcp_transmit_skb(tp, skb, true) != 0) return false;
-  if (!tp.retrans_stamp.is_set()) tp.retrans_stamp.set(first_sent);
+  if (!a.retrans_stamp.is_set()) a.retrans_stamp.set(first_sent);
   cb.ack_seq = tp.snd_nxt;
   uint32_t pcount = tcp_skb_pcount(skb);
   if (!(cb.sacked & kTcpcbRetrans)) {
     cb.sacked |= kTcpcbRetrans | kTcpcbEverRetrans;
-    tp.retrans_out += pcount;
+    a.retrans_out += pcount;
   }
   ++cb.tx_count;
   tp.total_retrans += pcount;
@@ -609,12 +614,13 @@ bool Tcp::tcp_retransmit_skb(TcpSock& tp, SkBuff& skb) {
 
 // tcp_xmit_retransmit_queue: resend the segments marked lost, oldest first, as the window allows.
 void Tcp::tcp_xmit_retransmit_queue(TcpSock& tp) {
-  for (SkBuff* skb = tp.sk_write_queue.front(); skb && skb != tp.send_head; skb = SkbQueue::next(skb)) {
+  for (SkBuff* skb = tp.active().sk_write_queue.front(); skb && skb != tp.active().send_head;
+       skb = SkbQueue::next(skb)) {
     TcpSkbCb& cb = tcp_skb_cb(*skb);
     if (!(cb.sacked & kTcpcbLost) || (cb.sacked & kTcpcbRetrans)) continue;
     if (tcp_packets_in_flight(tp) >= tp.snd_cwnd) break;
     if (!tcp_retransmit_skb(tp, *skb)) break;
-    if (skb == tp.sk_write_queue.front()) tcp_rearm_rto(tp);
+    if (skb == tp.active().sk_write_queue.front()) tcp_rearm_rto(tp);
   }
 }
 
@@ -644,16 +650,17 @@ void Tcp::tcp_send_delayed_ack(TcpSock& tp) {
 
 // tcp_send_fin: the FIN rides on the last unsent segment if there is one, else on a segment of its own.
 void Tcp::tcp_send_fin(TcpSock& tp) {
-  SkBuff* tail = tp.sk_write_queue.back();
-  if (tail && tp.send_head && !(tcp_skb_cb(*tail).tcp_flags & kTcpSyn)) {
+  TcpActive& a = tp.activate();
+  SkBuff* tail = a.sk_write_queue.back();
+  if (tail && a.send_head && !(tcp_skb_cb(*tail).tcp_flags & kTcpSyn)) {
     TcpSkbCb& cb = tcp_skb_cb(*tail);
     cb.tcp_flags |= kTcpFin | kTcpAck;
     ++cb.end_seq;
   } else {
     SkbPtr skb = tcp_make_ctl_skb(tp, tp.write_seq, kTcpFin | kTcpAck);
     SkBuff* raw = skb.get();
-    tp.sk_write_queue.push_back(std::move(skb));
-    if (!tp.send_head) tp.send_head = raw;
+    a.sk_write_queue.push_back(std::move(skb));
+    if (!a.send_head) a.send_head = raw;
   }
   ++tp.write_seq;
   tcp_write_xmit(tp);
@@ -671,7 +678,7 @@ void Tcp::tcp_send_active_reset(TcpSock& tp) {
 // segment one byte below snd_una, which the peer must answer with an ACK showing its window.
 int Tcp::tcp_write_wakeup(TcpSock& tp) {
   if (tp.sk_state == TcpState::kClose) return -1;
-  SkBuff* skb = tp.send_head;
+  SkBuff* skb = tp.active().send_head;
   if (skb && before(tcp_skb_cb(*skb).seq, tp.snd_una + tp.snd_wnd)) {
     uint32_t room = tp.snd_una + tp.snd_wnd - tcp_skb_cb(*skb).seq;
     uint32_t mss = tcp_current_mss(tp);

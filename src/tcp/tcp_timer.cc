@@ -78,7 +78,7 @@ void Tcp::tcp_timer_handler(TcpSock& tp) {
         tcp_rack_reo_timeout(tp);
       } else if (tp.tlp_armed) {
         tcp_send_loss_probe(tp);
-      } else if (tp.packets_out == 0 && tp.send_head) {
+      } else if (tp.active().packets_out == 0 && tp.active().send_head) {
         tcp_probe_timer(tp);
       } else {
         tcp_retransmit_timer(tp);
@@ -105,31 +105,32 @@ void Tcp::tcp_write_err(TcpSock& tp) {
 
 // tcp_enter_loss: every segment in flight is presumed lost; start again from one segment (RFC 5681 §3.1).
 void Tcp::tcp_enter_loss(TcpSock& tp) {
+  TcpActive& a = tp.activate();
   if (tp.ca_state != CaState::kLoss || tp.retransmits == 0) {
-    tp.prior_cwnd = tp.snd_cwnd;
+    a.prior_cwnd = tp.snd_cwnd;
     tp.snd_ssthresh = tp.ca_ops->ssthresh(tp);
   }
   tp.snd_cwnd = 1;
   tp.snd_cwnd_cnt = 0;
-  tp.lost_out = 0;
-  tp.retrans_out = 0;
+  a.lost_out = 0;
+  a.retrans_out = 0;
   // What the peer SACKed stays SACKed (it need not be sent again) unless the peer reneged: a SACKed
   // segment at snd_una when the timer fires means it dropped what it had SACKed
   // (tcp_check_sack_reneging), and every mark is forgotten.
-  SkBuff* head = tp.sk_write_queue.front();
-  bool reneged = head && head != tp.send_head && (tcp_skb_cb(*head).sacked & kTcpcbSackedAcked);
-  if (!tp.sack_ok || reneged) tp.sacked_out = 0;
-  for (SkBuff* s = head; s && s != tp.send_head; s = SkbQueue::next(s)) {
+  SkBuff* head = a.sk_write_queue.front();
+  bool reneged = head && head != a.send_head && (tcp_skb_cb(*head).sacked & kTcpcbSackedAcked);
+  if (!tp.sack_ok || reneged) a.sacked_out = 0;
+  for (SkBuff* s = head; s && s != a.send_head; s = SkbQueue::next(s)) {
     TcpSkbCb& c = tcp_skb_cb(*s);
     if ((c.sacked & kTcpcbSackedAcked) && !reneged) {
       c.sacked &= static_cast<uint8_t>(kTcpcbEverRetrans | kTcpcbSackedAcked);
       continue;
     }
     c.sacked = static_cast<uint8_t>((c.sacked & kTcpcbEverRetrans) | kTcpcbLost);
-    tp.lost_out += tcp_skb_pcount(*s);
+    a.lost_out += tcp_skb_pcount(*s);
   }
-  tp.high_seq = tp.snd_nxt;
-  tp.tlp_high_seq = 0;
+  a.high_seq = tp.snd_nxt;
+  a.tlp_high_seq = 0;
   tp.ca_state = CaState::kLoss;
   tp.ca_ops->set_state(tp, CaState::kLoss);
 }
@@ -138,7 +139,7 @@ void Tcp::tcp_enter_loss(TcpSock& tp) {
 // being resent reached what `boundary` backed-off timeouts from TCP_RTO_MIN would take (924.6 s for
 // tcp_retries2 = 15)? Linux budgets time, not retransmissions: a larger RTO gets fewer of them.
 static bool retransmits_timed_out(const TcpSock& tp, unsigned boundary, const TcpSysctl& sc, TimePoint now) {
-  if (tp.retransmits == 0 || !tp.retrans_stamp.is_set()) return false;
+  if (tp.retransmits == 0 || !tp.active().retrans_stamp.is_set()) return false;
   const Duration rto_base = sc.rto_min;
   unsigned linear_backoff_thresh = 0;  // ilog2(TCP_RTO_MAX / rto_base)
   while ((int64_t{2} << linear_backoff_thresh) <= sc.rto_max / rto_base) ++linear_backoff_thresh;
@@ -146,14 +147,14 @@ static bool retransmits_timed_out(const TcpSock& tp, unsigned boundary, const Tc
                          ? ((int64_t{2} << boundary) - 1) * rto_base
                          : ((int64_t{2} << linear_backoff_thresh) - 1) * rto_base +
                                int64_t(boundary - linear_backoff_thresh) * sc.rto_max;
-  return tp.retrans_stamp.since(now) >= timeout;
+  return tp.active().retrans_stamp.since(now) >= timeout;
 }
 
 // tcp_retransmit_timer: the RTO expired. Back off (RFC 6298 §5.5), resend the head, give up
 // (tcp_write_timeout) after tcp_syn_retries timeouts for a SYN, or once the time budget of tcp_retries2
 // (tcp_orphan_retries for orphans) is spent.
 void Tcp::tcp_retransmit_timer(TcpSock& tp) {
-  if (tp.packets_out == 0 || tp.sk_state == TcpState::kClose) return;
+  if (tp.active().packets_out == 0 || tp.sk_state == TcpState::kClose) return;
   ++stats_.timeouts;
   uint8_t limit;
   if (tp.sk_state == TcpState::kSynSent || tp.sk_state == TcpState::kSynRecv) {
@@ -167,7 +168,7 @@ void Tcp::tcp_retransmit_timer(TcpSock& tp) {
     return;
   }
   if (tp.sk_state != TcpState::kSynSent && tp.sk_state != TcpState::kSynRecv) tcp_enter_loss(tp);
-  SkBuff* head = tp.sk_write_queue.front();
+  SkBuff* head = tp.active().sk_write_queue.front();
   if (head) {
     if (net().trace.on()) {
       net().trace.emit("tcp_retransmit_timer", "RTO %.0f ms expired: retransmit seq=%u (try %u)",
@@ -184,7 +185,7 @@ void Tcp::tcp_retransmit_timer(TcpSock& tp) {
 
 // tcp_probe_timer: the peer's window is closed and nothing is in flight: probe it, backing off.
 void Tcp::tcp_probe_timer(TcpSock& tp) {
-  if (tp.packets_out || !tp.send_head) {
+  if (tp.active().packets_out || !tp.active().send_head) {
     tp.probes_out = 0;
     return;
   }
@@ -195,7 +196,7 @@ void Tcp::tcp_probe_timer(TcpSock& tp) {
   }
   tcp_send_probe0(tp);
   ++tp.probes_out;
-  if (tp.packets_out == 0) {
+  if (tp.active().packets_out == 0) {
     ++tp.backoff;
     Duration when = std::min(tp.rto.get() * (1 << std::min<int>(tp.backoff, 16)), sysctl_.rto_max);
     inet_csk_reset_xmit_timer(tp, TcpTimeout::kRetransmit, when);
@@ -250,7 +251,7 @@ void Tcp::tcp_keepalive_timer(TcpSock& tp) {
   Duration idle_limit = keepalive_time_when(tp);
   Duration intvl = keepalive_intvl_when(tp);
   uint8_t probes = tp.keepalive_probes ? tp.keepalive_probes : sysctl_.tcp_keepalive_probes;
-  if (tp.packets_out || tp.send_head) {
+  if (tp.active().packets_out || tp.active().send_head) {
     inet_csk_reset_keepalive_timer(tp, idle_limit);
     return;
   }

@@ -90,11 +90,11 @@ void transfer_both_ways(Pair& p, size_t total, Duration limit) {
            " retrans=" + std::to_string(i.retrans) + " snd_wnd=" + std::to_string(i.snd_wnd) +
            " rcv_wnd=" + std::to_string(i.rcv_wnd) + " rto_us=" + std::to_string(i.rto_us) +
            " backoff=" + std::to_string(i.backoff) +
-           " send_head=" + std::to_string(tp->send_head != nullptr) +
+           " send_head=" + std::to_string(tp->active().send_head != nullptr) +
            " timer=" + std::to_string(tp->timer_pending(ustack::TcpTimeout::kRetransmit)) +
-           " wq=" + std::to_string(tp->sk_write_queue.size()) +
-           " rq=" + std::to_string(tp->sk_receive_queue.bytes()) +
-           " ofo=" + std::to_string((tp->ofo ? tp->ofo->queue.size() : 0)) +
+           " wq=" + std::to_string(tp->active().sk_write_queue.size()) +
+           " rq=" + std::to_string(tp->active().sk_receive_queue.bytes()) +
+           " ofo=" + std::to_string((tp->active().ofo ? tp->active().ofo->queue.size() : 0)) +
            " err=" + std::to_string(int(tp->sk_err));
   };
   ASSERT_TRUE(ok) << "a got " << in_a.size() << ", b got " << in_b.size() << " of " << total
@@ -106,10 +106,11 @@ void transfer_both_ways(Pair& p, size_t total, Duration limit) {
   ASSERT_TRUE(sb.close(l));
   p.sim.run_for(200s);
   p.a.tcp().for_each_sock([](const TcpSock& t) {
-    ADD_FAILURE() << "left: " << tcp_state_name(t.sk_state) << " packets_out=" << t.packets_out
-                  << " send_head=" << (t.send_head != nullptr) << " una=" << t.snd_una << " nxt=" << t.snd_nxt
-                  << " write_seq=" << t.write_seq << " wnd=" << t.snd_wnd << " lost=" << t.lost_out
-                  << " retr=" << t.retrans_out << " sacked=" << t.sacked_out
+    ADD_FAILURE() << "left: " << tcp_state_name(t.sk_state) << " packets_out=" << t.active().packets_out
+                  << " send_head=" << (t.active().send_head != nullptr) << " una=" << t.snd_una
+                  << " nxt=" << t.snd_nxt << " write_seq=" << t.write_seq << " wnd=" << t.snd_wnd
+                  << " lost=" << t.active().lost_out << " retr=" << t.active().retrans_out
+                  << " sacked=" << t.active().sacked_out
                   << " timer=" << t.timer_pending(ustack::TcpTimeout::kRetransmit);
   });
   EXPECT_EQ(p.a.tcp().sock_count(), 0u);

@@ -104,16 +104,17 @@ struct RingPeers {
     s.tcp().for_each_sock([](const Sock& sk) {
       auto& tp = const_cast<TcpSock&>(static_cast<const TcpSock&>(sk));
       uint32_t out = 0, lost = 0, retrans = 0;
-      for (SkBuff* skb = tp.sk_write_queue.front(); skb && skb != tp.send_head; skb = SkbQueue::next(skb)) {
+      for (SkBuff* skb = tp.active().sk_write_queue.front(); skb && skb != tp.active().send_head;
+           skb = SkbQueue::next(skb)) {
         uint32_t n = tcp_skb_pcount(*skb);
         out += n;
         if (tcp_skb_cb(*skb).sacked & kTcpcbLost) lost += n;
         if (tcp_skb_cb(*skb).sacked & kTcpcbRetrans) retrans += n;
       }
-      if (tp.packets_out == 0) return;  // the counts reset wholesale when everything is acked
-      ASSERT_EQ(tp.packets_out, out);
-      ASSERT_EQ(tp.lost_out, lost);
-      ASSERT_EQ(tp.retrans_out, retrans);
+      if (tp.active().packets_out == 0) return;  // the counts reset wholesale when everything is acked
+      ASSERT_EQ(tp.active().packets_out, out);
+      ASSERT_EQ(tp.active().lost_out, lost);
+      ASSERT_EQ(tp.active().retrans_out, retrans);
     });
   }
 
