@@ -79,6 +79,11 @@ struct TcpSysctl {
   // goes out, so that a loss at the tail is repaired by recovery instead of waiting for the RTO.
   // false: RFC 6675's three SACKed segments and the RTO only, as FreeBSD's default stack.
   bool tcp_rack_tlp = true;
+  // Proportional Rate Reduction (RFC 6937, as Linux always and FreeBSD's net.inet.tcp.do_prr do): in fast
+  // recovery cwnd comes down to ssthresh step by step, one segment sent for about every two the peer
+  // reports delivered (ssthresh/prior_cwnd of them), and once the pipe is below ssthresh it grows back
+  // to it as a slow start would. false: RFC 6675/6582, cwnd set to ssthresh at once on entering.
+  bool tcp_prr = true;
   uint8_t tcp_syn_retries = 6;
   uint8_t tcp_synack_retries = 5;
   uint8_t tcp_retries2 = 15;
@@ -213,7 +218,10 @@ struct TcpActive {
   uint32_t sacked_out = 0;
   uint32_t high_seq = 0;      // snd_nxt when loss recovery began (RFC 6582 "recover")
   uint32_t tlp_high_seq = 0;  // snd_nxt when a tail loss probe went out; 0: none outstanding
-  uint32_t prior_cwnd = 0;    // cwnd before the last reduction, for undo
+  uint32_t prior_cwnd = 0;    // cwnd when the last reduction began (PRR's RecoverFS)
+  // PRR (RFC 6937): segments the peer reported delivered, and segments we sent, since recovery began.
+  uint32_t prr_delivered = 0;
+  uint32_t prr_out = 0;
   // RACK (RFC 8985 §6): the send time, in wrapping microseconds, and end of the most recently sent
   // segment known delivered (rack.mstamp, rack.end_seq; the sequence breaks ties between segments sent
   // at once), and its RTT; valid once rack_valid.
@@ -595,6 +603,9 @@ class Tcp final : public Proto {
   void tcp_update_scoreboard(TcpSock& tp);
   // tcp_enter_recovery: fast retransmit (RFC 5681 §3.2, RFC 6675 §5): halve, resend the first lost.
   void tcp_enter_recovery(TcpSock& tp);
+  // tcp_cwnd_reduction: PRR's cwnd for an ACK in recovery that reported `newly_acked_sacked` segments
+  // delivered; `newly_lost`: it marked more lost; `snd_una_advanced`: it acknowledged new data.
+  void tcp_cwnd_reduction(TcpSock& tp, uint32_t newly_acked_sacked, bool newly_lost, bool snd_una_advanced);
   uint16_t tcp_select_window(TcpSock& tp);
   uint32_t tcp_compute_window(TcpSock& tp);  // __tcp_select_window: the window the free space allows
   uint32_t tcp_space(const TcpSock& tp) const;

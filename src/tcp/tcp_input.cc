@@ -389,7 +389,10 @@ void Tcp::tcp_rack_reo_timeout(TcpSock& tp) {
   uint32_t prior_lost = tp.active().lost_out;
   (void)tcp_rack_detect_loss(tp, true);
   if (tp.active().lost_out > prior_lost) {
-    if (tp.ca_state == CaState::kOpen || tp.ca_state == CaState::kDisorder) tcp_enter_recovery(tp);
+    if (tp.ca_state == CaState::kOpen || tp.ca_state == CaState::kDisorder) {
+      tcp_enter_recovery(tp);
+      if (sysctl_.tcp_prr) tcp_cwnd_reduction(tp, 1, false, false);  // as Linux's reordering timeout
+    }
     tcp_xmit_retransmit_queue(tp);
   }
   if (tp.active().packets_out == 0 || tcp_rack_arm_reo(*this, tp)) return;
@@ -421,7 +424,9 @@ void Tcp::tcp_enter_recovery(TcpSock& tp) {
   TcpActive& a = tp.activate();
   a.prior_cwnd = tp.snd_cwnd;
   tp.snd_ssthresh = tp.ca_ops->ssthresh(tp);
-  tp.snd_cwnd = tp.snd_ssthresh;
+  // With PRR cwnd comes down as the ACKs arrive (tcp_cwnd_reduction); without, at once.
+  a.prr_delivered = a.prr_out = 0;
+  if (!sysctl_.tcp_prr) tp.snd_cwnd = tp.snd_ssthresh;
   tp.snd_cwnd_cnt = 0;
   a.high_seq = tp.snd_nxt;
   a.tlp_high_seq = 0;
@@ -431,8 +436,15 @@ void Tcp::tcp_enter_recovery(TcpSock& tp) {
   SkBuff* head = a.sk_write_queue.front();
   if (!head || head == a.send_head) return;
   if (!tp.sack_ok) tcp_mark_head_lost(tp);
-  // The first lost segment goes out whatever the window says (RFC 5681 §3.2 step 2; PRR's first
-  // segment, in Linux).
+  // With PRR the first lost segment goes out after the ACK, when tcp_cwnd_reduction has let at least
+  // one segment out (tcp_xmit_retransmit_queue). Without, it goes out now whatever the window says
+  // (RFC 5681 §3.2 step 2).
+  if (sysctl_.tcp_prr) {
+    if (net().trace.on())
+      net().trace.emit("tcp_fastretrans_alert", "%s: recovery, ssthresh=%u",
+                       tp.sack_ok ? "SACK" : "3 dupacks", tp.snd_ssthresh);
+    return;
+  }
   SkBuff* first = head;
   while (first && first != a.send_head && !(tcp_skb_cb(*first).sacked & kTcpcbLost))
     first = SkbQueue::next(first);
@@ -442,6 +454,31 @@ void Tcp::tcp_enter_recovery(TcpSock& tp) {
     net().trace.emit("tcp_fastretrans_alert", "%s: recovery, ssthresh=%u, retransmit seq=%u",
                      tp.sack_ok ? "SACK" : "3 dupacks", tp.snd_ssthresh, fc.seq);
   if (!(fc.sacked & kTcpcbRetrans) && tcp_retransmit_skb(tp, *first) && first == head) tcp_rearm_rto(tp);
+}
+
+// tcp_cwnd_reduction (RFC 6937 §3, PRR-SSRB, in Linux's form). While the pipe is above ssthresh, send
+// so that what went out since recovery began stays at ssthresh/prior_cwnd of what was delivered (about
+// one for two with reno); once below, grow toward ssthresh by what was delivered, one more when the
+// ACK advanced snd_una without new losses (slow-start reduction bound). The first ACK always lets one
+// segment out: the fast retransmission.
+void Tcp::tcp_cwnd_reduction(TcpSock& tp, uint32_t newly_acked_sacked, bool newly_lost,
+                             bool snd_una_advanced) {
+  TcpActive& a = tp.activate();
+  if (newly_acked_sacked == 0 || a.prior_cwnd == 0) return;
+  const int64_t in_flight = tcp_packets_in_flight(tp);
+  const int64_t delta = int64_t{tp.snd_ssthresh} - in_flight;
+  a.prr_delivered += newly_acked_sacked;
+  int64_t sndcnt;
+  if (delta < 0) {
+    uint64_t dividend = uint64_t{tp.snd_ssthresh} * a.prr_delivered + a.prior_cwnd - 1;
+    sndcnt = int64_t(dividend / a.prior_cwnd) - a.prr_out;
+  } else {
+    sndcnt = std::max<int64_t>(int64_t{a.prr_delivered} - a.prr_out, newly_acked_sacked);
+    if (snd_una_advanced && !newly_lost) ++sndcnt;
+    sndcnt = std::min(delta, sndcnt);
+  }
+  sndcnt = std::max<int64_t>(sndcnt, a.prr_out ? 0 : 1);
+  tp.snd_cwnd = static_cast<uint32_t>(std::max<int64_t>(in_flight + sndcnt, 1));
 }
 
 // tcp_process_tlp_ack (RFC 8985 §7.4): what the ACKs after a loss probe say. A probe of new data needs
@@ -507,6 +544,8 @@ static int tcp_ack(Tcp& tcp, TcpSock& tp, SkBuff& skb, const TcpHdr& th, const T
   tp.probes_out = 0;
   // With SACK (RFC 6675) the scoreboard, not a count of duplicate ACKs, says what the peer holds.
   const bool sack = tp.sack_ok;
+  const bool prr = tcp.sysctl().tcp_prr;
+  const uint32_t prior_lost = tp.active().lost_out;
   uint32_t newly_sacked = 0;
   if (sack && opt.num_sacks > 0 && tp.active().packets_out > 0)
     newly_sacked = tcp.tcp_sacktag_write_queue(tp, opt, ack);
@@ -518,6 +557,8 @@ static int tcp_ack(Tcp& tcp, TcpSock& tp, SkBuff& skb, const TcpHdr& th, const T
     if (sack) {
       if (newly_sacked > 0) {
         tcp_sack_state(tcp, tp, ack);
+        if (prr && tp.ca_state == CaState::kRecovery)
+          tcp.tcp_cwnd_reduction(tp, newly_sacked, tp.active().lost_out > prior_lost, false);
         (void)tcp_rack_arm_reo(tcp, tp);
       }
       return 1;
@@ -533,6 +574,8 @@ static int tcp_ack(Tcp& tcp, TcpSock& tp, SkBuff& skb, const TcpHdr& th, const T
     if (tp.ca_state == CaState::kDisorder && tp.active().sacked_out >= tp.reordering &&
         after(ack, tp.active().high_seq - 1))
       tcp.tcp_enter_recovery(tp);
+    // Each duplicate ACK stands for one segment delivered.
+    if (prr && tp.ca_state == CaState::kRecovery) tcp.tcp_cwnd_reduction(tp, 1, false, false);
     return 1;
   }
 
@@ -604,11 +647,16 @@ static int tcp_ack(Tcp& tcp, TcpSock& tp, SkBuff& skb, const TcpHdr& th, const T
   tp.retransmits = 0;
   if (a.retrans_out == 0) a.retrans_stamp.clear();
 
+  // Segments this ACK reported delivered: acknowledged and not SACKed before, or newly SACKed.
+  uint32_t delivered = acked_pcount - acked_sacked + newly_sacked;
   switch (tp.ca_state) {
     case CaState::kRecovery:
       if (!before(ack, a.high_seq)) {
-        // Full acknowledgment (RFC 6582 §3.2 step 3): leave recovery at ssthresh.
-        tp.snd_cwnd = std::max<uint32_t>(std::min(tp.snd_ssthresh, tcp.tcp_packets_in_flight(tp) + 1), 2);
+        // Full acknowledgment (RFC 6582 §3.2 step 3): leave recovery at ssthresh (with PRR,
+        // tcp_end_cwnd_reduction; without, no more than the pipe and one).
+        tp.snd_cwnd =
+            prr ? tp.snd_ssthresh
+                : std::max<uint32_t>(std::min(tp.snd_ssthresh, tcp.tcp_packets_in_flight(tp) + 1), 2);
         tp.ca_state = CaState::kOpen;
         tp.ca_ops->set_state(tp, CaState::kOpen);
         // With SACK, data sent during recovery may be SACKed above a new hole: the scoreboard decides
@@ -622,15 +670,19 @@ static int tcp_ack(Tcp& tcp, TcpSock& tp, SkBuff& skb, const TcpHdr& th, const T
         // this ACK (tcp_xmit_retransmit_queue in tcp_rcv_state_process).
         tcp.tcp_update_scoreboard(tp);
       } else {
-        // Partial acknowledgment (step 4): the next hole is lost too; resend it at once.
+        // Partial acknowledgment (step 4): the next hole is lost too. Without PRR, resend it at once;
+        // with PRR it goes out after this ACK, as the reduced cwnd allows (tcp_xmit_retransmit_queue in
+        // tcp_rcv_state_process). The duplicate ACKs counted stood for segments delivered then
+        // (tcp_remove_reno_sacks).
+        delivered = std::max<uint32_t>(acked_pcount > a.sacked_out ? acked_pcount - a.sacked_out : 0, 1);
         a.sacked_out = a.sacked_out > acked_pcount ? a.sacked_out - acked_pcount : 0;
         if (SkBuff* head = a.sk_write_queue.front(); head && head != a.send_head) {
           TcpSkbCb& hc = tcp_skb_cb(*head);
           if (!(hc.sacked & kTcpcbLost)) tcp.tcp_mark_head_lost(tp);
           // RFC 6582 §3.2 step 4: retransmit the first unacknowledged segment at once.
-          if (!(hc.sacked & kTcpcbRetrans)) (void)tcp.tcp_retransmit_skb(tp, *head);
+          if (!prr && !(hc.sacked & kTcpcbRetrans)) (void)tcp.tcp_retransmit_skb(tp, *head);
         }
-        tcp.tcp_xmit_retransmit_queue(tp);
+        if (!prr) tcp.tcp_xmit_retransmit_queue(tp);
       }
       break;
     case CaState::kLoss:
@@ -652,7 +704,7 @@ static int tcp_ack(Tcp& tcp, TcpSock& tp, SkBuff& skb, const TcpHdr& th, const T
       }
       // tcp_remove_reno_sacks: the ACK fills the hole the duplicate ACKs counted under; the segments they
       // stood for were delivered then, so one segment is newly delivered and the rest eat duplicates.
-      uint32_t delivered = acked_pcount;
+      delivered = acked_pcount;
       if (a.sacked_out > 0) {
         delivered = std::max<uint32_t>(acked_pcount > a.sacked_out ? acked_pcount - a.sacked_out : 0, 1);
         a.sacked_out = acked_pcount - 1 >= a.sacked_out ? 0 : a.sacked_out - (acked_pcount - 1);
@@ -662,6 +714,9 @@ static int tcp_ack(Tcp& tcp, TcpSock& tp, SkBuff& skb, const TcpHdr& th, const T
       if (tp.cwnd_limited()) tp.ca_ops->cong_avoid(tp, delivered);
     }
   }
+  // tcp_cong_control: in recovery (still, or begun on this ACK), PRR sets cwnd for what the ACK delivered.
+  if (prr && tp.ca_state == CaState::kRecovery)
+    tcp.tcp_cwnd_reduction(tp, delivered, a.lost_out > prior_lost, true);
   // tcp_set_xmit_timer: a loss probe if the tail may need one, else the RTO from now; RACK's reordering
   // timer instead if a segment sent before a delivered one is not yet overdue.
   if (!tcp.tcp_schedule_loss_probe(tp, true)) tcp.tcp_rearm_rto(tp);

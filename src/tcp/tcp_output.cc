@@ -554,6 +554,7 @@ void Tcp::tcp_write_xmit(TcpSock& tp, bool push_one, bool loss_probe) {
     if (skb->len() < mss) a.snd_sml = cb.end_seq;
     bool was_idle = a.packets_out == 0;
     a.packets_out += tcp_skb_pcount(*skb);
+    if (tp.ca_state == CaState::kRecovery) a.prr_out += tcp_skb_pcount(*skb);
     if (was_idle || !tp.timer_pending(TcpTimeout::kRetransmit)) rearm = true;
     sent_any = true;
     if (push_one || loss_probe) break;
@@ -605,6 +606,7 @@ bool Tcp::tcp_retransmit_skb(TcpSock& tp, SkBuff& skb) {
     cb.sacked |= kTcpcbRetrans | kTcpcbEverRetrans;
     a.retrans_out += pcount;
   }
+  if (tp.ca_state == CaState::kRecovery) a.prr_out += pcount;
   ++cb.tx_count;
   tp.total_retrans += pcount;
   stats_.retrans_segs += pcount;

@@ -279,5 +279,54 @@ TEST(TcpSack, BlocksInAnyOrderMarkTheSameSegments) {
   EXPECT_EQ(h.expect_tx(kTcpAck).seq, seg(h, 0));
 }
 
+// Proportional Rate Reduction (RFC 6937): one loss in a window of 20. The first two SACKs each let a
+// new segment out (limited transmit, RFC 3042); the third starts recovery, which halves cwnd to 10
+// while the pipe is 19. Without PRR nothing new goes out until nine more segments have left the
+// network; with it, one goes out for every two delivered from the start, so the ACK clock keeps running
+// through recovery, and recovery ends with cwnd at ssthresh.
+// Returns the SACK (counting from the first duplicate) after which each new segment went out.
+std::vector<int> new_data_during_recovery(bool prr) {
+  TcpHarness h;
+  rfc6675_only(h);
+  h.stack.tcp().sysctl().tcp_prr = prr;
+  int fd = send_segments(h, 10);
+  h.inject(Out{kTcpAck, kP, seg(h, 10)});  // slow start: cwnd 10 -> 20
+  EXPECT_EQ(info(h, fd).snd_cwnd, 20u);
+  std::string d(size_t(30) * kMss, 'y');
+  EXPECT_TRUE(h.api().send(fd, sv_bytes(d)));
+  for (uint32_t i = 10; i < 30; ++i) EXPECT_EQ(h.next_tx()->seq, seg(h, i));
+  h.expect_no_tx();
+  // Segment 10 is lost; 11, 12, ... arrive and are SACKed one by one.
+  std::vector<int> sent_after;
+  for (int n = 1; n <= 16; ++n) {
+    h.inject(sack_ack(seg(h, 10), {{seg(h, 11), seg(h, 11 + uint32_t(n))}}));
+    while (auto s = h.next_tx()) {
+      if (s->seq == seg(h, 10)) {
+        EXPECT_EQ(n, 3);  // the fast retransmission, on the third
+        continue;
+      }
+      sent_after.push_back(n);
+    }
+  }
+  TcpInfo i = info(h, fd);
+  EXPECT_EQ(i.ca_state, CaState::kRecovery);
+  EXPECT_EQ(i.snd_ssthresh, 10u);
+  uint32_t end = seg(h, 30) + uint32_t(sent_after.size()) * kMss;
+  h.inject(Out{kTcpAck, kP, end});
+  i = info(h, fd);
+  EXPECT_EQ(i.ca_state, CaState::kOpen);
+  EXPECT_EQ(i.snd_cwnd, prr ? 10u : 2u);  // PRR: ssthresh; RFC 6582: no more than the pipe and one
+  return sent_after;
+}
+
+TEST(TcpSack, ProportionalRateReductionSendsThroughoutRecovery) {
+  // PRR: what went out since recovery began (the retransmission included) is kept at
+  // ceil(10/20 * delivered): one new segment after every second SACK, the pipe staying above ssthresh.
+  EXPECT_EQ(new_data_during_recovery(true), (std::vector<int>{1, 2, 5, 7, 9, 11, 13, 15}));
+  // RFC 6675 alone: cwnd is 10 at once, and nothing goes out until the pipe (19, one less per SACK) is
+  // under it; then one per SACK.
+  EXPECT_EQ(new_data_during_recovery(false), (std::vector<int>{1, 2, 13, 14, 15, 16}));
+}
+
 }  // namespace
 }  // namespace ustack::tcptest
