@@ -106,6 +106,7 @@ struct TcpSysctl {
   Duration rto_fallback = 3s;              // TCP_TIMEOUT_FALLBACK: no RTT sample from the handshake
   Duration tcp_invalid_ratelimit = 500ms;  // out-of-window and challenge ACKs, one per this
   uint32_t init_cwnd = 10;                 // TCP_INIT_CWND (RFC 6928)
+  uint32_t tcp_max_reordering = 300;       // the most `reordering` grows to, in segments
   uint16_t port_lo = 32768;                // ip_local_port_range
   uint16_t port_hi = 60999;
   int somaxconn = 4096;
@@ -387,6 +388,9 @@ class TcpSock : public Sock {
   bool tlp_retrans : 1 = false;
   // The retransmit timeout is RACK's reordering timer (ICSK_TIME_REO_TIMEOUT).
   bool reo_armed : 1 = false;
+  // The path reordered: a segment never sent again was delivered after a later one (Linux's
+  // reord_seen, a count there). From then on RACK always waits a reordering window.
+  bool reord_seen : 1 = false;
 
  private:
   static const TcpActive kIdle;
@@ -511,6 +515,7 @@ struct TcpStats {
   uint64_t lost_retransmit = 0;  // retransmissions found lost by a SACK for later data (TCPLostRetransmit)
   uint64_t loss_probes = 0;      // tail loss probes sent (TCPLossProbes)
   uint64_t loss_probe_recovery = 0;  // probes that repaired a loss: cwnd reduced (TCPLossProbeRecovery)
+  uint64_t sack_reorder = 0;         // a never-resent segment delivered after a later one (TCPSACKReorder)
   uint64_t keepalive_timeouts = 0, abort_on_data = 0, abort_on_close = 0, abort_on_linger = 0,
            abort_on_timeout = 0;
 };
@@ -595,6 +600,9 @@ class Tcp final : public Proto {
   void tcp_fragment(TcpSock& tp, SkBuff& skb, uint32_t len);
   // tcp_mark_head_lost for NewReno: the first segment at snd_una is lost (one MSS of a TSO skb).
   void tcp_mark_head_lost(TcpSock& tp);
+  // tcp_check_sack_reordering: `low_seq`, never sent again, was delivered below the highest SACKed
+  // sequence: the path reorders by that distance, and `reordering` (dupthresh) grows to it.
+  void tcp_check_sack_reordering(TcpSock& tp, uint32_t low_seq);
   // tcp_sacktag_write_queue: mark what the ACK's SACK blocks cover; returns the segments newly SACKed.
   uint32_t tcp_sacktag_write_queue(TcpSock& tp, const wire::TcpOptions& opt, uint32_t ack);
   // tcp_mark_lost_retrans: retransmissions sent before data now SACKed up to `highest_sacked` are lost.

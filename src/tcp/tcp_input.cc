@@ -224,8 +224,35 @@ void Tcp::tcp_mark_head_lost(TcpSock& tp) {
 // only in part stays unmarked, as on Linux. Splits happen only at MSS boundaries, so a peer's blocks
 // cannot make more skbs than segments; the blocks are sorted and the queue is walked once for all of
 // them, so an ACK costs one pass over what is in flight whatever blocks it carries.
+namespace {
+// tcp_highest_sack_seq: the end of the highest SACKed segment (Linux's fack); snd_una if none is.
+uint32_t tcp_highest_sack_seq(const TcpSock& tp) {
+  const TcpActive& a = tp.active();
+  if (a.sacked_out == 0) return tp.snd_una;
+  SkBuff* last = a.send_head ? SkbQueue::prev(a.send_head) : a.sk_write_queue.back();
+  for (SkBuff* skb = last; skb; skb = SkbQueue::prev(skb))
+    if (tcp_skb_cb(*skb).sacked & kTcpcbSackedAcked) return tcp_skb_cb(*skb).end_seq;
+  return tp.snd_una;
+}
+}  // namespace
+
+void Tcp::tcp_check_sack_reordering(TcpSock& tp, uint32_t low_seq) {
+  const uint32_t fack = tcp_highest_sack_seq(tp);
+  if (!before(low_seq, fack)) return;
+  const uint32_t metric = fack - low_seq;
+  const uint32_t mss = tp.mss_cache;
+  if (mss && metric > tp.reordering * mss)
+    tp.reordering = std::min((metric + mss - 1) / mss, sysctl_.tcp_max_reordering);
+  tp.reord_seen = true;
+  ++stats_.sack_reorder;
+}
+
 uint32_t Tcp::tcp_sacktag_write_queue(TcpSock& tp, const TcpOptions& opt, uint32_t ack) {
   TcpActive& a = tp.activate();
+  // A newly SACKed segment below the highest one SACKed so far that was never sent again was
+  // reordered, not lost (tcp_sacktag_one's state->reord); the lowest such one measures by how much.
+  uint32_t fack = tcp_highest_sack_seq(tp);
+  uint32_t reord = tp.snd_nxt;
   struct Block {
     uint32_t start, end;
   };
@@ -286,6 +313,8 @@ uint32_t Tcp::tcp_sacktag_write_queue(TcpSock& tp, const TcpOptions& opt, uint32
     }
     uint32_t pcount = tcp_skb_pcount(*skb);
     tcp_rack_advance(tp, c);
+    if (!(c.sacked & kTcpcbEverRetrans) && before(c.seq, fack) && before(c.seq, reord)) reord = c.seq;
+    if (after(c.end_seq, fack)) fack = c.end_seq;
     if (c.sacked & kTcpcbLost) a.lost_out -= pcount;
     if (c.sacked & kTcpcbRetrans) a.retrans_out -= pcount;
     c.sacked = static_cast<uint8_t>((c.sacked & kTcpcbEverRetrans) | kTcpcbSackedAcked);
@@ -294,6 +323,7 @@ uint32_t Tcp::tcp_sacktag_write_queue(TcpSock& tp, const TcpOptions& opt, uint32
     skb = SkbQueue::next(skb);
   }
   if (newly > 0 && a.retrans_out > 0) tcp_mark_lost_retrans(tp, highest);
+  if (before(reord, fack)) tcp_check_sack_reordering(tp, reord);
   return newly;
 }
 
@@ -351,8 +381,8 @@ void Tcp::tcp_rack_advance(TcpSock& tp, const TcpSkbCb& c) {
 // the RTO. With `mark`, marks the lost; returns how long until the next one would be due (0: none waits).
 Duration Tcp::tcp_rack_detect_loss(TcpSock& tp, bool mark) {
   if (!tp.active().rack_valid) return Duration(0);
-  const bool no_reo = tp.ca_state == CaState::kRecovery || tp.ca_state == CaState::kLoss ||
-                      tp.active().sacked_out >= tp.reordering;
+  const bool no_reo = !tp.reord_seen && (tp.ca_state == CaState::kRecovery || tp.ca_state == CaState::kLoss ||
+                                         tp.active().sacked_out >= tp.reordering);
   // Linux bounds the window by the minimum RTT's quarter and srtt; the smoothed RTT's quarter here.
   const int64_t wait_us = int64_t{tp.active().rack_rtt_us} + (no_reo ? 0 : tp.srtt.us() / 4);
   const uint32_t now = now_us(net());
@@ -546,6 +576,7 @@ static int tcp_ack(Tcp& tcp, TcpSock& tp, SkBuff& skb, const TcpHdr& th, const T
   const bool sack = tp.sack_ok;
   const bool prr = tcp.sysctl().tcp_prr;
   const uint32_t prior_lost = tp.active().lost_out;
+  const uint32_t prior_fack = sack ? tcp_highest_sack_seq(tp) : tp.snd_una;
   uint32_t newly_sacked = 0;
   if (sack && opt.num_sacks > 0 && tp.active().packets_out > 0)
     newly_sacked = tcp.tcp_sacktag_write_queue(tp, opt, ack);
@@ -585,6 +616,7 @@ static int tcp_ack(Tcp& tcp, TcpSock& tp, SkBuff& skb, const TcpHdr& th, const T
   uint32_t acked_sacked = 0;  // of those, segments SACKed before: delivered already
   Duration seq_rtt{-1};
   bool retrans_acked = false;
+  uint32_t reord = tp.snd_nxt;  // the lowest never-resent, never-SACKed segment acknowledged
   while (SkBuff* s = a.sk_write_queue.front()) {
     if (s == a.send_head) break;
     TcpSkbCb& sc = tcp_skb_cb(*s);
@@ -613,8 +645,9 @@ static int tcp_ack(Tcp& tcp, TcpSock& tp, SkBuff& skb, const TcpHdr& th, const T
     }
     if (sc.sacked & kTcpcbEverRetrans) {
       retrans_acked = true;
-    } else if (seq_rtt.count() < 0) {
-      seq_rtt = net.now() - TimePoint(Duration(sc.when_ns));
+    } else {
+      if (seq_rtt.count() < 0) seq_rtt = net.now() - TimePoint(Duration(sc.when_ns));
+      if (!(sc.sacked & kTcpcbSackedAcked) && before(sc.seq, reord)) reord = sc.seq;
     }
     uint32_t pcount = tcp_skb_pcount(*s);
     if (!(sc.sacked & kTcpcbSackedAcked)) tcp.tcp_rack_advance(tp, sc);
@@ -630,6 +663,8 @@ static int tcp_ack(Tcp& tcp, TcpSock& tp, SkBuff& skb, const TcpHdr& th, const T
   }
   tp.bytes_acked += ack - prior_snd_una;
   tp.snd_una = ack;
+  // A hole that was never resent filled below SACKed data: that is reordering too (tcp_clean_rtx_queue).
+  if (sack && before(reord, prior_fack)) tcp.tcp_check_sack_reordering(tp, reord);
   if (a.packets_out == 0) a.lost_out = a.retrans_out = a.sacked_out = 0;
   if (a.tlp_high_seq) tcp.tcp_process_tlp_ack(tp, ack, true, true);
   // RTT: from the send time of never-retransmitted data (Karn), which has microsecond resolution; the

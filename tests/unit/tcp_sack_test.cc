@@ -328,5 +328,36 @@ TEST(TcpSack, ProportionalRateReductionSendsThroughoutRecovery) {
   EXPECT_EQ(new_data_during_recovery(false), (std::vector<int>{1, 2, 13, 14, 15, 16}));
 }
 
+TEST(TcpSack, AHoleFilledLateIsReorderingAndRaisesTheDuplicateThreshold) {
+  // tcp_check_sack_reordering: a segment never sent again that is delivered below the highest SACKed
+  // one was reordered, not lost; `reordering` (dupthresh) grows to the distance, so the next holes
+  // wait for that many SACKed segments above them before they count as lost.
+  TcpHarness h;
+  rfc6675_only(h);
+  int fd = send_segments(h, 10);
+  h.inject(sack_ack(seg(h, 0), {{seg(h, 7), seg(h, 8)}}));
+  EXPECT_EQ(info(h, fd).reordering, 3u);
+  // Segment 3 arrives after 7: five segments of reordering.
+  h.inject(sack_ack(seg(h, 0), {{seg(h, 3), seg(h, 4)}, {seg(h, 7), seg(h, 8)}}));
+  EXPECT_EQ(info(h, fd).reordering, 5u);
+  EXPECT_EQ(h.tcp().stats().sack_reorder, 1u);
+  // Four SACKed above segment 0: lost at the default threshold of 3, not at 5.
+  h.inject(sack_ack(seg(h, 0), {{seg(h, 3), seg(h, 4)}, {seg(h, 7), seg(h, 10)}}));
+  h.expect_no_tx();
+  TcpInfo i = info(h, fd);
+  EXPECT_EQ(i.ca_state, CaState::kDisorder);
+  EXPECT_EQ(i.lost, 0u);
+  // The cumulative ACK fills 0-2, never resent and below the SACKed data: reordering by ten.
+  h.inject(sack_ack(seg(h, 4), {{seg(h, 7), seg(h, 10)}}));
+  i = info(h, fd);
+  EXPECT_EQ(i.reordering, 10u);
+  EXPECT_EQ(h.tcp().stats().sack_reorder, 2u);
+  EXPECT_EQ(i.total_retrans, 0u);
+  h.inject(Out{kTcpAck, kP, seg(h, 10)});
+  EXPECT_EQ(info(h, fd).ca_state, CaState::kOpen);
+  h.advance(2s);
+  EXPECT_EQ(info(h, fd).total_retrans, 0u);  // nothing was lost: nothing went out twice
+}
+
 }  // namespace
 }  // namespace ustack::tcptest
