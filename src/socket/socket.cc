@@ -29,29 +29,29 @@ Result<size_t> put(std::span<std::byte> out, const T& v) {
 
 SocketApi::~SocketApi() {
   for (auto& s : fds_)
-    if (s) inet_release(*s);
+    if (in_use(s)) inet_release(s);
 }
 
 Socket* SocketApi::lookup(int fd) const {
   size_t i = static_cast<size_t>(fd - kFirstFd);
-  if (fd < kFirstFd || i >= fds_.size()) return nullptr;
-  return fds_[i].get();
+  if (fd < kFirstFd || i >= fds_.size() || !in_use(fds_[i])) return nullptr;
+  return const_cast<Socket*>(&fds_[i]);
 }
 
 size_t SocketApi::open_count() const {
-  return static_cast<size_t>(std::count_if(fds_.begin(), fds_.end(), [](auto& s) { return s != nullptr; }));
+  return static_cast<size_t>(std::count_if(fds_.begin(), fds_.end(), in_use));
 }
 
-// sock_map_fd: the lowest free descriptor, as POSIX requires.
+// sock_map_fd: the lowest free descriptor, as POSIX requires, searched from the lowest that may be
+// free (next_fd) so that opening many descriptors in a row costs O(1) each. The socket moves into
+// the table, and its sock follows it (sock_graft again).
 int SocketApi::install(std::unique_ptr<Socket> s) {
-  for (size_t i = 0; i < fds_.size(); ++i) {
-    if (!fds_[i]) {
-      fds_[i] = std::move(s);
-      return static_cast<int>(i) + kFirstFd;
-    }
-  }
-  fds_.push_back(std::move(s));
-  return static_cast<int>(fds_.size() - 1) + kFirstFd;
+  while (next_fd_ < fds_.size() && in_use(fds_[next_fd_])) ++next_fd_;
+  if (next_fd_ == fds_.size()) fds_.emplace_back();
+  Socket& slot = fds_[next_fd_];
+  slot = *s;
+  if (slot.sk) slot.sk->sk_socket = &slot;
+  return static_cast<int>(next_fd_++) + kFirstFd;
 }
 
 Result<int> SocketApi::socket(int domain, int type, int protocol) {
@@ -150,7 +150,9 @@ Status SocketApi::close(int fd) {
         sk->lingertime());
   }
   inet_release(*s);
-  fds_[static_cast<size_t>(fd - kFirstFd)].reset();
+  const size_t i = static_cast<size_t>(fd - kFirstFd);
+  fds_[i] = Socket{};
+  next_fd_ = std::min(next_fd_, i);
   return {};
 }
 

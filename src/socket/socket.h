@@ -4,6 +4,7 @@
 // while the caller waits (see docs/ARCHITECTURE.md, threading).
 #pragma once
 
+#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -69,9 +70,15 @@ class SocketApi {
 
  private:
   int install(std::unique_ptr<Socket> s);
+  static bool in_use(const Socket& s) { return s.ops != nullptr; }
   const InetSw& sw_;
   Waiter wait_;
-  std::vector<std::unique_ptr<Socket>> fds_;  // index = fd - kFirstFd
+  // The descriptor table (the kernel's fdtable), index = fd - kFirstFd. It holds the sockets
+  // themselves, not pointers to them: a deque grows without moving its elements, so a Sock's
+  // sk_socket stays valid, and a socket costs its 24 bytes instead of a heap chunk and a pointer. A
+  // free slot has no ops.
+  std::deque<Socket> fds_;
+  size_t next_fd_ = 0;  // no free slot below this index (files_struct's next_fd)
   static constexpr int kFirstFd = 3;
 };
 

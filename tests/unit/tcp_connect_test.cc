@@ -148,6 +148,37 @@ TEST(TcpConnect, AddressAndRouteErrors) {
   EXPECT_EQ(a.close(99).error(), Errc::kBadFd);
 }
 
+TEST(TcpConnect, DescriptorsAreTheLowestFreeAndSocksFollowTheirSockets) {
+  // The descriptor table holds the sockets themselves: each new one takes the lowest free slot
+  // (POSIX), and its sock points at the slot, not at where the socket was made.
+  TcpHarness h;
+  SocketApi& a = h.api();
+  std::vector<int> fds;
+  for (int i = 0; i < 40; ++i) fds.push_back(*a.socket(kAfInet, kSockStream | kSockNonblock));
+  for (int i = 0; i < 40; ++i) EXPECT_EQ(fds[size_t(i)], 3 + i);
+  ASSERT_TRUE(a.close(fds[30]));
+  ASSERT_TRUE(a.close(fds[7]));
+  ASSERT_TRUE(a.close(fds[19]));
+  EXPECT_EQ(a.close(fds[7]).error(), Errc::kBadFd);
+  EXPECT_EQ(a.lookup(fds[7]), nullptr);
+  EXPECT_EQ(a.open_count(), 37u);
+  EXPECT_EQ(*a.socket(kAfInet, kSockStream), fds[7]);
+  EXPECT_EQ(*a.socket(kAfInet, kSockDgram), fds[19]);
+  EXPECT_EQ(*a.socket(kAfInet, kSockStream), fds[30]);
+  EXPECT_EQ(*a.socket(kAfInet, kSockStream), 43);
+  for (int fd = 3; fd <= 43; ++fd) {
+    Socket* s = a.lookup(fd);
+    ASSERT_NE(s, nullptr);
+    EXPECT_EQ(s->sk->sk_socket, s) << "fd " << fd;
+  }
+  // A connection made on a reused descriptor works, and the accepted one lands in the lowest slot.
+  ASSERT_TRUE(a.close(5));
+  int c = h.connect_established();
+  EXPECT_EQ(c, 5);
+  EXPECT_EQ(a.sock_of(c)->sk_state, TcpState::kEstablished);
+  EXPECT_EQ(a.sock_of(c)->sk_socket, a.lookup(c));
+}
+
 // The sock keeps its route (sk_dst_cache) and checks it before every segment: a route added or removed
 // under an established connection redirects its very next segment, as a lookup per segment would.
 TEST(TcpConnect, EstablishedConnectionFollowsRouteChanges) {
