@@ -2,12 +2,14 @@
 #pragma once
 
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <string_view>
 
 namespace ustack {
 
-enum class Errc : int {
+// Every errno value fits in a byte, and a sock keeps two of them.
+enum class Errc : uint8_t {
   kOk = 0,
   kPerm = EPERM,
   kNoEnt = ENOENT,

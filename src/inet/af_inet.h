@@ -39,7 +39,7 @@ class Socket {
   const ProtoOps* ops = nullptr;
   Sock* sk = nullptr;
 };
-static_assert(sizeof(Socket) <= 24, "Socket grew into a larger malloc chunk");
+static_assert(sizeof(Socket) <= 24, "Socket grew: the descriptor table holds one per descriptor");
 
 // struct proto_ops: the per-type operations; blocking waits go through `wait`.
 struct ProtoOps {

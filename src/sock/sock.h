@@ -149,7 +149,6 @@ struct SockTimeo {
 class Sock {
  public:
   explicit Sock(Proto& prot) : sk_prot(&prot) {}
-  virtual ~Sock() = default;
   Sock(const Sock&) = delete;
   Sock& operator=(const Sock&) = delete;
 
@@ -158,32 +157,16 @@ class Sock {
   // sock_error: the pending error, cleared once read.
   Errc sock_error() { return std::exchange(sk_err, Errc::kOk); }
 
-  // The sock_def_* callbacks: every event wakes whoever waits on or polls the sock (sk_wq); a sock
-  // type may add its own reaction to arriving data (on_data_ready).
+  // The sock_def_* callbacks: every event wakes whoever waits on or polls the sock (sk_wq).
   void state_change() { wake(); }
-  void data_ready() {
-    wake();
-    on_data_ready();
-  }
+  void data_ready() { wake(); }
   void write_space() { wake(); }
   void error_report() { wake(); }
 
-  // The fields are ordered so that the small ones share words: every connection carries a Sock.
+  // The fields go from words down to bytes so that none pads: every connection carries a Sock, and
+  // its TcpSock's first fields take the last bytes of its last word.
   Proto* sk_prot;
-  Socket* sk_socket = nullptr;  // nullptr once orphaned
-  TcpState sk_state = TcpState::kClose;
-  uint8_t sk_shutdown = 0;
-  bool sk_reuse = false;      // SO_REUSEADDR
-  bool sk_keepopen = false;   // SO_KEEPALIVE
-  bool sk_broadcast = false;  // SO_BROADCAST
-  bool linger_on = false;     // SO_LINGER
-  uint8_t uc_ttl = 0;         // IP_TTL (inet_sock); 0: the route's default
-  uint8_t tos = 0;            // IP_TOS (inet_sock)
-  Errc sk_err = Errc::kOk;
-  Errc sk_err_soft = Errc::kOk;
-  // SO_RCVBUF and SO_SNDBUF in bytes: 32 bits, as the kernel's int (setsockopt caps them at 64 MiB).
-  uint32_t sk_rcvbuf = 0;
-  uint32_t sk_sndbuf = 0;
+  Socket* sk_socket = nullptr;          // nullptr once orphaned
   std::unique_ptr<SockTimeo> sk_timeo;  // nullptr: the defaults (no timeouts, no linger time)
   Duration rcvtimeo() const { return sk_timeo ? sk_timeo->sk_rcvtimeo : Duration::max(); }
   Duration sndtimeo() const { return sk_timeo ? sk_timeo->sk_sndtimeo : Duration::max(); }
@@ -197,17 +180,33 @@ class Sock {
   // rather than the Socket so that neither carries a pointer to it twice: every established
   // connection has both.
   std::unique_ptr<SocketWq> sk_wq;
+  DstPtr sk_dst_cache;
 
-  // inet_sock: the bound and connected addresses, host order.
+  // inet_sock: the bound and connected addresses and ports, host order.
   Ipv4Addr inet_rcv_saddr;  // bound address (any: all)
   Ipv4Addr inet_saddr;      // source address in use
   Ipv4Addr inet_daddr;
+  // SO_RCVBUF and SO_SNDBUF in bytes: 32 bits, as the kernel's int (setsockopt caps them at 64 MiB).
+  uint32_t sk_rcvbuf = 0;
+  uint32_t sk_sndbuf = 0;
   uint16_t inet_num = 0;  // local port, host order (inet_sport)
   uint16_t inet_dport = 0;
-  DstPtr sk_dst_cache;
+
+  TcpState sk_state = TcpState::kClose;
+  uint8_t sk_shutdown = 0;
+  bool sk_reuse = false;      // SO_REUSEADDR
+  bool sk_keepopen = false;   // SO_KEEPALIVE
+  bool sk_broadcast = false;  // SO_BROADCAST
+  bool linger_on = false;     // SO_LINGER
+  uint8_t uc_ttl = 0;         // IP_TTL (inet_sock); 0: the route's default
+  uint8_t tos = 0;            // IP_TOS (inet_sock)
+  Errc sk_err = Errc::kOk;
+  Errc sk_err_soft = Errc::kOk;
 
  protected:
-  virtual void on_data_ready() {}
+  // Not virtual: a sock is freed by its protocol, which knows its type (and a virtual table pointer
+  // would cost every connection a word).
+  ~Sock() = default;
 
  private:
   void wake() {

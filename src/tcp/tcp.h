@@ -249,7 +249,7 @@ struct TcpListenState {
 class TcpSock : public Sock {
  public:
   explicit TcpSock(Tcp& tcp);
-  ~TcpSock() override;
+  ~TcpSock();
 
   inline Tcp& tcp() const;  // the protocol, sk_prot
   TcpInfo tcp_get_info() const;
@@ -286,13 +286,31 @@ class TcpSock : public Sock {
   uint32_t snd_cwnd = 10;
   uint32_t snd_cwnd_cnt = 0;
   uint32_t snd_ssthresh = 0x7fffffff;  // TCP_INFINITE_SSTHRESH
-  uint32_t reordering = 3;             // dupthresh
 
-  // --- RTT and retransmission (RFC 6298) ---
+  // --- RTT and retransmission (RFC 6298), with the byte-sized state of the timers and tables ---
+  uint16_t reordering = 3;  // dupthresh, in segments (at most tcp_max_reordering)
   uint8_t backoff = 0;
   uint8_t retransmits = 0;
-  uint8_t probes_out = 0;  // zero-window or keepalive probes without answer
-  uint32_t total_retrans = 0;
+  uint8_t probes_out = 0;      // zero-window or keepalive probes without answer
+  uint8_t timeouts_armed = 0;  // one bit per TcpTimeout
+  bool timer_pending(TcpTimeout what) const { return timeouts_armed & (1u << unsigned(what)); }
+
+  // Where the sock is in the protocol's tables (the links themselves are below), and the modes of
+  // its retransmit timeout.
+  // One bit each.
+  bool hashed : 1 = false;       // in the established table
+  bool bound : 1 = false;        // in the bind table
+  bool port_locked : 1 = false;  // bound by bind(): the port stays ours until close (SOCK_BINDPORT_LOCK)
+  bool dead : 1 = false;         // orphaned and closed: to be freed
+  // The retransmit timeout is a tail loss probe's (Linux's icsk_pending == ICSK_TIME_LOSS_PROBE), and
+  // whether the outstanding probe was a retransmission (tlp_retrans).
+  bool tlp_armed : 1 = false;
+  bool tlp_retrans : 1 = false;
+  // The retransmit timeout is RACK's reordering timer (ICSK_TIME_REO_TIMEOUT).
+  bool reo_armed : 1 = false;
+  // The path reordered: a segment never sent again was delivered after a later one (Linux's
+  // reord_seen, a count there). From then on RACK always waits a reordering window.
+  bool reord_seen : 1 = false;
   // Smoothed RTT, its variation and the RTO, in 32-bit microseconds.
   Dur32 srtt;
   Dur32 rttvar;
@@ -373,24 +391,7 @@ class TcpSock : public Sock {
   // the clock, rounded up, as the kernel's jiffies are; see inet_csk_reset_xmit_timer.
   Timer sk_timer;
   std::array<uint32_t, kTcpTimeouts> timeout_ms{};
-  uint8_t timeouts_armed = 0;  // one bit per TcpTimeout
-  bool timer_pending(TcpTimeout what) const { return timeouts_armed & (1u << unsigned(what)); }
-
-  // --- where the sock is in the protocol's tables (the links themselves are below) ---
-  // One bit each, in the byte after timeouts_armed that would otherwise be padding.
-  bool hashed : 1 = false;       // in the established table
-  bool bound : 1 = false;        // in the bind table
-  bool port_locked : 1 = false;  // bound by bind(): the port stays ours until close (SOCK_BINDPORT_LOCK)
-  bool dead : 1 = false;         // orphaned and closed: to be freed
-  // The retransmit timeout is a tail loss probe's (Linux's icsk_pending == ICSK_TIME_LOSS_PROBE), and
-  // whether the outstanding probe was a retransmission (tlp_retrans).
-  bool tlp_armed : 1 = false;
-  bool tlp_retrans : 1 = false;
-  // The retransmit timeout is RACK's reordering timer (ICSK_TIME_REO_TIMEOUT).
-  bool reo_armed : 1 = false;
-  // The path reordered: a segment never sent again was delivered after a later one (Linux's
-  // reord_seen, a count there). From then on RACK always waits a reordering window.
-  bool reord_seen : 1 = false;
+  uint32_t total_retrans = 0;  // for TCP_INFO; here, where it fills the deadlines' last word
 
  private:
   static const TcpActive kIdle;
@@ -408,9 +409,9 @@ class TcpSock : public Sock {
   ListLink<TcpSock> sk_bind_node;  // the owners of the same local port (the inet_bind_bucket's owners)
   TcpSock* bhash_next = nullptr;   // a port's first owner: the chain of the bind table
 };
-// The heap chunk of a TcpSock is its size plus 8, rounded up to 16 (glibc): past 392 every connection
+// The heap chunk of a TcpSock is its size plus 8, rounded up to 16 (glibc): past 376 every connection
 // costs 16 bytes more.
-static_assert(sizeof(TcpSock) <= 392, "TcpSock grew into a larger malloc chunk");
+static_assert(sizeof(TcpSock) <= 376, "TcpSock grew into a larger malloc chunk");
 
 // A connection in SYN_RECV before it becomes a full TcpSock (struct request_sock / tcp_request_sock).
 struct RequestSock {

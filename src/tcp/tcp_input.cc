@@ -242,7 +242,8 @@ void Tcp::tcp_check_sack_reordering(TcpSock& tp, uint32_t low_seq) {
   const uint32_t metric = fack - low_seq;
   const uint32_t mss = tp.mss_cache;
   if (mss && metric > tp.reordering * mss)
-    tp.reordering = std::min((metric + mss - 1) / mss, sysctl_.tcp_max_reordering);
+    tp.reordering =
+        static_cast<uint16_t>(std::min({(metric + mss - 1) / mss, sysctl_.tcp_max_reordering, 65535u}));
   tp.reord_seen = true;
   ++stats_.sack_reorder;
 }

@@ -69,7 +69,7 @@ Result<size_t> Udp::recvmsg(Sock& sk, std::span<std::byte> buf, int flags, SockA
 Status Udp::shutdown(Sock& sk, int how) {
   if (how < 0 || how > 2) return make_error(Errc::kInval);
   sk.sk_shutdown |= static_cast<uint8_t>(how + 1);
-  sk.data_ready();
+  static_cast<UdpSock&>(sk).data_ready();
   return {};
 }
 

@@ -19,7 +19,7 @@ class Udp;
 
 class UdpSock : public Sock {
  public:
-  ~UdpSock() override;
+  ~UdpSock();
   UdpSock(const UdpSock&) = delete;
   UdpSock& operator=(const UdpSock&) = delete;
 
@@ -46,8 +46,9 @@ class UdpSock : public Sock {
   // Called when a datagram (or an error) arrives, for users of the sock without a socket layer above.
   void set_data_ready(std::function<void()> f) { data_ready_cb_ = std::move(f); }
 
- protected:
-  void on_data_ready() override {
+  // sock_def_readable, and the callback of a user without a socket layer.
+  void data_ready() {
+    Sock::data_ready();
     if (data_ready_cb_) data_ready_cb_();
   }
 
