@@ -28,8 +28,8 @@ Result<size_t> put(std::span<std::byte> out, const T& v) {
 }  // namespace
 
 SocketApi::~SocketApi() {
-  for (auto& s : fds_)
-    if (in_use(s)) inet_release(s);
+  for (size_t i = 0; i < fds_.size(); ++i)
+    if (in_use(fds_[i])) inet_release(fds_[i]);
 }
 
 Socket* SocketApi::lookup(int fd) const {
@@ -39,7 +39,9 @@ Socket* SocketApi::lookup(int fd) const {
 }
 
 size_t SocketApi::open_count() const {
-  return static_cast<size_t>(std::count_if(fds_.begin(), fds_.end(), in_use));
+  size_t n = 0;
+  for (size_t i = 0; i < fds_.size(); ++i) n += in_use(fds_[i]);
+  return n;
 }
 
 // sock_map_fd: the lowest free descriptor, as POSIX requires, searched from the lowest that may be
@@ -47,7 +49,7 @@ size_t SocketApi::open_count() const {
 // the table, and its sock follows it (sock_graft again).
 int SocketApi::install(std::unique_ptr<Socket> s) {
   while (next_fd_ < fds_.size() && in_use(fds_[next_fd_])) ++next_fd_;
-  if (next_fd_ == fds_.size()) fds_.emplace_back();
+  if (next_fd_ == fds_.size()) fds_.grow();
   Socket& slot = fds_[next_fd_];
   slot = *s;
   if (slot.sk) slot.sk->sk_socket = &slot;

@@ -4,7 +4,7 @@
 // while the caller waits (see docs/ARCHITECTURE.md, threading).
 #pragma once
 
-#include <deque>
+#include <array>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -21,6 +21,21 @@ struct PollFd {
   int fd = -1;
   uint16_t events = 0;
   uint16_t revents = 0;
+};
+
+// The descriptor table (the kernel's fdtable): the sockets themselves, not pointers to them, in chunks
+// that never move once made, so that a sock's sk_socket stays valid. A socket costs its 24 bytes
+// instead of a heap chunk and a pointer, and finding one is a shift and a mask. A free slot has no ops.
+class FdTable {
+ public:
+  static constexpr size_t kChunk = 64;
+  size_t size() const { return chunks_.size() * kChunk; }
+  Socket& operator[](size_t i) { return (*chunks_[i / kChunk])[i % kChunk]; }
+  const Socket& operator[](size_t i) const { return (*chunks_[i / kChunk])[i % kChunk]; }
+  void grow() { chunks_.push_back(std::make_unique<std::array<Socket, kChunk>>()); }
+
+ private:
+  std::vector<std::unique_ptr<std::array<Socket, kChunk>>> chunks_;
 };
 
 class SocketApi {
@@ -73,11 +88,7 @@ class SocketApi {
   static bool in_use(const Socket& s) { return s.ops != nullptr; }
   const InetSw& sw_;
   Waiter wait_;
-  // The descriptor table (the kernel's fdtable), index = fd - kFirstFd. It holds the sockets
-  // themselves, not pointers to them: a deque grows without moving its elements, so a Sock's
-  // sk_socket stays valid, and a socket costs its 24 bytes instead of a heap chunk and a pointer. A
-  // free slot has no ops.
-  std::deque<Socket> fds_;
+  FdTable fds_;         // index = fd - kFirstFd
   size_t next_fd_ = 0;  // no free slot below this index (files_struct's next_fd)
   static constexpr int kFirstFd = 3;
 };
