@@ -199,7 +199,8 @@ struct TcpOfo {
 // loss recovery or a tail loss probe under way. The queues, the scoreboard of the segments in flight
 // (RFC 6675), loss recovery's marks and RACK-TLP's state (RFC 8985) mean nothing to an idle connection,
 // and most connections of a busy server are idle: a TcpSock makes this on its first segment queued and
-// gives it back when it is idle again (TcpSock::deactivate), so an idle connection costs a third less.
+// gives it back when it is idle again (TcpSock::deactivate_if_idle), so that an idle connection does
+// not carry its 136 bytes.
 // The blocks come from and go back to a per-protocol cache, so that a request/response exchange, which
 // makes one and gives it back every round, does not call malloc.
 //
