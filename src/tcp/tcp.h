@@ -224,6 +224,14 @@ struct TcpActive {
   // PRR (RFC 6937): segments the peer reported delivered, and segments we sent, since recovery began.
   uint32_t prr_delivered = 0;
   uint32_t prr_out = 0;
+  // Undo (Linux's undo_marker, undo_retrans, prior_ssthresh): snd_una when the recovery began (0:
+  // nothing to undo), the retransmissions since that the peer has not reported as duplicates (D-SACK,
+  // RFC 2883; -1: none yet), and ssthresh before it. When every retransmission turns out to have been
+  // needless, the reduction was for reordering, not loss, and is undone.
+  uint32_t undo_marker = 0;
+  int32_t undo_retrans = 0;
+  uint32_t prior_ssthresh = 0;
+  uint32_t dsack_dups = 0;  // segments reported as duplicates, against total_retrans (tcp_dsack_seen)
   // RACK (RFC 8985 §6): the send time, in wrapping microseconds, and end of the most recently sent
   // segment known delivered (rack.mstamp, rack.end_seq; the sequence breaks ties between segments sent
   // at once), and its RTT; valid once rack_valid.
@@ -518,6 +526,8 @@ struct TcpStats {
   uint64_t loss_probes = 0;      // tail loss probes sent (TCPLossProbes)
   uint64_t loss_probe_recovery = 0;  // probes that repaired a loss: cwnd reduced (TCPLossProbeRecovery)
   uint64_t sack_reorder = 0;         // a never-resent segment delivered after a later one (TCPSACKReorder)
+  uint64_t dsack_recv = 0;           // D-SACK blocks received (TCPDSACKRecv)
+  uint64_t dsack_undo = 0;           // recoveries undone: every retransmission was a duplicate (TCPDSACKUndo)
   uint64_t keepalive_timeouts = 0, abort_on_data = 0, abort_on_close = 0, abort_on_linger = 0,
            abort_on_timeout = 0;
 };
@@ -613,6 +623,9 @@ class Tcp final : public Proto {
   void tcp_update_scoreboard(TcpSock& tp);
   // tcp_enter_recovery: fast retransmit (RFC 5681 §3.2, RFC 6675 §5): halve, resend the first lost.
   void tcp_enter_recovery(TcpSock& tp);
+  // tcp_try_undo_dsack: if D-SACKs showed every retransmission of the recovery needless, give cwnd and
+  // ssthresh back (tcp_undo_cwnd_reduction). Returns whether it did.
+  bool tcp_try_undo_dsack(TcpSock& tp);
   // tcp_cwnd_reduction: PRR's cwnd for an ACK in recovery that reported `newly_acked_sacked` segments
   // delivered; `newly_lost`: it marked more lost; `snd_una_advanced`: it acknowledged new data.
   void tcp_cwnd_reduction(TcpSock& tp, uint32_t newly_acked_sacked, bool newly_lost, bool snd_una_advanced);

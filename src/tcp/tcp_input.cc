@@ -254,6 +254,24 @@ uint32_t Tcp::tcp_sacktag_write_queue(TcpSock& tp, const TcpOptions& opt, uint32
   // reordered, not lost (tcp_sacktag_one's state->reord); the lowest such one measures by how much.
   uint32_t fack = tcp_highest_sack_seq(tp);
   uint32_t reord = tp.snd_nxt;
+  // tcp_check_dsack (RFC 2883 §4): a first block below the ACK, or inside the second, reports data that
+  // arrived twice. A retransmission the peer got twice was needless; once none of a recovery's is left
+  // (undo_retrans 0), the recovery is undone. More duplicates than we ever resent is not believed.
+  if (opt.num_sacks > 0) {
+    const uint32_t start = opt.sacks[0].start, end = opt.sacks[0].end;
+    const bool below = before(start, ack);
+    const bool inside =
+        !below && opt.num_sacks > 1 && !after(end, opt.sacks[1].end) && !before(start, opt.sacks[1].start);
+    if ((below || inside) && after(end, start) && end - start <= tp.max_window) {
+      ++stats_.dsack_recv;
+      const uint32_t mss = std::max<uint32_t>(tp.mss_cache, 1);
+      const uint32_t dup_segs = std::max<uint32_t>((end - start + mss - 1) / mss, 1);
+      a.dsack_dups += dup_segs;
+      if (a.dsack_dups <= tp.total_retrans && a.undo_marker && a.undo_retrans > 0 &&
+          after(end, a.undo_marker) && (!below || !after(end, tp.snd_una)))
+        a.undo_retrans = std::max<int32_t>(0, a.undo_retrans - int32_t(dup_segs));
+    }
+  }
   struct Block {
     uint32_t start, end;
   };
@@ -453,6 +471,11 @@ void Tcp::tcp_update_scoreboard(TcpSock& tp) {
 
 void Tcp::tcp_enter_recovery(TcpSock& tp) {
   TcpActive& a = tp.activate();
+  // tcp_init_undo: what a D-SACK may later show needless. ssthresh as it stood, or three quarters of
+  // cwnd if more (tcp_current_ssthresh).
+  a.undo_marker = tp.snd_una;
+  a.undo_retrans = a.retrans_out ? int32_t(a.retrans_out) : -1;
+  a.prior_ssthresh = std::max(tp.snd_ssthresh, (tp.snd_cwnd >> 1) + (tp.snd_cwnd >> 2));
   a.prior_cwnd = tp.snd_cwnd;
   tp.snd_ssthresh = tp.ca_ops->ssthresh(tp);
   // With PRR cwnd comes down as the ACKs arrive (tcp_cwnd_reduction); without, at once.
@@ -485,6 +508,20 @@ void Tcp::tcp_enter_recovery(TcpSock& tp) {
     net().trace.emit("tcp_fastretrans_alert", "%s: recovery, ssthresh=%u, retransmit seq=%u",
                      tp.sack_ok ? "SACK" : "3 dupacks", tp.snd_ssthresh, fc.seq);
   if (!(fc.sacked & kTcpcbRetrans) && tcp_retransmit_skb(tp, *first) && first == head) tcp_rearm_rto(tp);
+}
+
+bool Tcp::tcp_try_undo_dsack(TcpSock& tp) {
+  if (!tp.is_active()) return false;
+  TcpActive& a = tp.activate();
+  if (a.undo_marker == 0 || a.undo_retrans != 0) return false;
+  tp.snd_cwnd = tp.ca_ops->undo_cwnd(tp);
+  tp.snd_ssthresh = std::max(tp.snd_ssthresh, a.prior_ssthresh);
+  a.undo_marker = 0;
+  ++stats_.dsack_undo;
+  if (net().trace.on())
+    net().trace.emit("tcp_try_undo_dsack", "every retransmission was a duplicate: cwnd=%u ssthresh=%u",
+                     tp.snd_cwnd, tp.snd_ssthresh);
+  return true;
 }
 
 // tcp_cwnd_reduction (RFC 6937 §3, PRR-SSRB, in Linux's form). While the pipe is above ssthresh, send
@@ -587,6 +624,9 @@ static int tcp_ack(Tcp& tcp, TcpSock& tp, SkBuff& skb, const TcpHdr& th, const T
     if (tp.active().tlp_high_seq)
       tcp.tcp_process_tlp_ack(tp, ack, false, payload > 0 || nwin != prior_wnd || newly_sacked > 0);
     if (sack) {
+      // A D-SACK after the recovery ended may show it needless (tcp_fastretrans_alert's default case).
+      if (tp.ca_state == CaState::kOpen || tp.ca_state == CaState::kDisorder)
+        (void)tcp.tcp_try_undo_dsack(tp);
       if (newly_sacked > 0) {
         tcp_sack_state(tcp, tp, ack);
         if (prr && tp.ca_state == CaState::kRecovery)
@@ -690,9 +730,12 @@ static int tcp_ack(Tcp& tcp, TcpSock& tp, SkBuff& skb, const TcpHdr& th, const T
       if (!before(ack, a.high_seq)) {
         // Full acknowledgment (RFC 6582 §3.2 step 3): leave recovery at ssthresh (with PRR,
         // tcp_end_cwnd_reduction; without, no more than the pipe and one).
-        tp.snd_cwnd =
-            prr ? tp.snd_ssthresh
-                : std::max<uint32_t>(std::min(tp.snd_ssthresh, tcp.tcp_packets_in_flight(tp) + 1), 2);
+        // tcp_try_undo_recovery: unless D-SACKs showed every retransmission needless, which undoes the
+        // reduction instead.
+        if (!tcp.tcp_try_undo_dsack(tp))
+          tp.snd_cwnd =
+              prr ? tp.snd_ssthresh
+                  : std::max<uint32_t>(std::min(tp.snd_ssthresh, tcp.tcp_packets_in_flight(tp) + 1), 2);
         tp.ca_state = CaState::kOpen;
         tp.ca_ops->set_state(tp, CaState::kOpen);
         // With SACK, data sent during recovery may be SACKed above a new hole: the scoreboard decides
@@ -731,6 +774,7 @@ static int tcp_ack(Tcp& tcp, TcpSock& tp, SkBuff& skb, const TcpHdr& th, const T
       break;
     default: {
       if (sack) {
+        (void)tcp.tcp_try_undo_dsack(tp);  // a D-SACK after the recovery ended
         // Segments SACKed earlier were delivered then; cwnd grows only on what this ACK delivered in
         // order (tcp_may_raise_cwnd).
         if (tp.cwnd_limited() && acked_pcount > acked_sacked)

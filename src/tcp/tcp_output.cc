@@ -607,6 +607,8 @@ bool Tcp::tcp_retransmit_skb(TcpSock& tp, SkBuff& skb) {
     a.retrans_out += pcount;
   }
   if (tp.ca_state == CaState::kRecovery) a.prr_out += pcount;
+  if (a.undo_retrans < 0) a.undo_retrans = 0;
+  a.undo_retrans += int32_t(pcount);
   ++cb.tx_count;
   tp.total_retrans += pcount;
   stats_.retrans_segs += pcount;

@@ -106,6 +106,7 @@ void Tcp::tcp_write_err(TcpSock& tp) {
 // tcp_enter_loss: every segment in flight is presumed lost; start again from one segment (RFC 5681 §3.1).
 void Tcp::tcp_enter_loss(TcpSock& tp) {
   TcpActive& a = tp.activate();
+  a.undo_marker = 0;  // an RTO's reduction is not undone by D-SACKs (no F-RTO or loss undo here)
   if (tp.ca_state != CaState::kLoss || tp.retransmits == 0) {
     a.prior_cwnd = tp.snd_cwnd;
     tp.snd_ssthresh = tp.ca_ops->ssthresh(tp);

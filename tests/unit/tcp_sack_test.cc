@@ -359,5 +359,45 @@ TEST(TcpSack, AHoleFilledLateIsReorderingAndRaisesTheDuplicateThreshold) {
   EXPECT_EQ(info(h, fd).total_retrans, 0u);  // nothing was lost: nothing went out twice
 }
 
+// A recovery for a segment that was only late: the peer reports the retransmission as a duplicate
+// (D-SACK, RFC 2883) and recovery is undone when it ends (tcp_try_undo_dsack): cwnd and ssthresh come
+// back to what they were. Without the D-SACK the reduction stands.
+TcpInfo late_segment_recovery(bool dsack) {
+  TcpHarness h;
+  rfc6675_only(h);
+  int fd = h.connect_established(5000, false, 65535, true);
+  EXPECT_TRUE(h.api().setsockopt_int(fd, kSolTcp, kTcpNoDelay, 1));
+  std::string d(size_t(20) * kMss, 'z');
+  EXPECT_TRUE(h.api().send(fd, sv_bytes(d)));  // 10 go out (cwnd), 10 wait
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(h.next_tx()->seq, seg(h, uint32_t(i)));
+  for (uint32_t n = 2; n <= 4; ++n) h.inject(sack_ack(seg(h, 0), {{seg(h, 1), seg(h, n)}}));
+  EXPECT_EQ(info(h, fd).ca_state, CaState::kRecovery);
+  EXPECT_EQ(info(h, fd).snd_ssthresh, 5u);
+  bool resent = false;
+  while (auto s = h.next_tx()) resent = resent || s->seq == seg(h, 0);
+  EXPECT_TRUE(resent);
+  // The original segment 0 arrives, then the copy: the peer acknowledges 0-3, then reports 0 twice.
+  h.inject(sack_ack(seg(h, 4), {}));
+  if (dsack) h.inject(sack_ack(seg(h, 4), {{seg(h, 0), seg(h, 1)}}));
+  // Everything sent so far arrives (limited transmit and PRR sent new data past segment 9).
+  while (h.next_tx()) {
+  }
+  h.inject(Out{kTcpAck, kP, info(h, fd).snd_nxt});
+  EXPECT_EQ(h.tcp().stats().dsack_recv, dsack ? 1u : 0u);
+  EXPECT_EQ(h.tcp().stats().dsack_undo, dsack ? 1u : 0u);
+  return info(h, fd);
+}
+
+TEST(TcpSack, ADsackForEveryRetransmissionUndoesTheRecovery) {
+  TcpInfo undone = late_segment_recovery(true);
+  EXPECT_EQ(undone.ca_state, CaState::kOpen);
+  EXPECT_EQ(undone.snd_ssthresh, 0x7fffffffu);  // slow start again, as before the recovery
+  EXPECT_GE(undone.snd_cwnd, 10u);
+  TcpInfo kept = late_segment_recovery(false);
+  EXPECT_EQ(kept.ca_state, CaState::kOpen);
+  EXPECT_EQ(kept.snd_ssthresh, 5u);
+  EXPECT_EQ(kept.snd_cwnd, 5u);
+}
+
 }  // namespace
 }  // namespace ustack::tcptest
