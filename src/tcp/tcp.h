@@ -646,11 +646,14 @@ class Tcp final : public Proto {
   bool tcp_schedule_loss_probe(TcpSock& tp, bool advancing_rto);
   void tcp_send_loss_probe(TcpSock& tp);
   void tcp_process_tlp_ack(TcpSock& tp, uint32_t ack, bool snd_una_advanced, bool not_dup);
-  // RACK's time-based loss marking, without its reordering-window adaptation (tcp_rack_advance,
-  // tcp_rack_detect_loss, tcp_rack_reo_timeout).
+  // tcp_recovery.cc: RACK's time-based loss marking (tcp_rack_advance, tcp_rack_detect_loss,
+  // tcp_rack_reo_timeout), without the widening of its reordering window on D-SACKs.
   void tcp_rack_advance(TcpSock& tp, const TcpSkbCb& c);
   Duration tcp_rack_detect_loss(TcpSock& tp, bool mark);
   void tcp_rack_reo_timeout(TcpSock& tp);
+  // RACK's reordering timer, if a segment sent before a delivered one (so below a SACKed one) is not yet
+  // overdue; it stands in for the RTO until then. Returns whether it was armed.
+  bool tcp_rack_arm_reo(TcpSock& tp);
   // tcp_input.cc
   void tcp_rcv_state_process(TcpSock& tp, SkbPtr skb);
   // The same with the header and options that tcp_v4_rcv already parsed.
