@@ -486,6 +486,19 @@ void Tcp::tcp_process_tlp_ack(TcpSock& tp, uint32_t ack, bool snd_una_advanced, 
   }
 }
 
+// tcp_try_undo_dsack during a recovery, then tcp_try_to_open: D-SACKs showed every retransmission of it
+// needless, so the reduction is given back and the recovery ends now rather than at high_seq; Disorder
+// while anything is still SACKed or resent, else Open.
+static bool tcp_try_undo_recovery_dsack(Tcp& tcp, TcpSock& tp) {
+  if (tp.ca_state != CaState::kRecovery || !tcp.tcp_try_undo_dsack(tp)) return false;
+  TcpActive& a = tp.activate();
+  const CaState s = (a.sacked_out || a.lost_out || a.retrans_out) ? CaState::kDisorder : CaState::kOpen;
+  a.high_seq = tp.snd_nxt;
+  tp.ca_state = s;
+  tp.ca_ops->set_state(tp, s);
+  return true;
+}
+
 // tcp_fastretrans_alert with SACK, after an ACK that SACKed or acknowledged something. SACKed segments
 // above a hole mean disorder; once `reordering` of them lie above a hole it is lost (RFC 6675 §5) and
 // recovery begins. In recovery, the holes that become lost wait for the pipe to let them out.
@@ -537,9 +550,11 @@ static int tcp_ack(Tcp& tcp, TcpSock& tp, SkBuff& skb, const TcpHdr& th, const T
     if (tp.active().tlp_high_seq)
       tcp.tcp_process_tlp_ack(tp, ack, false, payload > 0 || nwin != prior_wnd || newly_sacked > 0);
     if (sack) {
-      // A D-SACK after the recovery ended may show it needless (tcp_fastretrans_alert's default case).
+      // A D-SACK may show the recovery under way, or the one that ended, needless.
       if (tp.ca_state == CaState::kOpen || tp.ca_state == CaState::kDisorder)
         (void)tcp.tcp_try_undo_dsack(tp);
+      else
+        (void)tcp_try_undo_recovery_dsack(tcp, tp);
       if (newly_sacked > 0) {
         tcp_sack_state(tcp, tp, ack);
         if (prr && tp.ca_state == CaState::kRecovery)
@@ -659,8 +674,9 @@ static int tcp_ack(Tcp& tcp, TcpSock& tp, SkBuff& skb, const TcpHdr& th, const T
           a.sacked_out = 0;
       } else if (sack) {
         // RFC 6675: the scoreboard says which holes are lost; they go out as the pipe allows, after
-        // this ACK (tcp_xmit_retransmit_queue in tcp_rcv_state_process).
-        tcp.tcp_update_scoreboard(tp);
+        // this ACK (tcp_xmit_retransmit_queue in tcp_rcv_state_process). Unless D-SACKs showed the
+        // recovery needless.
+        if (!tcp_try_undo_recovery_dsack(tcp, tp)) tcp.tcp_update_scoreboard(tp);
       } else {
         // Partial acknowledgment (step 4): the next hole is lost too. Without PRR, resend it at once;
         // with PRR it goes out after this ACK, as the reduced cwnd allows (tcp_xmit_retransmit_queue in

@@ -360,7 +360,7 @@ TEST(TcpSack, AHoleFilledLateIsReorderingAndRaisesTheDuplicateThreshold) {
 }
 
 // A recovery for a segment that was only late: the peer reports the retransmission as a duplicate
-// (D-SACK, RFC 2883) and recovery is undone when it ends (tcp_try_undo_dsack): cwnd and ssthresh come
+// (D-SACK, RFC 2883) and the recovery is undone at once (tcp_try_undo_dsack): cwnd and ssthresh come
 // back to what they were. Without the D-SACK the reduction stands.
 TcpInfo late_segment_recovery(bool dsack) {
   TcpHarness h;
@@ -378,7 +378,15 @@ TcpInfo late_segment_recovery(bool dsack) {
   EXPECT_TRUE(resent);
   // The original segment 0 arrives, then the copy: the peer acknowledges 0-3, then reports 0 twice.
   h.inject(sack_ack(seg(h, 4), {}));
-  if (dsack) h.inject(sack_ack(seg(h, 4), {{seg(h, 0), seg(h, 1)}}));
+  if (dsack) {
+    h.inject(sack_ack(seg(h, 4), {{seg(h, 0), seg(h, 1)}}));
+    // Undone at once, before the recovery point is acknowledged.
+    TcpInfo i = info(h, fd);
+    EXPECT_NE(i.ca_state, CaState::kRecovery);
+    EXPECT_EQ(i.snd_ssthresh, 0x7fffffffu);
+  } else {
+    EXPECT_EQ(info(h, fd).ca_state, CaState::kRecovery);
+  }
   // Everything sent so far arrives (limited transmit and PRR sent new data past segment 9).
   while (h.next_tx()) {
   }
