@@ -612,11 +612,13 @@ class Tcp final : public Proto {
   void tcp_fragment(TcpSock& tp, SkBuff& skb, uint32_t len);
   // tcp_mark_head_lost for NewReno: the first segment at snd_una is lost (one MSS of a TSO skb).
   void tcp_mark_head_lost(TcpSock& tp);
-  // tcp_check_sack_reordering: `low_seq`, never sent again, was delivered below the highest SACKed
-  // sequence: the path reorders by that distance, and `reordering` (dupthresh) grows to it.
-  void tcp_check_sack_reordering(TcpSock& tp, uint32_t low_seq);
+  // tcp_check_sack_reordering: `low_seq`, never sent again, was delivered below `fack`, the highest
+  // SACKed sequence: the path reorders by that distance, and `reordering` (dupthresh) grows to it.
+  void tcp_check_sack_reordering(TcpSock& tp, uint32_t low_seq, uint32_t fack);
   // tcp_sacktag_write_queue: mark what the ACK's SACK blocks cover; returns the segments newly SACKed.
-  uint32_t tcp_sacktag_write_queue(TcpSock& tp, const wire::TcpOptions& opt, uint32_t ack);
+  // prior_fack: the highest SACKed sequence before this ACK (tcp_ack has it already).
+  uint32_t tcp_sacktag_write_queue(TcpSock& tp, const wire::TcpOptions& opt, uint32_t ack,
+                                   uint32_t prior_fack);
   // tcp_mark_lost_retrans: retransmissions sent before data now SACKed up to `highest_sacked` are lost.
   void tcp_mark_lost_retrans(TcpSock& tp, uint32_t highest_sacked);
   // tcp_update_scoreboard: RFC 6675's IsLost, every segment with `reordering` SACKed ones above it.

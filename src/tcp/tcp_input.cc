@@ -217,15 +217,9 @@ void Tcp::tcp_mark_head_lost(TcpSock& tp) {
   a.lost_out += pcount;
 }
 
-// tcp_sacktag_write_queue. A block counts if it lies above the cumulative ACK and within what was sent;
-// one wholly below the ACK is a D-SACK (RFC 2883) or an old block and marks nothing (Linux ignores both
-// as silently); a malformed one is counted in sack_discard. Only whole segments are marked: a TSO skb is
-// split at the segment boundaries inside a block (tcp_match_skb_to_sack), and a segment a block covers
-// only in part stays unmarked, as on Linux. Splits happen only at MSS boundaries, so a peer's blocks
-// cannot make more skbs than segments; the blocks are sorted and the queue is walked once for all of
-// them, so an ACK costs one pass over what is in flight whatever blocks it carries.
 namespace {
-// tcp_highest_sack_seq: the end of the highest SACKed segment (Linux's fack); snd_una if none is.
+// tcp_highest_sack_seq: the end of the highest SACKed segment (Linux's fack); snd_una if none is. It
+// walks back from the tail only while something is SACKed.
 uint32_t tcp_highest_sack_seq(const TcpSock& tp) {
   const TcpActive& a = tp.active();
   if (a.sacked_out == 0) return tp.snd_una;
@@ -236,8 +230,7 @@ uint32_t tcp_highest_sack_seq(const TcpSock& tp) {
 }
 }  // namespace
 
-void Tcp::tcp_check_sack_reordering(TcpSock& tp, uint32_t low_seq) {
-  const uint32_t fack = tcp_highest_sack_seq(tp);
+void Tcp::tcp_check_sack_reordering(TcpSock& tp, uint32_t low_seq, uint32_t fack) {
   if (!before(low_seq, fack)) return;
   const uint32_t metric = fack - low_seq;
   const uint32_t mss = tp.mss_cache;
@@ -248,11 +241,18 @@ void Tcp::tcp_check_sack_reordering(TcpSock& tp, uint32_t low_seq) {
   ++stats_.sack_reorder;
 }
 
-uint32_t Tcp::tcp_sacktag_write_queue(TcpSock& tp, const TcpOptions& opt, uint32_t ack) {
+// tcp_sacktag_write_queue. A block counts if it lies above the cumulative ACK and within what was sent; a
+// malformed one is counted in sack_discard. A D-SACK (RFC 2883) is counted for undo and marks nothing;
+// an old block below the ACK neither. Only whole segments are marked: a TSO skb is split at the segment
+// boundaries inside a block (tcp_match_skb_to_sack), and a segment a block covers only in part stays
+// unmarked, as on Linux. Splits happen only at MSS boundaries, so a peer's blocks cannot make more skbs
+// than segments; the blocks are sorted and the queue is walked once for all of them, so an ACK costs
+// one pass over what is in flight whatever blocks it carries.
+uint32_t Tcp::tcp_sacktag_write_queue(TcpSock& tp, const TcpOptions& opt, uint32_t ack, uint32_t prior_fack) {
   TcpActive& a = tp.activate();
   // A newly SACKed segment below the highest one SACKed so far that was never sent again was
   // reordered, not lost (tcp_sacktag_one's state->reord); the lowest such one measures by how much.
-  uint32_t fack = tcp_highest_sack_seq(tp);
+  uint32_t fack = prior_fack;
   uint32_t reord = tp.snd_nxt;
   // tcp_check_dsack (RFC 2883 §4): a first block below the ACK, or inside the second, reports data that
   // arrived twice. A retransmission the peer got twice was needless; once none of a recovery's is left
@@ -342,7 +342,7 @@ uint32_t Tcp::tcp_sacktag_write_queue(TcpSock& tp, const TcpOptions& opt, uint32
     skb = SkbQueue::next(skb);
   }
   if (newly > 0 && a.retrans_out > 0) tcp_mark_lost_retrans(tp, highest);
-  if (before(reord, fack)) tcp_check_sack_reordering(tp, reord);
+  if (before(reord, fack)) tcp_check_sack_reordering(tp, reord, fack);
   return newly;
 }
 
@@ -367,8 +367,8 @@ void Tcp::tcp_mark_lost_retrans(TcpSock& tp, uint32_t highest_sacked) {
 void Tcp::tcp_update_scoreboard(TcpSock& tp) {
   if (tp.sack_ok && sysctl_.tcp_rack_tlp) (void)tcp_rack_detect_loss(tp, true);
   if (tp.active().sacked_out < tp.reordering) return;
-  SkBuff* last =
-      tp.active().send_head ? SkbQueue::prev(tp.active().send_head) : tp.active().sk_write_queue.back();
+  TcpActive& a = tp.activate();
+  SkBuff* last = a.send_head ? SkbQueue::prev(a.send_head) : a.sk_write_queue.back();
   uint32_t sacked_above = 0;
   for (SkBuff* skb = last; skb; skb = SkbQueue::prev(skb)) {
     TcpSkbCb& c = tcp_skb_cb(*skb);
@@ -377,7 +377,7 @@ void Tcp::tcp_update_scoreboard(TcpSock& tp) {
       sacked_above += pcount;
     } else if (sacked_above >= tp.reordering && !(c.sacked & (kTcpcbLost | kTcpcbRetrans))) {
       c.sacked |= kTcpcbLost;
-      tp.activate().lost_out += pcount;
+      a.lost_out += pcount;
     }
   }
 }
@@ -543,7 +543,7 @@ static int tcp_ack(Tcp& tcp, TcpSock& tp, SkBuff& skb, const TcpHdr& th, const T
   const uint32_t prior_fack = sack ? tcp_highest_sack_seq(tp) : tp.snd_una;
   uint32_t newly_sacked = 0;
   if (sack && opt.num_sacks > 0 && tp.active().packets_out > 0)
-    newly_sacked = tcp.tcp_sacktag_write_queue(tp, opt, ack);
+    newly_sacked = tcp.tcp_sacktag_write_queue(tp, opt, ack, prior_fack);
 
   if (!after(ack, prior_snd_una)) {
     // Linux's FLAG_NOT_DUP: data, a window update, or news in SACK blocks.
@@ -633,7 +633,7 @@ static int tcp_ack(Tcp& tcp, TcpSock& tp, SkBuff& skb, const TcpHdr& th, const T
   tp.bytes_acked += ack - prior_snd_una;
   tp.snd_una = ack;
   // A hole that was never resent filled below SACKed data: that is reordering too (tcp_clean_rtx_queue).
-  if (sack && before(reord, prior_fack)) tcp.tcp_check_sack_reordering(tp, reord);
+  if (sack && before(reord, prior_fack)) tcp.tcp_check_sack_reordering(tp, reord, tcp_highest_sack_seq(tp));
   if (a.packets_out == 0) a.lost_out = a.retrans_out = a.sacked_out = 0;
   if (a.tlp_high_seq) tcp.tcp_process_tlp_ack(tp, ack, true, true);
   // RTT: from the send time of never-retransmitted data (Karn), which has microsecond resolution; the

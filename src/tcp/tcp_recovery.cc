@@ -43,23 +43,23 @@ void Tcp::tcp_rack_advance(TcpSock& tp, const TcpSkbCb& c) {
 // long until the next one would be due (0: none waits).
 Duration Tcp::tcp_rack_detect_loss(TcpSock& tp, bool mark) {
   if (!tp.active().rack_valid) return Duration(0);
+  TcpActive& a = tp.activate();
   const bool no_reo = !tp.reord_seen && (tp.ca_state == CaState::kRecovery || tp.ca_state == CaState::kLoss ||
-                                         tp.active().sacked_out >= tp.reordering);
+                                         a.sacked_out >= tp.reordering);
   // Linux bounds the window by the minimum RTT's quarter and srtt; the smoothed RTT's quarter here.
-  const int64_t wait_us = int64_t{tp.active().rack_rtt_us} + (no_reo ? 0 : tp.srtt.us() / 4);
+  const int64_t wait_us = int64_t{a.rack_rtt_us} + (no_reo ? 0 : tp.srtt.us() / 4);
   const uint32_t now = now_us(net());
-  for (SkBuff* skb = tp.active().sk_write_queue.front(); skb && skb != tp.active().send_head;
-       skb = SkbQueue::next(skb)) {
+  for (SkBuff* skb = a.sk_write_queue.front(); skb && skb != a.send_head; skb = SkbQueue::next(skb)) {
     TcpSkbCb& c = tcp_skb_cb(*skb);
     if (c.sacked & (kTcpcbSackedAcked | kTcpcbLost | kTcpcbRetrans | kTcpcbEverRetrans)) continue;
     // Never-resent segments went out in sequence order: the first one not sent before the latest
     // delivered one ends the search.
-    if (!rack_sent_after(tp.active().rack_xmit_us, xmit_us(c), tp.active().rack_end_seq, c.end_seq)) break;
+    if (!rack_sent_after(a.rack_xmit_us, xmit_us(c), a.rack_end_seq, c.end_seq)) break;
     int64_t left = wait_us - int64_t{static_cast<int32_t>(now - xmit_us(c))};
     if (left > 0) return std::chrono::microseconds(left);
     if (!mark) continue;
     c.sacked |= kTcpcbLost;
-    tp.activate().lost_out += tcp_skb_pcount(*skb);
+    a.lost_out += tcp_skb_pcount(*skb);
   }
   return Duration(0);
 }
