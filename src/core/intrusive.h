@@ -1,7 +1,7 @@
 // Intrusive containers, after the kernel's list_head and hash chains: the element carries its own links,
 // so that linking one costs a pointer or two inside it and no allocation. Every TCP connection sits in a
-// few of these (Tcp's list of socks, the established table, the bind table); node-based standard
-// containers would cost a heap node each.
+// few of these (the established table, the bind table, the heap of connection timers); node-based
+// standard containers would cost a heap node each.
 #pragma once
 
 #include <cstddef>
@@ -148,6 +148,85 @@ class IntrusiveHashTable {
   Traits traits_;
   std::vector<T*> buckets_;
   size_t size_ = 0;
+};
+
+// A binary min-heap of elements that carry their own place in it, so that an element moves or leaves in
+// O(log n) without a search: the shape of the kernel's hrtimer queue, used for the timers of many
+// connections. It holds pointers only; an element is in one heap at most.
+//
+// Traits provides:
+//   static uint32_t& slot(T&);             // the element's index in the heap; kNone when in none
+//   static bool before(const T&, const T&);  // a strict weak order: the earliest first
+template <class T, class Traits>
+class IntrusiveHeap {
+ public:
+  static constexpr uint32_t kNone = ~uint32_t{0};
+  IntrusiveHeap() = default;
+  IntrusiveHeap(const IntrusiveHeap&) = delete;
+  IntrusiveHeap& operator=(const IntrusiveHeap&) = delete;
+
+  bool empty() const { return heap_.empty(); }
+  size_t size() const { return heap_.size(); }
+  T* top() const { return heap_.empty() ? nullptr : heap_.front(); }
+  static bool contains(T& e) { return Traits::slot(e) != kNone; }
+
+  // Insert e, or put it back in order after its key changed.
+  void update(T& e) {
+    uint32_t i = Traits::slot(e);
+    if (i == kNone) {
+      heap_.push_back(&e);
+      i = static_cast<uint32_t>(heap_.size() - 1);
+      Traits::slot(e) = i;
+      sift_up(i);
+      return;
+    }
+    sift_up(i);
+    sift_down(Traits::slot(e));
+  }
+  // Remove e; harmless when it is in no heap.
+  void erase(T& e) {
+    uint32_t i = Traits::slot(e);
+    if (i == kNone) return;
+    T* last = heap_.back();
+    heap_.pop_back();
+    Traits::slot(e) = kNone;
+    if (last != &e) {
+      place(i, last);
+      sift_up(i);
+      sift_down(Traits::slot(*last));
+    }
+  }
+
+ private:
+  void place(uint32_t i, T* e) {
+    heap_[i] = e;
+    Traits::slot(*e) = i;
+  }
+  void sift_up(uint32_t i) {
+    T* e = heap_[i];
+    while (i > 0) {
+      uint32_t parent = (i - 1) / 2;
+      if (!Traits::before(*e, *heap_[parent])) break;
+      place(i, heap_[parent]);
+      i = parent;
+    }
+    place(i, e);
+  }
+  void sift_down(uint32_t i) {
+    T* e = heap_[i];
+    size_t n = heap_.size();
+    for (;;) {
+      size_t c = 2 * size_t{i} + 1;
+      if (c >= n) break;
+      if (c + 1 < n && Traits::before(*heap_[c + 1], *heap_[c])) ++c;
+      if (!Traits::before(*heap_[c], *e)) break;
+      place(i, heap_[c]);
+      i = static_cast<uint32_t>(c);
+    }
+    place(i, e);
+  }
+
+  std::vector<T*> heap_;
 };
 
 }  // namespace ustack

@@ -36,8 +36,7 @@ Result<std::unique_ptr<Socket>> inet_create(const InetSw& sw, int type, int prot
     return make_error(type_known ? Errc::kProtoNoSupport : Errc::kProtoType);
   }
   auto sock = std::make_unique<Socket>();
-  sock->type = type;
-  sock->ops = e->ops;
+  sock->type = static_cast<uint8_t>(type);
   sock->state = SocketState::kUnconnected;
   Sock* sk = e->prot->create();  // sk_alloc + sk_prot->init
   if (!sk) return make_error(Errc::kNoBufs);
@@ -49,8 +48,9 @@ Result<std::unique_ptr<Socket>> inet_create(const InetSw& sw, int type, int prot
   sock_graft(*sock, *sk);
   if (sk->net().trace.on()) {
     sk->net().trace.emit("inet_create", "inetsw[%s] -> prot=%s ops=%s; sock_init_data: %s, sk_state=%s",
-                         type == kSockStream ? "SOCK_STREAM" : "SOCK_DGRAM", e->prot->name(), e->ops->name,
-                         socket_state_name(sock->state), tcp_state_name(sk->sk_state));
+                         type == kSockStream ? "SOCK_STREAM" : "SOCK_DGRAM", e->prot->name(),
+                         inet_ops(sock->type).name, socket_state_name(sock->state),
+                         tcp_state_name(sk->sk_state));
   }
   return sock;
 }
@@ -156,7 +156,6 @@ Result<std::unique_ptr<Socket>> inet_accept(Socket& sock, bool nonblock, const W
   if (!r) return make_error(r.error());
   auto newsock = std::make_unique<Socket>();
   newsock->type = sock.type;
-  newsock->ops = sock.ops;
   newsock->state = SocketState::kConnected;
   sock_graft(*newsock, **r);
   return newsock;
@@ -233,5 +232,7 @@ const ProtoOps inet_stream_ops = {"inet_stream_ops",   inet_stream_connect, inet
                                   inet_stream_sendmsg, inet_recvmsg,        inet_shutdown, inet_poll};
 const ProtoOps inet_dgram_ops = {"inet_dgram_ops",   inet_dgram_connect, no_accept,     no_listen,
                                  inet_dgram_sendmsg, inet_recvmsg,       inet_shutdown, inet_poll};
+
+const ProtoOps& inet_ops(uint8_t type) { return type == kSockStream ? inet_stream_ops : inet_dgram_ops; }
 
 }  // namespace ustack

@@ -26,20 +26,24 @@ inline constexpr int kIpProtoUdpNum = 17;
 using Waiter = std::function<bool(const std::function<bool()>& cond, Duration timeout)>;
 
 struct ProtoOps;
+// The operations of a socket type (sock->ops as inet_create sets them from inetsw): inet_stream_ops for
+// SOCK_STREAM, inet_dgram_ops for SOCK_DGRAM, as every Linux inet protocol of those types has.
+const ProtoOps& inet_ops(uint8_t type);
 
 // struct socket. Its wait queue is its sock's sk_wq: every sock event (state change, data ready, write
 // space, error) runs sk_wq->on_event, for event loops. The wq is made when a callback is first set
 // (SocketApi::set_event_callback): a std::function is four words that most sockets never use. Every
-// connection has a Socket, so it is kept to three words (24 bytes, a 32-byte heap chunk).
+// connection has a Socket, held in place in the descriptor table, so it is kept to two words: the
+// operations are the type's (inet_ops), not a pointer of their own.
 class Socket {
  public:
+  Sock* sk = nullptr;
   SocketState state = SocketState::kUnconnected;
   bool nonblock = false;  // O_NONBLOCK
-  int type = 0;
-  const ProtoOps* ops = nullptr;
-  Sock* sk = nullptr;
+  uint8_t type = 0;       // kSockStream or kSockDgram; 0: a free descriptor slot
+  const ProtoOps& ops() const { return inet_ops(type); }
 };
-static_assert(sizeof(Socket) <= 24, "Socket grew: the descriptor table holds one per descriptor");
+static_assert(sizeof(Socket) <= 16, "Socket grew: the descriptor table holds one per descriptor");
 
 // struct proto_ops: the per-type operations; blocking waits go through `wait`.
 struct ProtoOps {
@@ -63,7 +67,6 @@ struct InetProtosw {
   int type;
   int protocol;
   Proto* prot;
-  const ProtoOps* ops;
 };
 
 class InetSw {

@@ -128,22 +128,30 @@ class Proto {
 };
 
 // struct socket_wq: whoever is told of a sock's events (state change, data, write space, error). The
-// socket layer's Socket embeds one; an event loop puts its callback there. A plain struct, not an
+// sock holds one in its SockExtra; an event loop puts its callback there. A plain struct, not an
 // interface: a virtual table pointer would cost every socket a word.
 struct SocketWq {
   std::function<void()> on_event;  // run on every event; may be empty
 };
 
 // SO_RCVTIMEO, SO_SNDTIMEO and SO_LINGER's time (sk_rcvtimeo, sk_sndtimeo, sk_lingertime), and TCP's
-// keepalive times: few applications set them, so a sock holds them out of line, made when the first is
-// set.
+// keepalive times.
 struct SockTimeo {
   Duration sk_rcvtimeo = Duration::max();
   Duration sk_sndtimeo = Duration::max();
   Duration sk_lingertime{0};
   // A TCP sock's TCP_KEEPIDLE and TCP_KEEPINTVL in seconds, 1..32767 (MAX_TCP_KEEPIDLE,
-  // MAX_TCP_KEEPINTVL); 0: the sysctl. As rarely set.
+  // MAX_TCP_KEEPINTVL); 0: the sysctl.
   uint16_t keepidle_s = 0, keepintvl_s = 0;
+  bool operator==(const SockTimeo&) const = default;
+};
+
+// What few socks use, out of line and made when the first of it is set: whoever waits on the sock
+// (Linux's sk_wq, which points into struct socket; an event loop's callback) and the timeouts. One
+// pointer for both: every connection carries it.
+struct SockExtra {
+  SocketWq wq;
+  SockTimeo timeo;
 };
 
 class Sock {
@@ -167,19 +175,15 @@ class Sock {
   // its TcpSock's first fields take the last bytes of its last word.
   Proto* sk_prot;
   Socket* sk_socket = nullptr;          // nullptr once orphaned
-  std::unique_ptr<SockTimeo> sk_timeo;  // nullptr: the defaults (no timeouts, no linger time)
-  Duration rcvtimeo() const { return sk_timeo ? sk_timeo->sk_rcvtimeo : Duration::max(); }
-  Duration sndtimeo() const { return sk_timeo ? sk_timeo->sk_sndtimeo : Duration::max(); }
-  Duration lingertime() const { return sk_timeo ? sk_timeo->sk_lingertime : Duration(0); }
-  SockTimeo& timeo() {
-    if (!sk_timeo) sk_timeo = std::make_unique<SockTimeo>();
-    return *sk_timeo;
+  std::unique_ptr<SockExtra> sk_extra;  // nullptr: no callback, the default timeouts
+  SockExtra& extra() {
+    if (!sk_extra) sk_extra = std::make_unique<SockExtra>();
+    return *sk_extra;
   }
-  // Whoever waits on the socket (Linux's sk_wq, which points into struct socket): made when the
-  // application first sets an event callback, and dropped when the sock is orphaned. The sock holds it
-  // rather than the Socket so that neither carries a pointer to it twice: every established
-  // connection has both.
-  std::unique_ptr<SocketWq> sk_wq;
+  Duration rcvtimeo() const { return sk_extra ? sk_extra->timeo.sk_rcvtimeo : Duration::max(); }
+  Duration sndtimeo() const { return sk_extra ? sk_extra->timeo.sk_sndtimeo : Duration::max(); }
+  Duration lingertime() const { return sk_extra ? sk_extra->timeo.sk_lingertime : Duration(0); }
+  SockTimeo& timeo() { return extra().timeo; }
   DstPtr sk_dst_cache;
 
   // inet_sock: the bound and connected addresses and ports, host order.
@@ -210,7 +214,7 @@ class Sock {
 
  private:
   void wake() {
-    if (sk_wq && sk_wq->on_event) sk_wq->on_event();
+    if (sk_extra && sk_extra->wq.on_event) sk_extra->wq.on_event();
   }
 };
 

@@ -79,13 +79,13 @@ Status SocketApi::bind(int fd, const SockAddrIn& addr) {
 Status SocketApi::listen(int fd, int backlog) {
   Socket* s = lookup(fd);
   if (!s) return make_error(Errc::kBadFd);
-  return s->ops->listen(*s, backlog);
+  return s->ops().listen(*s, backlog);
 }
 
 Result<int> SocketApi::accept(int fd, SockAddrIn* peer, int flags) {
   Socket* s = lookup(fd);
   if (!s) return make_error(Errc::kBadFd);
-  auto r = s->ops->accept(*s, s->nonblock, wait_);
+  auto r = s->ops().accept(*s, s->nonblock, wait_);
   if (!r) return make_error(r.error());
   (*r)->nonblock = flags & kSockNonblock;
   Sock* sk = (*r)->sk;
@@ -97,10 +97,10 @@ Status SocketApi::connect(int fd, const SockAddrIn& addr) {
   Socket* s = lookup(fd);
   if (!s) return make_error(Errc::kBadFd);
   if (s->sk->net().trace.on()) {
-    s->sk->net().trace.emit("connect", "fd=%d -> sock->ops->connect (%s) %s", fd, s->ops->name,
+    s->sk->net().trace.emit("connect", "fd=%d -> sock->ops->connect (%s) %s", fd, s->ops().name,
                             addr.to_string().c_str());
   }
-  return s->ops->connect(*s, addr, s->nonblock, wait_);
+  return s->ops().connect(*s, addr, s->nonblock, wait_);
 }
 
 Result<size_t> SocketApi::send(int fd, std::span<const std::byte> data, int flags) {
@@ -108,14 +108,14 @@ Result<size_t> SocketApi::send(int fd, std::span<const std::byte> data, int flag
   if (!s) return make_error(Errc::kBadFd);
   // A null buffer with a length: the copy from user memory would fault (Linux's -EFAULT).
   if (data.data() == nullptr && !data.empty()) return make_error(Errc::kFault);
-  return s->ops->sendmsg(*s, data, flags, std::nullopt, wait_);
+  return s->ops().sendmsg(*s, data, flags, std::nullopt, wait_);
 }
 
 Result<size_t> SocketApi::sendto(int fd, std::span<const std::byte> data, int flags, const SockAddrIn& to) {
   Socket* s = lookup(fd);
   if (!s) return make_error(Errc::kBadFd);
   if (data.data() == nullptr && !data.empty()) return make_error(Errc::kFault);
-  return s->ops->sendmsg(*s, data, flags, to, wait_);
+  return s->ops().sendmsg(*s, data, flags, to, wait_);
 }
 
 Result<size_t> SocketApi::recv(int fd, std::span<std::byte> buf, int flags) {
@@ -126,13 +126,13 @@ Result<size_t> SocketApi::recvfrom(int fd, std::span<std::byte> buf, int flags, 
   Socket* s = lookup(fd);
   if (!s) return make_error(Errc::kBadFd);
   if (buf.data() == nullptr && !buf.empty()) return make_error(Errc::kFault);
-  return s->ops->recvmsg(*s, buf, flags, from, wait_);
+  return s->ops().recvmsg(*s, buf, flags, from, wait_);
 }
 
 Status SocketApi::shutdown(int fd, int how) {
   Socket* s = lookup(fd);
   if (!s) return make_error(Errc::kBadFd);
-  return s->ops->shutdown(*s, how);
+  return s->ops().shutdown(*s, how);
 }
 
 Status SocketApi::close(int fd) {
@@ -298,9 +298,7 @@ Status SocketApi::set_event_callback(int fd, std::function<void()> cb) {
   Socket* s = lookup(fd);
   if (!s) return make_error(Errc::kBadFd);
   if (!s->sk) return make_error(Errc::kBadFd);
-  std::unique_ptr<SocketWq>& wq = s->sk->sk_wq;
-  if (!wq) wq = std::make_unique<SocketWq>();
-  wq->on_event = std::move(cb);
+  s->sk->extra().wq.on_event = std::move(cb);
   return {};
 }
 
@@ -312,7 +310,7 @@ Result<int> SocketApi::poll(std::span<PollFd> fds, Duration timeout) {
       if (!s) {
         p.revents = p.fd < 0 ? 0 : kPollNval;
       } else {
-        uint16_t m = s->ops->poll(*s);
+        uint16_t m = s->ops().poll(*s);
         p.revents = m & (p.events | kPollErr | kPollHup | kPollNval);
       }
       if (p.revents) ++ready;

@@ -24,8 +24,8 @@ struct PollFd {
 };
 
 // The descriptor table (the kernel's fdtable): the sockets themselves, not pointers to them, in chunks
-// that never move once made, so that a sock's sk_socket stays valid. A socket costs its 24 bytes
-// instead of a heap chunk and a pointer, and finding one is a shift and a mask. A free slot has no ops.
+// that never move once made, so that a sock's sk_socket stays valid. A socket costs its 16 bytes
+// instead of a heap chunk and a pointer, and finding one is a shift and a mask. A free slot has no type.
 class FdTable {
  public:
   static constexpr size_t kChunk = 64;
@@ -85,7 +85,7 @@ class SocketApi {
 
  private:
   int install(std::unique_ptr<Socket> s);
-  static bool in_use(const Socket& s) { return s.ops != nullptr; }
+  static bool in_use(const Socket& s) { return s.type != 0; }
   const InetSw& sw_;
   Waiter wait_;
   FdTable fds_;         // index = fd - kFirstFd

@@ -13,8 +13,8 @@ Stack::Stack(Clock& clock, StackConfig cfg) : cfg_(std::move(cfg)), net_(clock, 
   udp_ = std::make_unique<Udp>(*ipv4_);
   tcp_ = std::make_unique<Tcp>(*ipv4_);
   // inetsw_array: the protocol switch of inet_create.
-  inetsw_.inet_register_protosw(InetProtosw{kSockStream, kIpProtoTcpNum, tcp_.get(), &inet_stream_ops});
-  inetsw_.inet_register_protosw(InetProtosw{kSockDgram, kIpProtoUdpNum, udp_.get(), &inet_dgram_ops});
+  inetsw_.inet_register_protosw(InetProtosw{kSockStream, kIpProtoTcpNum, tcp_.get()});
+  inetsw_.inet_register_protosw(InetProtosw{kSockDgram, kIpProtoUdpNum, udp_.get()});
   // Without a driver, a blocking call can only run the stack at the current instant.
   sockets_ = std::make_unique<SocketApi>(inetsw_, [this](const std::function<bool()>& cond, Duration) {
     for (int i = 0; i < 1000 && !cond() && poll(); ++i) {

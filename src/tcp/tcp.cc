@@ -203,10 +203,7 @@ void Tcp::inet_csk_destroy_sock(TcpSock& tp) {
 }
 
 void Tcp::reap() {
-  for (TcpSock* tp : reap_list_) {
-    socks_.erase(*tp);
-    delete tp;
-  }
+  for (TcpSock* tp : reap_list_) socks_.destroy(tp);
   reap_list_.clear();
 }
 
@@ -214,7 +211,7 @@ void Tcp::reap() {
 void Tcp::close(Sock& sk) {
   auto& tp = static_cast<TcpSock&>(sk);
   tp.sk_socket = nullptr;
-  tp.sk_wq.reset();
+  if (tp.sk_extra) tp.sk_extra->wq.on_event = nullptr;  // nobody waits on an orphan
   tp.sk_shutdown = kShutdownMask;
   tp.dead = true;
   ++orphans_;
@@ -421,9 +418,9 @@ Status Tcp::setsockopt(Sock& sk, int level, int name, std::span<const std::byte>
     if (name == kTcpCongestion) {
       std::string cc(reinterpret_cast<const char*>(val.data()), val.size());
       cc = cc.substr(0, cc.find('\0'));
-      const TcpCongestionOps* ops = tcp_ca_find(cc);
-      if (!ops) return make_error(Errc::kNoEnt);
-      tp.ca_ops = ops;
+      std::optional<uint8_t> key = tcp_ca_find(cc);
+      if (!key) return make_error(Errc::kNoEnt);
+      tp.ca_key = *key;
       return {};
     }
     if (!read_opt(val, v)) return make_error(Errc::kInval);
@@ -496,7 +493,7 @@ Result<size_t> Tcp::getsockopt(Sock& sk, int level, int name, std::span<std::byt
     case kTcpInfo:
       return write_opt(out, tp.tcp_get_info());
     case kTcpCongestion: {
-      std::string n = tp.ca_ops->name();
+      std::string n = tp.ca_ops().name();
       size_t len = std::min(out.size(), n.size() + 1);
       std::memcpy(out.data(), n.c_str(), len);
       return len;

@@ -24,6 +24,7 @@
 #include "core/intrusive.h"
 #include "core/object_cache.h"
 #include "core/siphash.h"
+#include "core/slab.h"
 #include "ipv4/ip.h"
 #include "sock/sock.h"
 #include "tcp/tcp_cong.h"
@@ -320,6 +321,10 @@ class TcpSock : public Sock {
   // The path reordered: a segment never sent again was delivered after a later one (Linux's
   // reord_seen, a count there). From then on RACK always waits a reordering window.
   bool reord_seen : 1 = false;
+  // The congestion-control algorithm (the CC state is above), by its number in tcp_ca_list; here, where
+  // a byte was free.
+  uint8_t ca_key = 0;
+  const TcpCongestionOps& ca_ops() const { return tcp_ca_get(ca_key); }
   // Smoothed RTT, its variation and the RTO, in 32-bit microseconds.
   Dur32 srtt;
   Dur32 rttvar;
@@ -345,10 +350,6 @@ class TcpSock : public Sock {
   // (TCP_FIN_TIMEOUT_MAX).
   int8_t linger2 = 0;
   uint8_t ip_pmtudisc = 1;  // IP_MTU_DISCOVER (IP_PMTUDISC_WANT); DONT clears DF and ignores PMTU news
-
-  // The congestion-control algorithm (with the CC state above), shared by every connection using it;
-  // here, after the small fields, so that it leaves no hole.
-  const TcpCongestionOps* ca_ops = nullptr;
 
   // --- what only an active connection has (see TcpActive) ---
   // Read: the idle defaults while the connection has none, never made for a read.
@@ -394,14 +395,17 @@ class TcpSock : public Sock {
   // --- timers ---
   // The retransmit (RTO and zero-window probe), delayed-ACK and keepalive (or orphan FIN_WAIT2)
   // timeouts: Linux's icsk_retransmit_timer, icsk_delack_timer and sk_timer. They share one entry on the
-  // stack's timer queue, as FreeBSD's tcpcb shares one callout: `sk_timer` is armed for the earliest
-  // deadline or before it, and moves only when a deadline comes earlier, so that the ACK that pushes the
-  // RTO back (every ACK of a bulk transfer) costs no heap operation. A deadline is a whole millisecond of
-  // the clock, rounded up, as the kernel's jiffies are; see inet_csk_reset_xmit_timer.
-  Timer sk_timer;
+  // protocol's heap of connection timers (Tcp::timer_heap_), as FreeBSD's tcpcb shares one callout:
+  // the entry is due at the earliest deadline or before it, and moves only when a deadline comes
+  // earlier, so that the ACK that pushes the RTO back (every ACK of a bulk transfer) costs no heap
+  // operation. A deadline is a whole millisecond of the clock, rounded up, as the kernel's jiffies are,
+  // kept in 32 bits that wrap (about 49 days; no timeout is a tenth of that); see
+  // inet_csk_reset_xmit_timer.
   std::array<uint32_t, kTcpTimeouts> timeout_ms{};
-  uint32_t total_retrans = 0;  // for TCP_INFO; here, where it fills the deadlines' last word
-
+  uint32_t timer_entry_ms = 0;         // when the heap entry is due
+  uint32_t timer_slot = kNoTimerSlot;  // its place in the heap
+  static constexpr uint32_t kNoTimerSlot = ~uint32_t{0};
+  uint32_t total_retrans = 0;  // for TCP_INFO
  private:
   static const TcpActive kIdle;
   TcpActive& make_active();
@@ -412,15 +416,14 @@ class TcpSock : public Sock {
   uint64_t bytes_acked = 0, bytes_received = 0, bytes_sent = 0, bytes_retrans = 0;
   uint32_t segs_out = 0, segs_in = 0, data_segs_out = 0, data_segs_in = 0;
 
-  // --- links in the protocol's tables (inet_hashinfo): in the sock, so that no table costs a node ---
-  ListLink<TcpSock> sk_list;       // the protocol's socks, all of them
+  // --- links in the protocol's tables (inet_hashinfo): in the sock, so that no table costs a node.
+  // The protocol's list of all its socks is its slab (Tcp::socks_), which needs no link. ---
   TcpSock* sk_node = nullptr;      // the chain of the established table
   ListLink<TcpSock> sk_bind_node;  // the owners of the same local port (the inet_bind_bucket's owners)
   TcpSock* bhash_next = nullptr;   // a port's first owner: the chain of the bind table
 };
-// The heap chunk of a TcpSock is its size plus 8, rounded up to 16 (glibc): past 376 every connection
-// costs 16 bytes more.
-static_assert(sizeof(TcpSock) <= 376, "TcpSock grew into a larger malloc chunk");
+// Every connection carries one, in a slab slot of exactly its size.
+static_assert(sizeof(TcpSock) <= 312, "TcpSock grew: every connection pays for it");
 
 // A connection in SYN_RECV before it becomes a full TcpSock (struct request_sock / tcp_request_sock).
 struct RequestSock {
@@ -568,6 +571,7 @@ class Tcp final : public Proto {
     socks_.for_each(f);
   }
   size_t timewait_count() const { return twhash_.size(); }
+  size_t timer_entry_count() const { return timer_heap_.size(); }  // connections with a timeout armed
   size_t request_count() const { return reqhash_.size(); }
   size_t orphan_count() const { return orphans_; }
 
@@ -671,7 +675,6 @@ class Tcp final : public Proto {
   void tcp_set_rto(TcpSock& tp);
   void tcp_update_wl_and_window(TcpSock& tp, uint32_t ack, uint32_t seq, uint32_t nwin);
   // tcp_timer.cc
-  void tcp_init_xmit_timers(TcpSock& tp);
   void tcp_clear_xmit_timers(TcpSock& tp);
   void tcp_retransmit_timer(TcpSock& tp);
   void tcp_probe_timer(TcpSock& tp);
@@ -732,7 +735,23 @@ class Tcp final : public Proto {
   TcpSysctl sysctl_;
   TcpStats stats_;
   SipKey secret_;
-  IntrusiveList<TcpSock, &TcpSock::sk_list> socks_;  // owned: freed by reap() and ~Tcp
+  // The socks, all of them, in their slab: freed by reap() and ~Tcp.
+  Slab<TcpSock> socks_;
+  // The connections' timer entries (TcpSock::timer_entry_ms), earliest first, under one timer on the
+  // stack's queue for the earliest of them: a connection's timer costs two words, not a Timer.
+  struct TimerHeapTraits {
+    static uint32_t& slot(TcpSock& tp) { return tp.timer_slot; }
+    static bool before(const TcpSock& a, const TcpSock& b) {
+      return static_cast<int32_t>(a.timer_entry_ms - b.timer_entry_ms) < 0;
+    }
+  };
+  IntrusiveHeap<TcpSock, TimerHeapTraits> timer_heap_;
+  Timer timer_heap_timer_;
+  // Put tp's entry at `ms` on the heap, and the stack's timer at the heap's earliest.
+  void tcp_timer_entry_set(TcpSock& tp, uint32_t ms);
+  void tcp_timer_entry_clear(TcpSock& tp);  // and the stack's timer when no entry is left
+  void tcp_timer_heap_rearm();
+  void tcp_timer_heap_run();  // the stack's timer fired: run the connections whose entry is due
   std::vector<TcpSock*> reap_list_;
   IntrusiveHashTable<TcpSock, EhashTraits> ehash_;
   // The minisocks, owned through their caches: freed by reqsk_drop / inet_twsk_kill and ~Tcp.

@@ -70,11 +70,18 @@ constexpr Reno tcp_reno;
 
 }  // namespace
 
-const TcpCongestionOps* tcp_ca_find(std::string_view name) {
-  if (name == "reno") return &tcp_reno;
-  return nullptr;
+const std::array<const TcpCongestionOps*, 1> tcp_ca_list = {&tcp_reno};
+
+std::optional<uint8_t> tcp_ca_find(std::string_view name) {
+  for (size_t i = 0; i < tcp_ca_list.size(); ++i)
+    if (name == tcp_ca_list[i]->name()) return static_cast<uint8_t>(i);
+  return std::nullopt;
 }
 
-std::vector<std::string> tcp_ca_available() { return {"reno"}; }
+std::vector<std::string> tcp_ca_available() {
+  std::vector<std::string> names;
+  for (const TcpCongestionOps* ca : tcp_ca_list) names.emplace_back(ca->name());
+  return names;
+}
 
 }  // namespace ustack

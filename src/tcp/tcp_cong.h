@@ -2,12 +2,14 @@
 // owns loss detection and recovery (RFC 5681, RFC 6582 NewReno); an algorithm decides how the window
 // grows (cong_avoid) and where it falls to on loss (ssthresh).
 //
-// As in the kernel, an algorithm is one shared, immutable instance and a connection only points at it:
+// As in the kernel, an algorithm is one shared, immutable instance and a connection only names it:
 // whatever per-connection state an algorithm needs lives in the TcpSock (Linux's icsk_ca_priv), so that
 // choosing one allocates nothing.
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -34,8 +36,12 @@ class TcpCongestionOps {
   ~TcpCongestionOps() = default;  // the instances are static: never deleted through this interface
 };
 
-// tcp_ca_find: the registered algorithm of that name, or nullptr; "reno" is always there.
-const TcpCongestionOps* tcp_ca_find(std::string_view name);
+// The registered algorithms, numbered: a connection keeps its algorithm's number, a byte, where Linux
+// keeps icsk_ca_ops, a pointer. Number 0 is "reno", always there.
+extern const std::array<const TcpCongestionOps*, 1> tcp_ca_list;
+inline const TcpCongestionOps& tcp_ca_get(uint8_t key) { return *tcp_ca_list[key]; }
+// tcp_ca_find: the number of the registered algorithm of that name.
+std::optional<uint8_t> tcp_ca_find(std::string_view name);
 std::vector<std::string> tcp_ca_available();
 
 // Slow start and additive increase as Linux's tcp_slow_start / tcp_cong_avoid_ai, for algorithms to use.

@@ -390,7 +390,7 @@ void Tcp::tcp_enter_recovery(TcpSock& tp) {
   a.undo_retrans = a.retrans_out ? int32_t(a.retrans_out) : -1;
   a.prior_ssthresh = std::max(tp.snd_ssthresh, (tp.snd_cwnd >> 1) + (tp.snd_cwnd >> 2));
   a.prior_cwnd = tp.snd_cwnd;
-  tp.snd_ssthresh = tp.ca_ops->ssthresh(tp);
+  tp.snd_ssthresh = tp.ca_ops().ssthresh(tp);
   // With PRR cwnd comes down as the ACKs arrive (tcp_cwnd_reduction); without, at once.
   a.prr_delivered = a.prr_out = 0;
   if (!sysctl_.tcp_prr) tp.snd_cwnd = tp.snd_ssthresh;
@@ -398,7 +398,7 @@ void Tcp::tcp_enter_recovery(TcpSock& tp) {
   a.high_seq = tp.snd_nxt;
   a.tlp_high_seq = 0;
   tp.ca_state = CaState::kRecovery;
-  tp.ca_ops->set_state(tp, CaState::kRecovery);
+  tp.ca_ops().set_state(tp, CaState::kRecovery);
   ++stats_.fast_retrans;
   SkBuff* head = a.sk_write_queue.front();
   if (!head || head == a.send_head) return;
@@ -427,7 +427,7 @@ bool Tcp::tcp_try_undo_dsack(TcpSock& tp) {
   if (!tp.is_active()) return false;
   TcpActive& a = tp.activate();
   if (a.undo_marker == 0 || a.undo_retrans != 0) return false;
-  tp.snd_cwnd = tp.ca_ops->undo_cwnd(tp);
+  tp.snd_cwnd = tp.ca_ops().undo_cwnd(tp);
   tp.snd_ssthresh = std::max(tp.snd_ssthresh, a.prior_ssthresh);
   a.undo_marker = 0;
   ++stats_.dsack_undo;
@@ -474,7 +474,7 @@ void Tcp::tcp_process_tlp_ack(TcpSock& tp, uint32_t ack, bool snd_una_advanced, 
   } else if (after(ack, a.tlp_high_seq)) {
     a.tlp_high_seq = 0;
     a.prior_cwnd = tp.snd_cwnd;
-    tp.snd_ssthresh = tp.ca_ops->ssthresh(tp);
+    tp.snd_ssthresh = tp.ca_ops().ssthresh(tp);
     tp.snd_cwnd = tp.snd_ssthresh;
     tp.snd_cwnd_cnt = 0;
     a.high_seq = tp.snd_nxt;
@@ -495,7 +495,7 @@ static bool tcp_try_undo_recovery_dsack(Tcp& tcp, TcpSock& tp) {
   const CaState s = (a.sacked_out || a.lost_out || a.retrans_out) ? CaState::kDisorder : CaState::kOpen;
   a.high_seq = tp.snd_nxt;
   tp.ca_state = s;
-  tp.ca_ops->set_state(tp, s);
+  tp.ca_ops().set_state(tp, s);
   return true;
 }
 
@@ -665,7 +665,7 @@ static int tcp_ack(Tcp& tcp, TcpSock& tp, SkBuff& skb, const TcpHdr& th, const T
               prr ? tp.snd_ssthresh
                   : std::max<uint32_t>(std::min(tp.snd_ssthresh, tcp.tcp_packets_in_flight(tp) + 1), 2);
         tp.ca_state = CaState::kOpen;
-        tp.ca_ops->set_state(tp, CaState::kOpen);
+        tp.ca_ops().set_state(tp, CaState::kOpen);
         // With SACK, data sent during recovery may be SACKed above a new hole: the scoreboard decides
         // between Open, Disorder and a new recovery. Without, the duplicate ACKs counted are spent.
         if (sack)
@@ -694,10 +694,10 @@ static int tcp_ack(Tcp& tcp, TcpSock& tp, SkBuff& skb, const TcpHdr& th, const T
       }
       break;
     case CaState::kLoss:
-      if (tp.cwnd_limited()) tp.ca_ops->cong_avoid(tp, acked_pcount - acked_sacked);
+      if (tp.cwnd_limited()) tp.ca_ops().cong_avoid(tp, acked_pcount - acked_sacked);
       if (!before(ack, a.high_seq)) {
         tp.ca_state = CaState::kOpen;
-        tp.ca_ops->set_state(tp, CaState::kOpen);
+        tp.ca_ops().set_state(tp, CaState::kOpen);
         if (sack) tcp_sack_state(tcp, tp, ack);
       }
       break;
@@ -707,7 +707,7 @@ static int tcp_ack(Tcp& tcp, TcpSock& tp, SkBuff& skb, const TcpHdr& th, const T
         // Segments SACKed earlier were delivered then; cwnd grows only on what this ACK delivered in
         // order (tcp_may_raise_cwnd).
         if (tp.cwnd_limited() && acked_pcount > acked_sacked)
-          tp.ca_ops->cong_avoid(tp, acked_pcount - acked_sacked);
+          tp.ca_ops().cong_avoid(tp, acked_pcount - acked_sacked);
         tcp_sack_state(tcp, tp, ack);
         break;
       }
@@ -720,7 +720,7 @@ static int tcp_ack(Tcp& tcp, TcpSock& tp, SkBuff& skb, const TcpHdr& th, const T
       }
       // tcp_try_to_open: Disorder while duplicate ACKs are still counted, else Open.
       tp.ca_state = a.sacked_out > 0 ? CaState::kDisorder : CaState::kOpen;
-      if (tp.cwnd_limited()) tp.ca_ops->cong_avoid(tp, delivered);
+      if (tp.cwnd_limited()) tp.ca_ops().cong_avoid(tp, delivered);
     }
   }
   // tcp_cong_control: in recovery (still, or begun on this ACK), PRR sets cwnd for what the ACK delivered.

@@ -11,6 +11,7 @@ using namespace wire;
 
 TcpSock::TcpSock(Tcp& tcp) : Sock(tcp) {}
 TcpSock::~TcpSock() {
+  NET_ASSERT(timer_slot == kNoTimerSlot);  // tcp_clear_xmit_timers came first
   if (active_) tcp().active_cache_.destroy(active_);
 }
 
@@ -37,6 +38,7 @@ Tcp::Tcp(Ipv4& ip) : Proto(ip.net()), ip_(ip) {
   reqhash_.traits().seed = ehash_.traits().seed;
   twhash_.traits().seed = ehash_.traits().seed;
   tw_reaper_.setup([](void* tcp) { static_cast<Tcp*>(tcp)->inet_twdr_hangman(); }, this);
+  timer_heap_timer_.setup([](void* tcp) { static_cast<Tcp*>(tcp)->tcp_timer_heap_run(); }, this);
   for (auto& h : table_perturb_) h = static_cast<uint16_t>(ip.net().rng.next_u32());
   ip.inet_add_protocol(kIpProtoTcp, InetProtocol{[this](SkbPtr skb) { tcp_v4_rcv(std::move(skb)); },
                                                  [this](const IcmpErrInfo& e) { tcp_v4_err(e); }});
@@ -44,10 +46,12 @@ Tcp::Tcp(Ipv4& ip) : Proto(ip.net()), ip_(ip) {
 
 // The socks are the protocol's: each is freed here or by reap() (sk_free).
 Tcp::~Tcp() {
-  while (TcpSock* tp = socks_.front()) {
+  std::vector<TcpSock*> socks;
+  socks.reserve(socks_.size());
+  socks_.for_each([&](TcpSock& tp) { socks.push_back(&tp); });
+  for (TcpSock* tp : socks) {
     tcp_clear_xmit_timers(*tp);
-    socks_.erase(*tp);
-    delete tp;
+    socks_.destroy(tp);
   }
   std::vector<RequestSock*> reqs;
   reqhash_.for_each([&](RequestSock& r) { reqs.push_back(&r); });
@@ -62,8 +66,7 @@ Tcp::~Tcp() {
 // until the route and the peer say more (RFC 9293 §3.7.1), an initial window of 10 segments
 // (RFC 6928), and the buffer sizes from the settings.
 Sock* Tcp::create() {
-  auto sk = std::make_unique<TcpSock>(*this);
-  TcpSock& tp = *sk;
+  TcpSock& tp = *socks_.create(*this);
   tp.sk_state = TcpState::kClose;
   tp.rto = sysctl_.rto_init;
   tp.ato = sysctl_.delack_min;
@@ -72,13 +75,11 @@ Sock* Tcp::create() {
   tp.snd_ssthresh = 0x7fffffff;
   tp.sk_rcvbuf = static_cast<uint32_t>(sysctl_.tcp_rmem_default);
   tp.sk_sndbuf = static_cast<uint32_t>(sysctl_.tcp_wmem_default);
-  tp.ca_ops = tcp_ca_find(sysctl_.congestion_control);
-  if (!tp.ca_ops) tp.ca_ops = tcp_ca_find("reno");
-  tcp_init_xmit_timers(tp);
-  socks_.push_front(*sk.release());
+  tp.ca_key = tcp_ca_find(sysctl_.congestion_control).value_or(0);
   if (net().trace.on()) {
     net().trace.emit("tcp_v4_init_sock", "state=CLOSE rto=%.0fms mss=%u cwnd=%u rcvbuf=%u sndbuf=%u cc=%s",
-                     to_ms(tp.rto), tp.mss_cache, tp.snd_cwnd, tp.sk_rcvbuf, tp.sk_sndbuf, tp.ca_ops->name());
+                     to_ms(tp.rto), tp.mss_cache, tp.snd_cwnd, tp.sk_rcvbuf, tp.sk_sndbuf,
+                     tp.ca_ops().name());
   }
   return &tp;
 }

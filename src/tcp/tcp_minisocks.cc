@@ -170,7 +170,8 @@ void Tcp::tcp_check_req(RequestSock& req, SkbPtr skb, const TcpHdr& th, const Tc
   c.sk_keepopen = l.sk_keepopen;
   c.keepalive_probes = l.keepalive_probes;
   c.linger_on = l.linger_on;
-  if (l.sk_timeo) c.sk_timeo = std::make_unique<SockTimeo>(*l.sk_timeo);
+  // The listener's timeouts, not its callback: the child's waiter is whoever accepts it.
+  if (l.sk_extra && l.sk_extra->timeo != SockTimeo{}) c.timeo() = l.sk_extra->timeo;
   auto rt = ip_.ip_route_output(c.inet_daddr, c.inet_saddr);
   if (rt) c.sk_dst_cache = *rt;
   tcp_sync_mss(c, c.sk_dst_cache ? c.sk_dst_cache->mtu() : 576);

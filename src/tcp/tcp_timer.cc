@@ -9,41 +9,74 @@ namespace ustack {
 
 namespace {
 
-void tcp_timer_fn(TcpSock& tp) { tp.tcp().tcp_timer_handler(tp); }
-
 // The clock in whole milliseconds, wrapping at 2^32 like the deadlines kept from it.
 uint32_t clock_ms(TimePoint t) {
   return static_cast<uint32_t>(std::chrono::floor<std::chrono::milliseconds>(t.time_since_epoch()).count());
 }
 
-}  // namespace
+bool ms_before(uint32_t a, uint32_t b) { return static_cast<int32_t>(a - b) < 0; }
 
-void Tcp::tcp_init_xmit_timers(TcpSock& tp) { tp.sk_timer.setup<tcp_timer_fn>(tp); }
+}  // namespace
 
 void Tcp::tcp_clear_xmit_timers(TcpSock& tp) {
   tp.timeouts_armed = 0;
   tp.tlp_armed = tp.reo_armed = false;
-  net().timers.del_timer(tp.sk_timer);
+  tcp_timer_entry_clear(tp);
 }
 
-// The deadline is rounded up to a whole millisecond so that, when sk_timer fires for it, the clock's
-// millisecond has reached it. The queue entry moves only if the new deadline comes before it; a later
-// one is found when the entry fires early (tcp_timer_handler).
+void Tcp::tcp_timer_entry_clear(TcpSock& tp) {
+  timer_heap_.erase(tp);
+  if (timer_heap_.empty()) net().timers.del_timer(timer_heap_timer_);
+}
+
+void Tcp::tcp_timer_entry_set(TcpSock& tp, uint32_t ms) {
+  tp.timer_entry_ms = ms;
+  timer_heap_.update(tp);
+  tcp_timer_heap_rearm();
+}
+
+// The stack's timer goes to the heap's earliest entry when that comes before it. It is not moved later
+// when an entry leaves or moves on: it then fires early, finds nothing due, and goes to the new earliest.
+void Tcp::tcp_timer_heap_rearm() {
+  const TcpSock* first = timer_heap_.top();
+  if (!first) return;
+  TimePoint now = net().now();
+  int32_t ahead = static_cast<int32_t>(first->timer_entry_ms - clock_ms(now));
+  TimePoint at = std::chrono::floor<std::chrono::milliseconds>(now) + std::chrono::milliseconds(ahead);
+  if (!timer_heap_timer_.pending() || timer_heap_timer_.expires() > at)
+    net().timers.mod_timer(timer_heap_timer_, at);
+}
+
+// Every connection whose entry is due, earliest first. An entry that a handler puts at this millisecond
+// or before runs in this pass too, as the stack's timer queue runs a timer re-armed for a time passed.
+void Tcp::tcp_timer_heap_run() {
+  const uint32_t now = clock_ms(net().now());
+  while (TcpSock* tp = timer_heap_.top()) {
+    if (ms_before(now, tp->timer_entry_ms)) break;
+    timer_heap_.erase(*tp);
+    tcp_timer_handler(*tp);
+  }
+  tcp_timer_heap_rearm();
+}
+
+// The deadline is rounded up to a whole millisecond so that, when the entry comes due for it, the
+// clock's millisecond has reached it. The entry moves only if the new deadline comes before it; a later
+// one is found when the entry comes due early (tcp_timer_handler).
 void Tcp::inet_csk_reset_xmit_timer(TcpSock& tp, TcpTimeout what, Duration when) {
   // The RTO by default; tcp_schedule_loss_probe and the RACK reordering timer mark theirs after.
   if (what == TcpTimeout::kRetransmit) tp.tlp_armed = tp.reo_armed = false;
   // Rounded up to the millisecond with one division: this runs on most segments sent and ACKs taken.
-  const int64_t ms = ((net().now() + when).time_since_epoch().count() + 999'999) / 1'000'000;
-  const TimePoint at{std::chrono::milliseconds(ms)};
-  tp.timeout_ms[size_t(what)] = static_cast<uint32_t>(ms);
+  const int64_t ms64 = ((net().now() + when).time_since_epoch().count() + 999'999) / 1'000'000;
+  const auto ms = static_cast<uint32_t>(ms64);
+  tp.timeout_ms[size_t(what)] = ms;
   tp.timeouts_armed |= static_cast<uint8_t>(1u << unsigned(what));
-  if (!tp.sk_timer.pending() || tp.sk_timer.expires() > at) net().timers.mod_timer(tp.sk_timer, at);
+  if (!timer_heap_.contains(tp) || ms_before(ms, tp.timer_entry_ms)) tcp_timer_entry_set(tp, ms);
 }
 
 void Tcp::inet_csk_clear_xmit_timer(TcpSock& tp, TcpTimeout what) {
   if (what == TcpTimeout::kRetransmit) tp.tlp_armed = tp.reo_armed = false;
   tp.timeouts_armed &= static_cast<uint8_t>(~(1u << unsigned(what)));
-  if (tp.timeouts_armed == 0) net().timers.del_timer(tp.sk_timer);
+  if (tp.timeouts_armed == 0) tcp_timer_entry_clear(tp);
 }
 
 TimePoint Tcp::inet_csk_timeout(const TcpSock& tp, TcpTimeout what) const {
@@ -52,23 +85,23 @@ TimePoint Tcp::inet_csk_timeout(const TcpSock& tp, TcpTimeout what) const {
   return std::chrono::floor<std::chrono::milliseconds>(now) + std::chrono::milliseconds(ahead);
 }
 
-// sk_timer fired: run the first timeout that is due. The entry is re-armed for the others first, as the
-// handler may free the sock; one more due at this millisecond runs next in the same timer-queue pass.
+// The connection's entry came due: run the first timeout that is due. The entry is put back for the
+// others first, as the handler may free the sock; one more due at this millisecond runs next in the same
+// pass (tcp_timer_heap_run).
 void Tcp::tcp_timer_handler(TcpSock& tp) {
   const uint32_t now = clock_ms(net().now());
   std::optional<TcpTimeout> due;
-  std::optional<TimePoint> next;
+  std::optional<uint32_t> next;
   for (size_t i = 0; i < kTcpTimeouts; ++i) {
     if (!(tp.timeouts_armed & (1u << i))) continue;
-    if (!due && static_cast<int32_t>(tp.timeout_ms[i] - now) <= 0) {
+    if (!due && !ms_before(now, tp.timeout_ms[i])) {
       due = TcpTimeout(i);
       tp.timeouts_armed &= static_cast<uint8_t>(~(1u << i));
       continue;
     }
-    TimePoint at = inet_csk_timeout(tp, TcpTimeout(i));
-    if (!next || at < *next) next = at;
+    if (!next || ms_before(tp.timeout_ms[i], *next)) next = tp.timeout_ms[i];
   }
-  if (next) net().timers.mod_timer(tp.sk_timer, *next);
+  if (next) tcp_timer_entry_set(tp, *next);
   if (!due) return;
   switch (*due) {
     case TcpTimeout::kRetransmit:
@@ -109,7 +142,7 @@ void Tcp::tcp_enter_loss(TcpSock& tp) {
   a.undo_marker = 0;  // an RTO's reduction is not undone by D-SACKs (no F-RTO or loss undo here)
   if (tp.ca_state != CaState::kLoss || tp.retransmits == 0) {
     a.prior_cwnd = tp.snd_cwnd;
-    tp.snd_ssthresh = tp.ca_ops->ssthresh(tp);
+    tp.snd_ssthresh = tp.ca_ops().ssthresh(tp);
   }
   tp.snd_cwnd = 1;
   tp.snd_cwnd_cnt = 0;
@@ -133,7 +166,7 @@ void Tcp::tcp_enter_loss(TcpSock& tp) {
   a.high_seq = tp.snd_nxt;
   a.tlp_high_seq = 0;
   tp.ca_state = CaState::kLoss;
-  tp.ca_ops->set_state(tp, CaState::kLoss);
+  tp.ca_ops().set_state(tp, CaState::kLoss);
 }
 
 // retransmits_timed_out with tcp_model_timeout: has the time since the first transmission of what is
@@ -218,12 +251,12 @@ void Tcp::tcp_delack_timer(TcpSock& tp) {
 }
 
 Duration Tcp::keepalive_time_when(const TcpSock& tp) const {
-  uint16_t s = tp.sk_timeo ? tp.sk_timeo->keepidle_s : 0;
+  uint16_t s = tp.sk_extra ? tp.sk_extra->timeo.keepidle_s : 0;
   return s ? Duration(std::chrono::seconds(s)) : sysctl_.tcp_keepalive_time;
 }
 
 Duration Tcp::keepalive_intvl_when(const TcpSock& tp) const {
-  uint16_t s = tp.sk_timeo ? tp.sk_timeo->keepintvl_s : 0;
+  uint16_t s = tp.sk_extra ? tp.sk_extra->timeo.keepintvl_s : 0;
   return s ? Duration(std::chrono::seconds(s)) : sysctl_.tcp_keepalive_intvl;
 }
 

@@ -192,8 +192,10 @@ TEST(TcpTimers, TheTimeoutsOfAConnectionShareOneTimerEntry) {
   ASSERT_TRUE(h.api().setsockopt_int(fd, kSolTcp, kTcpNoDelay, 1));
   const TimerQueue& timers = h.tcp().net().timers;
   const size_t idle = timers.size();
-  set_keepalive(h, fd);  // idle 10 s
-  EXPECT_EQ(timers.size(), idle + 1);
+  EXPECT_EQ(h.tcp().timer_entry_count(), 0u);
+  set_keepalive(h, fd);                // idle 10 s
+  EXPECT_EQ(timers.size(), idle + 1);  // the protocol's one timer for its connections' entries
+  EXPECT_EQ(h.tcp().timer_entry_count(), 1u);
   for (uint32_t i = 0; i < 16; ++i) {  // out of quick-ack mode
     h.inject(Out{kTcpAck | kTcpPsh, kP + i, h.iss + 1}.with_payload("q"));
     h.expect_tx(kTcpAck);
@@ -207,6 +209,7 @@ TEST(TcpTimers, TheTimeoutsOfAConnectionShareOneTimerEntry) {
   h.inject(Out{kTcpAck | kTcpPsh, p, h.iss + 1}.with_payload("x"));
   h.expect_no_tx();
   EXPECT_EQ(timers.size(), idle + 1);
+  EXPECT_EQ(h.tcp().timer_entry_count(), 1u);
   h.advance(39ms);
   h.expect_no_tx();
   h.advance(2ms);
