@@ -68,9 +68,11 @@ class IntrusiveList {
 };
 
 // A chained hash table of elements linked through themselves, the shape of the kernel's inet_ehash and
-// inet_bhash: a power-of-two array of chain heads, doubled when the elements outnumber the chains, so
-// that chains stay about one long and a lookup is O(1). An element costs its one link and, amortized, one
-// or two array slots. Chains are singly linked: removal walks the element's (short) chain.
+// inet_bhash: a power-of-two array of chain heads, doubled when the elements outnumber the chains
+// MaxLoad times, so that chains stay about MaxLoad/2 to MaxLoad long and a lookup is O(1). An element
+// costs its one link and, amortized, between 1/MaxLoad and 2/MaxLoad array slots: a table looked up per
+// packet keeps chains short, one looked up per connection may trade length for memory. Chains are
+// singly linked: removal walks the element's (short) chain.
 //
 // Traits provides:
 //   using Key = ...;                      // equality-comparable
@@ -78,7 +80,7 @@ class IntrusiveList {
 //   static T*& next(T&);                  // the element's chain link
 //   size_t hash(const Key&) const;        // a member, so that it may hold a secret seed; the low bits
 //                                         // pick the chain, so they must be well mixed
-template <class T, class Traits>
+template <class T, class Traits, size_t MaxLoad = 1>
 class IntrusiveHashTable {
  public:
   using Key = typename Traits::Key;
@@ -101,7 +103,7 @@ class IntrusiveHashTable {
   }
   // Link e, which is in no table. Keys need not be unique; find() returns one of equal ones.
   void insert(T& e) {
-    if (size_ >= buckets_.size()) grow();
+    if (size_ >= buckets_.size() * MaxLoad) grow();
     link(e);
     ++size_;
   }

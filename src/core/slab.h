@@ -2,14 +2,17 @@
 // an object costs its own size and no heap chunk header, and the cache can walk its live objects (a
 // bitmap per page says which slots hold one) without a list link in each of them.
 //
-// A page is aligned to its size, so the page of an object is its address with the low bits cleared, as
-// the kernel finds a slab from an address (virt_to_slab). Pages with a free slot are on a list, and an
-// object is made in the first of them; a page that empties is given back to the heap unless it is the
-// only one with room.
+// A page holds 64 objects and a header. The pages are kept in address order, so that the page of an
+// object is found by a binary search when it is freed (the kernel finds a slab from an address with
+// virt_to_slab; aligning pages to their size would do it with a mask, but the heap pays for an aligned
+// block with a hole as large as the block). Pages with a free slot are on a list, and an object is made
+// in the first of them; a page that empties is given back to the heap unless it is the only one with
+// room.
 #pragma once
 
-#include <array>
+#include <algorithm>
 #include <bit>
+#include <functional>
 #include <cstddef>
 #include <cstdint>
 #include <new>
@@ -18,9 +21,8 @@
 
 namespace ustack {
 
-template <class T, size_t kPageBytes = 16384>
+template <class T>
 class Slab {
-  static_assert(std::has_single_bit(kPageBytes));
 
  public:
   Slab() = default;
@@ -81,12 +83,11 @@ class Slab {
     Free* free = nullptr;  // slots given back
     uint32_t carved = 0;   // slots below this have been handed out at least once
     uint32_t live = 0;
-    uint32_t index = 0;                   // in pages_
-    std::array<uint64_t, 4> live_bits{};  // enough for 256 slots
+    uint64_t live_bits = 0;  // one bit per slot
   };
+  static constexpr size_t kSlots = 64;
   static constexpr size_t kSlotsOffset = (sizeof(PageHeader) + kAlign - 1) / kAlign * kAlign;
-  static constexpr size_t kSlots = std::min<size_t>((kPageBytes - kSlotsOffset) / kSlotBytes, 256);
-  static_assert(kSlots >= 8, "the page is too small for this object");
+  static constexpr size_t kPageBytes = kSlotsOffset + kSlots * kSlotBytes;
 
   struct Page : PageHeader {
     std::byte* slot(size_t i) { return reinterpret_cast<std::byte*>(this) + kSlotsOffset + i * kSlotBytes; }
@@ -101,50 +102,42 @@ class Slab {
       } else {
         s = slot(this->carved++);
       }
-      size_t i = index_of(s);
-      this->live_bits[i / 64] |= uint64_t{1} << (i % 64);
+      this->live_bits |= uint64_t{1} << index_of(s);
       ++this->live;
       return s;
     }
     void give(void* s) {
-      size_t i = index_of(s);
-      this->live_bits[i / 64] &= ~(uint64_t{1} << (i % 64));
+      this->live_bits &= ~(uint64_t{1} << index_of(s));
       --this->live;
       this->free = ::new (s) Free{this->free};
     }
     template <class F>
     void for_each_live(F&& f) {
-      for (size_t w = 0; w < this->live_bits.size(); ++w) {
-        for (uint64_t bits = this->live_bits[w]; bits; bits &= bits - 1) {
-          size_t i = w * 64 + static_cast<size_t>(std::countr_zero(bits));
-          f(*std::launder(reinterpret_cast<T*>(slot(i))));
-        }
-      }
+      for (uint64_t bits = this->live_bits; bits; bits &= bits - 1)
+        f(*std::launder(reinterpret_cast<T*>(slot(static_cast<size_t>(std::countr_zero(bits))))));
     }
   };
 
-  static Page* page_of(const T* obj) {
-    return reinterpret_cast<Page*>(reinterpret_cast<uintptr_t>(obj) & ~uintptr_t{kPageBytes - 1});
+  // The page holding obj: the last page that starts at or before it.
+  Page* page_of(const T* obj) const {
+    auto it = std::upper_bound(pages_.begin(), pages_.end(), static_cast<const void*>(obj),
+                               [](const void* a, const Page* p) { return std::less<>()(a, p); });
+    return *(it - 1);
   }
 
   Page* new_page() {
-    void* mem = ::operator new (kPageBytes, std::align_val_t{kPageBytes});
-    Page* p = ::new (mem) Page();
-    p->index = static_cast<uint32_t>(pages_.size());
-    pages_.push_back(p);
+    Page* p = ::new (::operator new(kPageBytes, std::align_val_t{kAlign})) Page();
+    pages_.insert(std::upper_bound(pages_.begin(), pages_.end(), p, std::less<>()), p);
     link_partial(p);
     return p;
   }
   void remove_page(Page* p) {
-    Page* last = pages_.back();
-    pages_[p->index] = last;
-    last->index = p->index;
-    pages_.pop_back();
+    pages_.erase(std::lower_bound(pages_.begin(), pages_.end(), p, std::less<>()));
     free_page(p);
   }
   static void free_page(Page* p) {
     p->~Page();
-    ::operator delete (static_cast<void*>(p), std::align_val_t{kPageBytes});
+    ::operator delete (static_cast<void*>(p), std::align_val_t{kAlign});
   }
   void link_partial(Page* p) {
     p->prev_partial = nullptr;
@@ -158,7 +151,7 @@ class Slab {
     p->prev_partial = p->next_partial = nullptr;
   }
 
-  std::vector<Page*> pages_;
+  std::vector<Page*> pages_;  // in address order
   Page* partial_ = nullptr;  // pages with a free slot, most recently given one first
   size_t size_ = 0;
 };

@@ -24,10 +24,7 @@ const InetProtosw* InetSw::lookup(int type, int protocol) const {
   return nullptr;
 }
 
-void sock_graft(Socket& sock, Sock& sk) {
-  sock.sk = &sk;
-  sk.sk_socket = &sock;
-}
+void sock_graft(Socket& sock, Sock& sk) { sock.sk = &sk; }
 
 Result<std::unique_ptr<Socket>> inet_create(const InetSw& sw, int type, int protocol) {
   const InetProtosw* e = sw.lookup(type, protocol);
@@ -36,10 +33,10 @@ Result<std::unique_ptr<Socket>> inet_create(const InetSw& sw, int type, int prot
     return make_error(type_known ? Errc::kProtoNoSupport : Errc::kProtoType);
   }
   auto sock = std::make_unique<Socket>();
-  sock->type = static_cast<uint8_t>(type);
-  sock->state = SocketState::kUnconnected;
   Sock* sk = e->prot->create();  // sk_alloc + sk_prot->init
   if (!sk) return make_error(Errc::kNoBufs);
+  sk->sk_type = static_cast<uint8_t>(type);
+  sk->socket_state = SocketState::kUnconnected;
   if (sk->net().trace.on()) {
     sk->net().trace.emit("sock_create",
                          "family=AF_INET type=%s protocol=%d -> __sock_create: sock_alloc, pf->create",
@@ -49,7 +46,7 @@ Result<std::unique_ptr<Socket>> inet_create(const InetSw& sw, int type, int prot
   if (sk->net().trace.on()) {
     sk->net().trace.emit("inet_create", "inetsw[%s] -> prot=%s ops=%s; sock_init_data: %s, sk_state=%s",
                          type == kSockStream ? "SOCK_STREAM" : "SOCK_DGRAM", e->prot->name(),
-                         inet_ops(sock->type).name, socket_state_name(sock->state),
+                         inet_ops(sk->sk_type).name, socket_state_name(sk->socket_state),
                          tcp_state_name(sk->sk_state));
   }
   return sock;
@@ -58,8 +55,8 @@ Result<std::unique_ptr<Socket>> inet_create(const InetSw& sw, int type, int prot
 void inet_release(Socket& sock) {
   if (!sock.sk) return;
   Sock* sk = sock.sk;
+  sk->socket_state = SocketState::kFree;  // sock_orphan
   sock.sk = nullptr;
-  sock.state = SocketState::kFree;
   sk->sk_prot->close(*sk);
 }
 
@@ -73,12 +70,12 @@ Status inet_stream_connect(Socket& sock, const SockAddrIn& addr, bool nonblock, 
   NetCore& net = sk.net();
   if (addr.family == kAfUnspec) {
     Status s = sk.sk_prot->disconnect(sk);
-    sock.state = s ? SocketState::kUnconnected : SocketState::kDisconnecting;
+    sock.state() = s ? SocketState::kUnconnected : SocketState::kDisconnecting;
     return s;
   }
   if (addr.family != kAfInet) return make_error(Errc::kAfNoSupport);
   Errc err;
-  switch (sock.state) {
+  switch (sock.state()) {
     case SocketState::kConnected:
       return make_error(Errc::kIsConn);
     case SocketState::kConnecting:
@@ -88,11 +85,12 @@ Status inet_stream_connect(Socket& sock, const SockAddrIn& addr, bool nonblock, 
       if (sk.sk_state != TcpState::kClose) return make_error(Errc::kIsConn);
       if (net.trace.on()) {
         net.trace.emit("inet_stream_connect", "%s sk_state=%s -> sk_prot->connect (tcp_v4_connect) %s",
-                       socket_state_name(sock.state), tcp_state_name(sk.sk_state), addr.to_string().c_str());
+                       socket_state_name(sock.state()), tcp_state_name(sk.sk_state),
+                       addr.to_string().c_str());
       }
       Status s = sk.sk_prot->connect(sk, addr);
       if (!s) return s;
-      sock.state = SocketState::kConnecting;
+      sock.state() = SocketState::kConnecting;
       err = Errc::kInProgress;
       break;
     }
@@ -113,14 +111,14 @@ Status inet_stream_connect(Socket& sock, const SockAddrIn& addr, bool nonblock, 
   if (sk.sk_state == TcpState::kClose) {
     // Connection refused, timed out, or reset.
     Errc e = sk.sock_error();
-    sock.state = SocketState::kUnconnected;
+    sock.state() = SocketState::kUnconnected;
     (void)sk.sk_prot->disconnect(sk);
     return make_error(e != Errc::kOk ? e : Errc::kConnAborted);
   }
-  sock.state = SocketState::kConnected;
+  sock.state() = SocketState::kConnected;
   if (net.trace.on())
     net.trace.emit("inet_stream_connect", "woken: sk_state=%s -> %s, connect() returns 0",
-                   tcp_state_name(sk.sk_state), socket_state_name(sock.state));
+                   tcp_state_name(sk.sk_state), socket_state_name(sock.state()));
   return {};
 }
 
@@ -128,17 +126,18 @@ Status inet_dgram_connect(Socket& sock, const SockAddrIn& addr, bool, const Wait
   Sock& sk = *sock.sk;
   if (addr.family == kAfUnspec) {
     Status s = sk.sk_prot->disconnect(sk);
-    sock.state = SocketState::kUnconnected;
+    sock.state() = SocketState::kUnconnected;
     return s;
   }
   if (addr.family != kAfInet) return make_error(Errc::kAfNoSupport);
   Status s = sk.sk_prot->connect(sk, addr);
-  if (s) sock.state = SocketState::kConnected;
+  if (s) sock.state() = SocketState::kConnected;
   return s;
 }
 
 Status inet_listen(Socket& sock, int backlog) {
-  if (sock.state != SocketState::kUnconnected || sock.type != kSockStream) return make_error(Errc::kInval);
+  if (sock.state() != SocketState::kUnconnected || sock.type() != kSockStream)
+    return make_error(Errc::kInval);
   return sock.sk->sk_prot->listen(*sock.sk, backlog);
 }
 
@@ -155,9 +154,9 @@ Result<std::unique_ptr<Socket>> inet_accept(Socket& sock, bool nonblock, const W
   }
   if (!r) return make_error(r.error());
   auto newsock = std::make_unique<Socket>();
-  newsock->type = sock.type;
-  newsock->state = SocketState::kConnected;
   sock_graft(*newsock, **r);
+  (*r)->sk_type = sock.type();
+  (*r)->socket_state = SocketState::kConnected;
   return newsock;
 }
 
@@ -169,7 +168,7 @@ Result<std::unique_ptr<Socket>> no_accept(Socket&, bool, const Waiter&) {
 Result<size_t> inet_stream_sendmsg(Socket& sock, std::span<const std::byte> data, int flags,
                                    const std::optional<SockAddrIn>& to, const Waiter& wait) {
   Sock& sk = *sock.sk;
-  bool nb = sock.nonblock || (flags & kMsgDontWait);
+  bool nb = sock.nonblock() || (flags & kMsgDontWait);
   Duration t = timeo(nb, sk.sndtimeo());
   size_t sent = 0;
   for (;;) {
@@ -186,9 +185,9 @@ Result<size_t> inet_stream_sendmsg(Socket& sock, std::span<const std::byte> data
 Result<size_t> inet_recvmsg(Socket& sock, std::span<std::byte> buf, int flags, SockAddrIn* from,
                             const Waiter& wait) {
   Sock& sk = *sock.sk;
-  bool nb = sock.nonblock || (flags & kMsgDontWait);
+  bool nb = sock.nonblock() || (flags & kMsgDontWait);
   Duration t = timeo(nb, sk.rcvtimeo());
-  bool waitall = (flags & kMsgWaitAll) && sock.type == kSockStream && !(flags & kMsgPeek);
+  bool waitall = (flags & kMsgWaitAll) && sock.type() == kSockStream && !(flags & kMsgPeek);
   size_t got = 0;
   for (;;) {
     auto r = sk.sk_prot->recvmsg(sk, buf.subspan(got), flags, from);
@@ -213,13 +212,13 @@ Result<size_t> inet_dgram_sendmsg(Socket& sock, std::span<const std::byte> data,
 Status inet_shutdown(Socket& sock, int how) {
   Sock& sk = *sock.sk;
   if (how < 0 || how > 2) return make_error(Errc::kInval);
-  if (sock.state == SocketState::kConnecting) {
-    sock.state = (sk.sk_state == TcpState::kSynSent || sk.sk_state == TcpState::kSynRecv ||
-                  sk.sk_state == TcpState::kClose)
-                     ? SocketState::kDisconnecting
-                     : SocketState::kConnected;
+  if (sock.state() == SocketState::kConnecting) {
+    sock.state() = (sk.sk_state == TcpState::kSynSent || sk.sk_state == TcpState::kSynRecv ||
+                    sk.sk_state == TcpState::kClose)
+                       ? SocketState::kDisconnecting
+                       : SocketState::kConnected;
   }
-  if (sock.type == kSockDgram && sock.state != SocketState::kConnected) return make_error(Errc::kNotConn);
+  if (sock.type() == kSockDgram && sock.state() != SocketState::kConnected) return make_error(Errc::kNotConn);
   Status s = sk.sk_prot->shutdown(sk, how);
   return s;
 }
@@ -232,7 +231,5 @@ const ProtoOps inet_stream_ops = {"inet_stream_ops",   inet_stream_connect, inet
                                   inet_stream_sendmsg, inet_recvmsg,        inet_shutdown, inet_poll};
 const ProtoOps inet_dgram_ops = {"inet_dgram_ops",   inet_dgram_connect, no_accept,     no_listen,
                                  inet_dgram_sendmsg, inet_recvmsg,       inet_shutdown, inet_poll};
-
-const ProtoOps& inet_ops(uint8_t type) { return type == kSockStream ? inet_stream_ops : inet_dgram_ops; }
 
 }  // namespace ustack

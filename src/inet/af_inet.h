@@ -13,9 +13,6 @@
 
 namespace ustack {
 
-enum class SocketState : uint8_t { kFree, kUnconnected, kConnecting, kConnected, kDisconnecting };
-const char* socket_state_name(SocketState s);
-
 inline constexpr int kSockStream = 1;
 inline constexpr int kSockDgram = 2;
 inline constexpr int kIpProtoTcpNum = 6;
@@ -26,24 +23,22 @@ inline constexpr int kIpProtoUdpNum = 17;
 using Waiter = std::function<bool(const std::function<bool()>& cond, Duration timeout)>;
 
 struct ProtoOps;
-// The operations of a socket type (sock->ops as inet_create sets them from inetsw): inet_stream_ops for
-// SOCK_STREAM, inet_dgram_ops for SOCK_DGRAM, as every Linux inet protocol of those types has.
-const ProtoOps& inet_ops(uint8_t type);
 
-// struct socket. Its wait queue is its sock's sk_wq: every sock event (state change, data ready, write
-// space, error) runs sk_wq->on_event, for event loops. The wq is made when a callback is first set
-// (SocketApi::set_event_callback): a std::function is four words that most sockets never use. Every
-// connection has a Socket, held in place in the descriptor table, so it is kept to two words: the
-// operations are the type's (inet_ops), not a pointer of their own.
+// struct socket, as a handle: the descriptor table holds one per descriptor, and it is one pointer. What
+// struct socket and struct file keep (the SS_* state, O_NONBLOCK, the type) the sock holds for it (see
+// Sock::socket_state); a sock can outlive its socket, never the other way round. The socket's wait
+// queue is its sock's sk_extra->wq: every sock event runs its callback, for event loops.
 class Socket {
  public:
-  Sock* sk = nullptr;
-  SocketState state = SocketState::kUnconnected;
-  bool nonblock = false;  // O_NONBLOCK
-  uint8_t type = 0;       // kSockStream or kSockDgram; 0: a free descriptor slot
-  const ProtoOps& ops() const { return inet_ops(type); }
+  Sock* sk = nullptr;  // nullptr: a free descriptor slot
+  SocketState& state() { return sk->socket_state; }
+  SocketState state() const { return sk->socket_state; }
+  bool& nonblock() { return sk->socket_nonblock; }
+  bool nonblock() const { return sk->socket_nonblock; }
+  uint8_t type() const { return sk->sk_type; }
+  inline const ProtoOps& ops() const;
 };
-static_assert(sizeof(Socket) <= 16, "Socket grew: the descriptor table holds one per descriptor");
+static_assert(sizeof(Socket) == sizeof(Sock*), "the descriptor table holds a Socket per descriptor");
 
 // struct proto_ops: the per-type operations; blocking waits go through `wait`.
 struct ProtoOps {
@@ -61,6 +56,13 @@ struct ProtoOps {
 
 extern const ProtoOps inet_stream_ops;
 extern const ProtoOps inet_dgram_ops;
+
+// The operations of a socket type (sock->ops as inet_create sets them from inetsw): inet_stream_ops for
+// SOCK_STREAM, inet_dgram_ops for SOCK_DGRAM, as every Linux inet protocol of those types has.
+inline const ProtoOps& inet_ops(uint8_t type) {
+  return type == kSockStream ? inet_stream_ops : inet_dgram_ops;
+}
+const ProtoOps& Socket::ops() const { return inet_ops(sk->sk_type); }
 
 // struct inet_protosw: one entry of the protocol switch.
 struct InetProtosw {

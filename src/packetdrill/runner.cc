@@ -456,7 +456,7 @@ class Run {
     advance_to(t);
     last_usecs_ = t;
     Socket* s = sut_fd_ >= 0 ? stack_.sockets().lookup(sut_fd_) : nullptr;
-    auto* tp = s && s->type == kSockStream ? static_cast<TcpSock*>(s->sk) : nullptr;
+    auto* tp = s && s->type() == kSockStream ? static_cast<TcpSock*>(s->sk) : nullptr;
     if (!tp) return fail(ev, "%{ }% block without a TCP socket under test");
     TcpInfo info = tp->tcp_get_info();
     CodeResult c = eval_code_block(ev.text, [&](const std::string& n) { return tcpi_field(info, n); });

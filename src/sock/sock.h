@@ -33,6 +33,10 @@ enum class TcpState : uint8_t {
 };
 const char* tcp_state_name(TcpState s);
 
+// The user side's state (struct socket's SS_*), apart from the protocol's.
+enum class SocketState : uint8_t { kFree, kUnconnected, kConnecting, kConnected, kDisconnecting };
+const char* socket_state_name(SocketState s);
+
 enum ShutdownBits : uint8_t { kRcvShutdown = 1, kSendShutdown = 2, kShutdownMask = 3 };
 
 // poll(2) event bits, with Linux's values.
@@ -122,6 +126,10 @@ class Proto {
   virtual Result<size_t> getsockopt(Sock& sk, int level, int name, std::span<std::byte> out) = 0;
   // The readiness mask (tcp_poll, udp_poll).
   virtual uint16_t poll(const Sock& sk) const = 0;
+  // The buffer sizes of a sock that did not set SO_RCVBUF or SO_SNDBUF (net.ipv4.tcp_rmem[1] and
+  // net.core.rmem_default, and their send-side peers).
+  virtual uint32_t default_rcvbuf() const = 0;
+  virtual uint32_t default_sndbuf() const = 0;
 
  private:
   NetCore& net_;  // the stack the protocol and its socks belong to
@@ -152,6 +160,11 @@ struct SockTimeo {
 struct SockExtra {
   SocketWq wq;
   SockTimeo timeo;
+  // SO_RCVBUF and SO_SNDBUF in bytes, once set: 32 bits, as the kernel's int (setsockopt caps them at
+  // 64 MiB). 0: the protocol's default (Proto::default_rcvbuf), read when used, so that a sock that
+  // never set them follows the setting.
+  uint32_t sk_rcvbuf = 0;
+  uint32_t sk_sndbuf = 0;
 };
 
 class Sock {
@@ -174,7 +187,6 @@ class Sock {
   // The fields go from words down to bytes so that none pads: every connection carries a Sock, and
   // its TcpSock's first fields take the last bytes of its last word.
   Proto* sk_prot;
-  Socket* sk_socket = nullptr;          // nullptr once orphaned
   std::unique_ptr<SockExtra> sk_extra;  // nullptr: no callback, the default timeouts
   SockExtra& extra() {
     if (!sk_extra) sk_extra = std::make_unique<SockExtra>();
@@ -184,28 +196,38 @@ class Sock {
   Duration sndtimeo() const { return sk_extra ? sk_extra->timeo.sk_sndtimeo : Duration::max(); }
   Duration lingertime() const { return sk_extra ? sk_extra->timeo.sk_lingertime : Duration(0); }
   SockTimeo& timeo() { return extra().timeo; }
+  // SO_RCVBUF and SO_SNDBUF (sk_rcvbuf, sk_sndbuf): the sock's own, or its protocol's default.
+  uint32_t rcvbuf() const {
+    return sk_extra && sk_extra->sk_rcvbuf ? sk_extra->sk_rcvbuf : sk_prot->default_rcvbuf();
+  }
+  uint32_t sndbuf() const {
+    return sk_extra && sk_extra->sk_sndbuf ? sk_extra->sk_sndbuf : sk_prot->default_sndbuf();
+  }
   DstPtr sk_dst_cache;
 
   // inet_sock: the bound and connected addresses and ports, host order.
   Ipv4Addr inet_rcv_saddr;  // bound address (any: all)
   Ipv4Addr inet_saddr;      // source address in use
   Ipv4Addr inet_daddr;
-  // SO_RCVBUF and SO_SNDBUF in bytes: 32 bits, as the kernel's int (setsockopt caps them at 64 MiB).
-  uint32_t sk_rcvbuf = 0;
-  uint32_t sk_sndbuf = 0;
   uint16_t inet_num = 0;  // local port, host order (inet_sport)
   uint16_t inet_dport = 0;
 
   TcpState sk_state = TcpState::kClose;
   uint8_t sk_shutdown = 0;
-  bool sk_reuse = false;      // SO_REUSEADDR
-  bool sk_keepopen = false;   // SO_KEEPALIVE
-  bool sk_broadcast = false;  // SO_BROADCAST
-  bool linger_on = false;     // SO_LINGER
-  uint8_t uc_ttl = 0;         // IP_TTL (inet_sock); 0: the route's default
-  uint8_t tos = 0;            // IP_TOS (inet_sock)
+  bool sk_reuse : 1 = false;      // SO_REUSEADDR
+  bool sk_keepopen : 1 = false;   // SO_KEEPALIVE
+  bool sk_broadcast : 1 = false;  // SO_BROADCAST
+  bool linger_on : 1 = false;     // SO_LINGER
+  uint8_t uc_ttl = 0;             // IP_TTL (inet_sock); 0: the route's default
+  uint8_t tos = 0;                // IP_TOS (inet_sock)
   Errc sk_err = Errc::kOk;
   Errc sk_err_soft = Errc::kOk;
+  uint8_t sk_type = 0;  // kSockStream or kSockDgram
+  // The socket's side, held here so that the descriptor table is an array of sock pointers, as the
+  // kernel's is one of file pointers: struct socket's state (kFree: the sock has no socket, not yet
+  // accepted or orphaned, Linux's sk_socket == NULL) and the file's O_NONBLOCK.
+  SocketState socket_state = SocketState::kFree;
+  bool socket_nonblock = false;
 
  protected:
   // Not virtual: a sock is freed by its protocol, which knows its type (and a virtual table pointer

@@ -50,9 +50,7 @@ size_t SocketApi::open_count() const {
 int SocketApi::install(std::unique_ptr<Socket> s) {
   while (next_fd_ < fds_.size() && in_use(fds_[next_fd_])) ++next_fd_;
   if (next_fd_ == fds_.size()) fds_.grow();
-  Socket& slot = fds_[next_fd_];
-  slot = *s;
-  if (slot.sk) slot.sk->sk_socket = &slot;
+  fds_[next_fd_] = *s;
   return static_cast<int>(next_fd_++) + kFirstFd;
 }
 
@@ -62,7 +60,7 @@ Result<int> SocketApi::socket(int domain, int type, int protocol) {
   type &= ~kSockNonblock;
   auto r = inet_create(sw_, type, protocol);
   if (!r) return make_error(r.error());
-  (*r)->nonblock = nonblock;
+  (*r)->nonblock() = nonblock;
   Sock* sk = (*r)->sk;
   int fd = install(std::move(*r));
   if (sk->net().trace.on()) sk->net().trace.emit("sock_map_fd", "fd=%d", fd);
@@ -85,9 +83,9 @@ Status SocketApi::listen(int fd, int backlog) {
 Result<int> SocketApi::accept(int fd, SockAddrIn* peer, int flags) {
   Socket* s = lookup(fd);
   if (!s) return make_error(Errc::kBadFd);
-  auto r = s->ops().accept(*s, s->nonblock, wait_);
+  auto r = s->ops().accept(*s, s->nonblock(), wait_);
   if (!r) return make_error(r.error());
-  (*r)->nonblock = flags & kSockNonblock;
+  (*r)->nonblock() = flags & kSockNonblock;
   Sock* sk = (*r)->sk;
   if (peer) *peer = SockAddrIn{sk->inet_daddr, sk->inet_dport};
   return install(std::move(*r));
@@ -100,7 +98,7 @@ Status SocketApi::connect(int fd, const SockAddrIn& addr) {
     s->sk->net().trace.emit("connect", "fd=%d -> sock->ops->connect (%s) %s", fd, s->ops().name,
                             addr.to_string().c_str());
   }
-  return s->ops().connect(*s, addr, s->nonblock, wait_);
+  return s->ops().connect(*s, addr, s->nonblock(), wait_);
 }
 
 Result<size_t> SocketApi::send(int fd, std::span<const std::byte> data, int flags) {
@@ -141,7 +139,7 @@ Status SocketApi::close(int fd) {
   Sock* sk = s->sk;
   // SO_LINGER with a timeout on a blocking socket: send the FIN and wait for it to be acknowledged
   // (tcp_close's sk_stream_wait_close) before the socket goes.
-  if (sk && sk->linger_on && sk->lingertime().count() > 0 && !s->nonblock && s->type == kSockStream &&
+  if (sk && sk->linger_on && sk->lingertime().count() > 0 && !s->nonblock() && s->type() == kSockStream &&
       (sk->sk_state == TcpState::kEstablished || sk->sk_state == TcpState::kCloseWait)) {
     (void)sk->sk_prot->shutdown(*sk, 1);
     wait_(
@@ -169,7 +167,7 @@ Result<SockAddrIn> SocketApi::getpeername(int fd) const {
   Socket* s = lookup(fd);
   if (!s) return make_error(Errc::kBadFd);
   Sock* sk = s->sk;
-  if (sk->inet_dport == 0 || (s->type == kSockStream && s->state != SocketState::kConnected &&
+  if (sk->inet_dport == 0 || (s->type() == kSockStream && s->state() != SocketState::kConnected &&
                               sk->sk_state != TcpState::kEstablished && sk->sk_state != TcpState::kCloseWait))
     return make_error(Errc::kNotConn);
   return SockAddrIn{sk->inet_daddr, sk->inet_dport};
@@ -199,9 +197,9 @@ Status SocketApi::setsockopt(int fd, int level, int name, std::span<const std::b
         // Linux doubles the value to leave room for bookkeeping, and keeps a floor.
         size_t b = std::min<size_t>(size_t(std::max(v, 0)) * 2, kBufMax);
         if (name == kSoRcvBuf) {
-          sk.sk_rcvbuf = static_cast<uint32_t>(std::max(b, kSockMinRcvbuf));
+          sk.extra().sk_rcvbuf = static_cast<uint32_t>(std::max(b, kSockMinRcvbuf));
         } else {
-          sk.sk_sndbuf = static_cast<uint32_t>(std::max(b, kSockMinSndbuf));
+          sk.extra().sk_sndbuf = static_cast<uint32_t>(std::max(b, kSockMinSndbuf));
         }
         return {};
       }
@@ -226,7 +224,7 @@ Status SocketApi::setsockopt(int fd, int level, int name, std::span<const std::b
       case kSoKeepAlive:
         if (!has_int) return make_error(Errc::kInval);
         sk.sk_keepopen = v != 0;
-        if (s->type == kSockStream) return sk.sk_prot->setsockopt(sk, level, name, val);
+        if (s->type() == kSockStream) return sk.sk_prot->setsockopt(sk, level, name, val);
         return {};
       default:
         return make_error(Errc::kNoProtoOpt);
@@ -260,9 +258,9 @@ Result<size_t> SocketApi::getsockopt(int fd, int level, int name, std::span<std:
       case kSoKeepAlive:
         return put(out, int(sk.sk_keepopen));
       case kSoRcvBuf:
-        return put(out, int(sk.sk_rcvbuf));
+        return put(out, int(sk.rcvbuf()));
       case kSoSndBuf:
-        return put(out, int(sk.sk_sndbuf));
+        return put(out, int(sk.sndbuf()));
       case kSoRcvTimeo:
         return put(out, to_timeval(sk.rcvtimeo()));
       case kSoSndTimeo:
@@ -290,7 +288,7 @@ Result<int> SocketApi::getsockopt_int(int fd, int level, int name) {
 Status SocketApi::set_nonblock(int fd, bool on) {
   Socket* s = lookup(fd);
   if (!s) return make_error(Errc::kBadFd);
-  s->nonblock = on;
+  s->nonblock() = on;
   return {};
 }
 

@@ -23,9 +23,10 @@ struct PollFd {
   uint16_t revents = 0;
 };
 
-// The descriptor table (the kernel's fdtable): the sockets themselves, not pointers to them, in chunks
-// that never move once made, so that a sock's sk_socket stays valid. A socket costs its 16 bytes
-// instead of a heap chunk and a pointer, and finding one is a shift and a mask. A free slot has no type.
+// The descriptor table (the kernel's fdtable): the sockets themselves, one sock pointer each, in chunks
+// that never move once made, so that a call holding its socket stays valid while it blocks (its wait
+// runs the stack, whose callbacks may open descriptors). Finding one is a shift and a mask. A free slot
+// has no sock.
 class FdTable {
  public:
   static constexpr size_t kChunk = 64;
@@ -85,7 +86,7 @@ class SocketApi {
 
  private:
   int install(std::unique_ptr<Socket> s);
-  static bool in_use(const Socket& s) { return s.type != 0; }
+  static bool in_use(const Socket& s) { return s.sk != nullptr; }
   const InetSw& sw_;
   Waiter wait_;
   FdTable fds_;         // index = fd - kFirstFd

@@ -40,8 +40,8 @@ Result<size_t> Tcp::sendmsg(Sock& sk, std::span<const std::byte> data, int flags
   TcpActive& a = tp.activate();
   size_t copied = 0;
   while (copied < data.size()) {
-    if (tp.wmem_queued() >= tp.sk_sndbuf) break;
-    size_t space = tp.sk_sndbuf - tp.wmem_queued();
+    if (tp.wmem_queued() >= tp.sndbuf()) break;
+    size_t space = tp.sndbuf() - tp.wmem_queued();
     SkBuff* tail = a.sk_write_queue.back();
     bool can_append = tail && a.send_head && tail->len() < size_goal && tail->tailroom() > 0 &&
                       !(tcp_skb_cb(*tail).tcp_flags & (kTcpFin | kTcpSyn)) && !tcp_skb_cb(*tail).eor;
@@ -88,7 +88,7 @@ void Tcp::tcp_cleanup_rbuf(TcpSock& tp, size_t copied) {
   if (copied == 0 || tp.sk_state == TcpState::kClose || (tp.sk_shutdown & kRcvShutdown)) return;
   uint32_t rcv_window_now = tp.rcv_wup + tp.rcv_wnd - tp.rcv_nxt;
   if (static_cast<int32_t>(rcv_window_now) < 0) rcv_window_now = 0;
-  uint32_t window_clamp = uint32_t(std::min<size_t>(tp.sk_rcvbuf, 65535u << tp.rcv_wscale));
+  uint32_t window_clamp = uint32_t(std::min<size_t>(tp.rcvbuf(), 65535u << tp.rcv_wscale));
   if (2 * uint64_t{rcv_window_now} <= window_clamp) {
     uint32_t new_window = tcp_compute_window(tp);
     if (new_window && new_window >= 2 * uint64_t{rcv_window_now}) tcp_send_ack(tp);
@@ -126,7 +126,6 @@ Result<size_t> Tcp::recvmsg(Sock& sk, std::span<std::byte> buf, int flags, SockA
   if (from) *from = SockAddrIn{tp.inet_daddr, tp.inet_dport};
   if (copied > 0) {
     if (!peek) {
-      tp.copied_seq += uint32_t(copied);
       tcp_cleanup_rbuf(tp, copied);
     }
     tp.deactivate_if_idle();
@@ -210,7 +209,7 @@ void Tcp::reap() {
 // tcp_close: the application is done with the socket.
 void Tcp::close(Sock& sk) {
   auto& tp = static_cast<TcpSock&>(sk);
-  tp.sk_socket = nullptr;
+  tp.socket_state = SocketState::kFree;                 // sock_orphan
   if (tp.sk_extra) tp.sk_extra->wq.on_event = nullptr;  // nobody waits on an orphan
   tp.sk_shutdown = kShutdownMask;
   tp.dead = true;
@@ -266,18 +265,19 @@ void Tcp::inet_csk_listen_stop(TcpSock& tp) {
     if (r.listener == &tp) reqs.push_back(&r);
   });
   for (RequestSock* r : reqs) reqsk_drop(*r);
-  if (!tp.listen_state) return;
-  AcceptQueue& q = tp.listen_state->accept_queue;
+  if (!tp.listen_state()) return;
+  AcceptQueue& q = tp.listen_state()->accept_queue;
   while (!q.empty()) {
     TcpSock* child = q.front();
     q.pop_front();
     (void)disconnect(*child);
-    child->sk_socket = nullptr;
+    child->socket_state = SocketState::kFree;
     child->dead = true;
     ++orphans_;
     inet_csk_destroy_sock(*child);
   }
-  tp.listen_state.reset();
+  tp.activate().listen.reset();
+  tp.deactivate_if_idle();
 }
 
 // tcp_disconnect: back to CLOSE, ready to connect again (connect with AF_UNSPEC).
@@ -313,9 +313,11 @@ Status Tcp::disconnect(Sock& sk) {
 Status Tcp::listen(Sock& sk, int backlog) {
   auto& tp = static_cast<TcpSock&>(sk);
   if (tp.sk_state != TcpState::kClose && tp.sk_state != TcpState::kListen) return make_error(Errc::kInval);
-  if (!tp.listen_state) tp.listen_state = std::make_unique<TcpListenState>();
-  tp.listen_state->max_ack_backlog = std::clamp(backlog, 0, sysctl_.somaxconn);
-  if (tp.sk_state == TcpState::kListen) return {};
+  const int max_ack_backlog = std::clamp(backlog, 0, sysctl_.somaxconn);
+  if (tp.sk_state == TcpState::kListen) {
+    tp.listen_state()->max_ack_backlog = max_ack_backlog;
+    return {};
+  }
   if (!tp.bound) {
     if (Status s = bind(tp, SockAddrIn{Ipv4Addr::any(), 0}); !s) return s;
   }
@@ -325,6 +327,9 @@ Status Tcp::listen(Sock& sk, int backlog) {
       return make_error(Errc::kAddrInUse);
   }
   ls.push_back(&tp);
+  TcpActive& a = tp.activate();
+  a.listen = std::make_unique<TcpListenState>();
+  a.listen->max_ack_backlog = max_ack_backlog;
   tcp_set_state(tp, TcpState::kListen);
   return {};
 }
@@ -333,7 +338,7 @@ Status Tcp::listen(Sock& sk, int backlog) {
 Result<Sock*> Tcp::accept(Sock& sk) {
   auto& tp = static_cast<TcpSock&>(sk);
   if (tp.sk_state != TcpState::kListen) return make_error(Errc::kInval);
-  AcceptQueue& q = tp.listen_state->accept_queue;
+  AcceptQueue& q = tp.listen_state()->accept_queue;
   if (q.empty()) return make_error(Errc::kAgain);
   TcpSock* child = q.front();
   q.pop_front();
@@ -344,7 +349,7 @@ Result<Sock*> Tcp::accept(Sock& sk) {
 uint16_t Tcp::poll(const Sock& sk) const {
   const auto& tp = static_cast<const TcpSock&>(sk);
   if (tp.sk_state == TcpState::kListen)
-    return tp.listen_state->accept_queue.empty() ? 0 : (kPollIn | kPollRdNorm);
+    return tp.listen_state()->accept_queue.empty() ? 0 : (kPollIn | kPollRdNorm);
   uint16_t mask = 0;
   if (tp.sk_shutdown == kShutdownMask || tp.sk_state == TcpState::kClose) mask |= kPollHup;
   if (tp.sk_shutdown & kRcvShutdown) mask |= kPollIn | kPollRdNorm | kPollRdHup;
@@ -353,7 +358,7 @@ uint16_t Tcp::poll(const Sock& sk) const {
     if (!(tp.sk_shutdown & kSendShutdown)) {
       // sk_stream_is_writeable: at least a third of the buffer free.
       size_t queued = tp.wmem_queued();
-      if (tp.sk_sndbuf > queued && tp.sk_sndbuf - queued >= queued / 2) mask |= kPollOut | kPollWrNorm;
+      if (tp.sndbuf() > queued && tp.sndbuf() - queued >= queued / 2) mask |= kPollOut | kPollWrNorm;
     } else {
       mask |= kPollOut | kPollWrNorm;  // writes fail at once with EPIPE
     }
@@ -389,7 +394,7 @@ TcpInfo TcpSock::tcp_get_info() const {
   i.snd_cwnd = snd_cwnd;
   i.advmss = advmss;
   i.reordering = reordering;
-  i.rcv_space = static_cast<uint32_t>(sk_rcvbuf);
+  i.rcv_space = static_cast<uint32_t>(rcvbuf());
   i.snd_wnd = snd_wnd;
   i.rcv_wnd = rcv_wnd;
   i.bytes_acked = bytes_acked;

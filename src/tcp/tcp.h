@@ -158,7 +158,7 @@ inline void tcp_set_skb_tso_segs(SkBuff& skb, uint32_t mss) {
 // A connection's timeouts (Linux's ICSK_TIME_RETRANS and ICSK_TIME_PROBE0 share kRetransmit, as they
 // share icsk_retransmit_timer; kDelack is ICSK_TIME_DACK; kKeepalive is sk_timer's keepalive or an
 // orphan's FIN_WAIT2 timeout). When two are due at once they run in this order.
-enum class TcpTimeout : uint8_t { kRetransmit, kDelack, kKeepalive };
+enum class TcpTimeout : uint8_t { kRetransmit, kDelack, kKeepalive };  // kKeepalive last: see TcpActive
 inline constexpr size_t kTcpTimeouts = 3;
 
 // A TCP_INFO-like snapshot (struct tcp_info's fields of the same names).
@@ -196,12 +196,21 @@ struct TcpOfo {
   uint32_t dsack_start = 0, dsack_end = 0;
 };
 
+// What only a listener has (inet_connection_sock's icsk_accept_queue and sk_max_ack_backlog): made by
+// listen() in the listener's TcpActive and freed when the listener stops, so that connections do not
+// carry it.
+struct TcpListenState {
+  int max_ack_backlog = 0;
+  AcceptQueue accept_queue;
+};
+
 // What a connection holds only while it is active: data queued in either direction, data in flight, a
-// loss recovery or a tail loss probe under way. The queues, the scoreboard of the segments in flight
+// loss recovery or a tail loss probe under way, an ACK waiting to go out; and what a listener holds
+// while it listens. The queues, the scoreboard of the segments in flight
 // (RFC 6675), loss recovery's marks and RACK-TLP's state (RFC 8985) mean nothing to an idle connection,
 // and most connections of a busy server are idle: a TcpSock makes this on its first segment queued and
 // gives it back when it is idle again (TcpSock::deactivate_if_idle), so that an idle connection does
-// not carry its 136 bytes.
+// not carry its 168 bytes.
 // The blocks come from and go back to a per-protocol cache, so that a request/response exchange, which
 // makes one and gives it back every round, does not call malloc.
 //
@@ -247,13 +256,12 @@ struct TcpActive {
   MsStamp retrans_stamp;  // first transmission of what is being retransmitted
   bool is_cwnd_limited = false;
   bool rack_valid = false;
-};
-
-// What only a listener has (inet_connection_sock's icsk_accept_queue and sk_max_ack_backlog): made by
-// listen() and freed when the listener stops, so that connections do not carry it.
-struct TcpListenState {
-  int max_ack_backlog = 0;
-  AcceptQueue accept_queue;
+  // The deadlines of the retransmit and delayed-ACK timeouts (see TcpSock::timeout_ms): armed only
+  // while something is in flight or waits to be acknowledged, so only while the connection is active.
+  std::array<uint32_t, 2> xmit_timeout_ms{};
+  // A listener's accept queue and backlog: a listener is always active, as it has no data to send
+  // or receive, and its block holds this instead.
+  std::unique_ptr<TcpListenState> listen;
 };
 
 class TcpSock : public Sock {
@@ -263,6 +271,18 @@ class TcpSock : public Sock {
 
   inline Tcp& tcp() const;  // the protocol, sk_prot
   TcpInfo tcp_get_info() const;
+  // Sock's rcvbuf() and sndbuf() without the virtual call, for the per-segment paths.
+  inline uint32_t rcvbuf() const;
+  inline uint32_t sndbuf() const;
+
+  // The groups below keep their small fields together so that they share words (checked by the
+  // static_assert after the class): every connection carries a TcpSock. These two bytes come first,
+  // where they fill the Sock's last word: the options the handshake agreed on (tcp_options_received's
+  // tstamp_ok, sack_ok, wscale_ok) and the congestion-control state.
+  bool ts_ok : 1 = false;
+  bool sack_ok : 1 = false;
+  bool wscale_ok : 1 = false;
+  CaState ca_state = CaState::kOpen;
 
   // --- sequence space (RFC 9293 §3.3.1) ---
   uint32_t snd_una = 0;    // first unacknowledged
@@ -272,12 +292,9 @@ class TcpSock : public Sock {
   uint32_t snd_wnd = 0;    // peer's window, unscaled (bytes)
   uint32_t max_window = 0;
   uint32_t rcv_nxt = 0;
-  uint32_t rcv_wup = 0;     // rcv_nxt when the window was last advertised
-  uint32_t rcv_wnd = 0;     // window last advertised (bytes)
-  uint32_t copied_seq = 0;  // head of data not yet read by the application
-
-  // The groups below keep their small fields together so that they share words (checked by the
-  // static_assert after the class): every connection carries a TcpSock.
+  uint32_t rcv_wup = 0;  // rcv_nxt when the window was last advertised
+  uint32_t rcv_wnd = 0;  // window last advertised (bytes)
+  // No copied_seq: the receive queue holds only data not yet read, so the head of it is its first skb.
 
   // --- options (struct tcp_options_received) ---
   SecStamp ts_recent_stamp;  // when ts_recent was taken, in seconds (PAWS ages, RFC 7323 §5.5)
@@ -288,11 +305,9 @@ class TcpSock : public Sock {
   uint16_t mss_clamp = 536;  // peer's MSS option, or TCP_MAXSEG
   uint16_t user_mss = 0;
   uint16_t advmss = 1460;  // what we announce
-  bool ts_ok = false, sack_ok = false, wscale_ok = false;
   uint8_t snd_wscale = 0, rcv_wscale = 0;
 
-  // --- congestion control (segments) ---
-  CaState ca_state = CaState::kOpen;
+  // --- congestion control (segments; ca_state is at the top) ---
   uint32_t snd_cwnd = 10;
   uint32_t snd_cwnd_cnt = 0;
   uint32_t snd_ssthresh = 0x7fffffff;  // TCP_INFINITE_SSTHRESH
@@ -335,15 +350,15 @@ class TcpSock : public Sock {
   Dur32 ato;
   MsStamp lrcvtime;    // last data received
   MsStamp rcv_tstamp;  // last ACK received, for keepalive
-  bool ack_pending = false;
+  bool ack_pending : 1 = false;
   // inet_csk_in_pingpong_mode: the application answers what it receives, so a pending ACK waits for the
   // answer even in quick-ack mode. Entered on the peer's FIN, left when a delayed ACK has to be sent
   // by its timer.
-  bool pingpong = false;
-  uint8_t quick = 0;  // segments to ACK at once (quick-ack mode)
+  bool pingpong : 1 = false;
+  bool nodelay : 1 = false;  // TCP_NODELAY
+  uint8_t quick = 0;         // segments to ACK at once (quick-ack mode)
 
   // --- options set by the application, in the narrowest types their ranges allow ---
-  bool nodelay = false;
   uint8_t keepalive_probes = 0;  // TCP_KEEPCNT, 1..127; 0: the sysctl
   uint8_t syn_retries = 0;       // 0: the sysctl
   // TCP_LINGER2 in seconds: an orphan's FIN_WAIT2 time (0: tcp_fin_timeout; <0: none), at most 120
@@ -363,7 +378,8 @@ class TcpSock : public Sock {
   void deactivate();
   void deactivate_if_idle() {
     if (active_ && active_->sk_write_queue.empty() && active_->sk_receive_queue.empty() && !active_->ofo &&
-        active_->tlp_high_seq == 0 && ca_state == CaState::kOpen && !tlp_armed && !reo_armed)
+        active_->tlp_high_seq == 0 && ca_state == CaState::kOpen && !tlp_armed && !reo_armed &&
+        !active_->listen && !timer_pending(TcpTimeout::kRetransmit) && !timer_pending(TcpTimeout::kDelack))
       deactivate();
   }
   bool ofo_empty() const { return !active().ofo || active().ofo->queue.empty(); }
@@ -390,7 +406,8 @@ class TcpSock : public Sock {
   }
 
   // --- listening ---
-  std::unique_ptr<TcpListenState> listen_state;  // a listener's (made by listen())
+  // A listener's queue and backlog (made by listen()); nullptr for any other sock.
+  TcpListenState* listen_state() const { return active_ ? active_->listen.get() : nullptr; }
 
   // --- timers ---
   // The retransmit (RTO and zero-window probe), delayed-ACK and keepalive (or orphan FIN_WAIT2)
@@ -401,7 +418,16 @@ class TcpSock : public Sock {
   // operation. A deadline is a whole millisecond of the clock, rounded up, as the kernel's jiffies are,
   // kept in 32 bits that wrap (about 49 days; no timeout is a tenth of that); see
   // inet_csk_reset_xmit_timer.
-  std::array<uint32_t, kTcpTimeouts> timeout_ms{};
+  uint32_t keepalive_ms = 0;  // the keepalive (or FIN_WAIT2) deadline; the others are in TcpActive
+  // A timeout's deadline. The retransmit and delayed-ACK timeouts are armed only while the connection is
+  // active, so theirs live in its TcpActive (and arming one makes it active: a delayed ACK of a FIN
+  // does).
+  uint32_t timeout_ms(TcpTimeout what) const {
+    return what == TcpTimeout::kKeepalive ? keepalive_ms : active().xmit_timeout_ms[size_t(what)];
+  }
+  uint32_t& timeout_ms(TcpTimeout what) {
+    return what == TcpTimeout::kKeepalive ? keepalive_ms : activate().xmit_timeout_ms[size_t(what)];
+  }
   uint32_t timer_entry_ms = 0;         // when the heap entry is due
   uint32_t timer_slot = kNoTimerSlot;  // its place in the heap
   static constexpr uint32_t kNoTimerSlot = ~uint32_t{0};
@@ -423,7 +449,7 @@ class TcpSock : public Sock {
   TcpSock* bhash_next = nullptr;   // a port's first owner: the chain of the bind table
 };
 // Every connection carries one, in a slab slot of exactly its size.
-static_assert(sizeof(TcpSock) <= 312, "TcpSock grew: every connection pays for it");
+static_assert(sizeof(TcpSock) <= 272, "TcpSock grew: every connection pays for it");
 
 // A connection in SYN_RECV before it becomes a full TcpSock (struct request_sock / tcp_request_sock).
 struct RequestSock {
@@ -561,6 +587,9 @@ class Tcp final : public Proto {
   Status setsockopt(Sock& sk, int level, int name, std::span<const std::byte> val) override;
   Result<size_t> getsockopt(Sock& sk, int level, int name, std::span<std::byte> out) override;
   uint16_t poll(const Sock& sk) const override;
+  uint32_t default_rcvbuf() const final { return clamp_buf(sysctl_.tcp_rmem_default); }
+  uint32_t default_sndbuf() const final { return clamp_buf(sysctl_.tcp_wmem_default); }
+  static uint32_t clamp_buf(size_t b) { return static_cast<uint32_t>(std::min<size_t>(b, 0xffffffffu)); }
 
   // Free the socks that finished closing (called from the stack's poll, never from inside their own
   // processing).
@@ -747,13 +776,15 @@ class Tcp final : public Proto {
   };
   IntrusiveHeap<TcpSock, TimerHeapTraits> timer_heap_;
   Timer timer_heap_timer_;
-  // Put tp's entry at `ms` on the heap, and the stack's timer at the heap's earliest.
+  uint32_t timer_heap_timer_ms_ = 0;  // when timer_heap_timer_ is due, while it is pending
+  // Put tp's entry at `ms` on the heap, and the stack's timer there if that is earlier.
   void tcp_timer_entry_set(TcpSock& tp, uint32_t ms);
-  void tcp_timer_entry_clear(TcpSock& tp);  // and the stack's timer when no entry is left
-  void tcp_timer_heap_rearm();
+  void tcp_timer_entry_clear(TcpSock& tp);
+  void tcp_timer_heap_arm(uint32_t ms);
   void tcp_timer_heap_run();  // the stack's timer fired: run the connections whose entry is due
   std::vector<TcpSock*> reap_list_;
-  IntrusiveHashTable<TcpSock, EhashTraits> ehash_;
+  // Looked up for every segment: chains of one or two, at a slot per connection or less.
+  IntrusiveHashTable<TcpSock, EhashTraits, 2> ehash_;
   // The minisocks, owned through their caches: freed by reqsk_drop / inet_twsk_kill and ~Tcp.
   ObjectCache<RequestSock> req_cache_;
   ObjectCache<TimeWaitSock> tw_cache_;
@@ -767,7 +798,9 @@ class Tcp final : public Proto {
   // mostly tcp_timewait_len from now, so a new one goes at the tail and scheduling is O(1).
   IntrusiveList<TimeWaitSock, &TimeWaitSock::tw_death_node> tw_death_row_;
   Timer tw_reaper_;
-  IntrusiveHashTable<TcpSock, BhashTraits> bhash_;  // bound ports: each one's first owner
+  // Bound ports, each one's first owner: looked up by bind() and connect(), not per segment, so its
+  // chains may be longer.
+  IntrusiveHashTable<TcpSock, BhashTraits, 4> bhash_;
   // TIME_WAIT socks holding each local port, allocated at the first TIME_WAIT.
   std::unique_ptr<uint32_t[]> bhash_tw_;
   std::unordered_map<uint16_t, std::vector<TcpSock*>> listening_hash_;
@@ -777,5 +810,13 @@ class Tcp final : public Proto {
 
 // A TcpSock's protocol is always its Tcp (tcp_v4_init_sock): no pointer of its own for it.
 Tcp& TcpSock::tcp() const { return static_cast<Tcp&>(*sk_prot); }
+uint32_t TcpSock::rcvbuf() const {
+  return sk_extra && sk_extra->sk_rcvbuf ? sk_extra->sk_rcvbuf
+                                         : Tcp::clamp_buf(tcp().sysctl().tcp_rmem_default);
+}
+uint32_t TcpSock::sndbuf() const {
+  return sk_extra && sk_extra->sk_sndbuf ? sk_extra->sk_sndbuf
+                                         : Tcp::clamp_buf(tcp().sysctl().tcp_wmem_default);
+}
 
 }  // namespace ustack

@@ -731,7 +731,7 @@ static int tcp_ack(Tcp& tcp, TcpSock& tp, SkBuff& skb, const TcpHdr& th, const T
   if (!tcp.tcp_schedule_loss_probe(tp, true)) tcp.tcp_rearm_rto(tp);
   (void)tcp.tcp_rack_arm_reo(tp);
   // Sent data was consumed: the application may write again (sk_write_space).
-  if (tp.sk_socket && tp.wmem_queued() < tp.sk_sndbuf) tp.write_space();
+  if (tp.socket_state != SocketState::kFree && tp.wmem_queued() < tp.sndbuf()) tp.write_space();
   return 1;
 }
 
@@ -893,7 +893,7 @@ static bool tcp_data_queue(Tcp& tcp, TcpSock& tp, SkbPtr skb, size_t hlen) {
     return had_ofo;
   }
   // Out of order: keep it sorted, drop exact and contained duplicates, bound the memory.
-  if (tp.rmem_alloc() + skb->len() > tp.sk_rcvbuf) {
+  if (tp.rmem_alloc() + skb->len() > tp.rcvbuf()) {
     kfree_skb(net, std::move(skb), DropReason::TCP_OFO_DROP);
     return true;
   }
@@ -966,7 +966,7 @@ void Tcp::tcp_rcv_synsent_state_process(TcpSock& tp, SkbPtr skb, const TcpOption
     tp.ts_recent_stamp.set(net().now());
   }
   tp.sack_ok = opt.sack_ok && sysctl_.tcp_sack;
-  tp.rcv_nxt = tp.rcv_wup = tp.copied_seq = th.seq + 1;
+  tp.rcv_nxt = tp.rcv_wup = th.seq + 1;
   tp.snd_wl1 = th.seq;
   tp.snd_wnd = th.window;  // never scaled in a SYN
   tp.max_window = tp.snd_wnd;

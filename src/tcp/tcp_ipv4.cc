@@ -73,13 +73,10 @@ Sock* Tcp::create() {
   tp.mss_cache = 536;
   tp.snd_cwnd = sysctl_.init_cwnd;
   tp.snd_ssthresh = 0x7fffffff;
-  tp.sk_rcvbuf = static_cast<uint32_t>(sysctl_.tcp_rmem_default);
-  tp.sk_sndbuf = static_cast<uint32_t>(sysctl_.tcp_wmem_default);
   tp.ca_key = tcp_ca_find(sysctl_.congestion_control).value_or(0);
   if (net().trace.on()) {
     net().trace.emit("tcp_v4_init_sock", "state=CLOSE rto=%.0fms mss=%u cwnd=%u rcvbuf=%u sndbuf=%u cc=%s",
-                     to_ms(tp.rto), tp.mss_cache, tp.snd_cwnd, tp.sk_rcvbuf, tp.sk_sndbuf,
-                     tp.ca_ops().name());
+                     to_ms(tp.rto), tp.mss_cache, tp.snd_cwnd, tp.rcvbuf(), tp.sndbuf(), tp.ca_ops().name());
   }
   return &tp;
 }

@@ -26,7 +26,7 @@ void Tcp::tcp_conn_request(TcpSock& l, SkbPtr skb, const TcpHdr& th, const TcpOp
     kfree_skb(net(), std::move(skb), DropReason::OTHERHOST);
     return;
   }
-  TcpListenState& ls = *l.listen_state;
+  TcpListenState& ls = *l.listen_state();
   size_t pending = size_t(ls.accept_queue.reqsk_queue_len());
   // A full accept queue (or SYN queue) drops the SYN: the client retries and is served once accept()
   // drains the queue (Linux without syncookies). Full means more than the backlog (sk_acceptq_is_full:
@@ -62,7 +62,7 @@ void Tcp::tcp_conn_request(TcpSock& l, SkbPtr skb, const TcpHdr& th, const TcpOp
   req->snd_wscale = req->wscale_ok ? *opt.wscale : 0;
   req->peer_mss = opt.mss ? std::max<uint16_t>(*opt.mss, 48) : 536;
   // tcp_openreq_init_rwin: whole segments of what the peer will send, the timestamp option deducted.
-  tcp_select_initial_window(l.sk_rcvbuf, advmss - (req->ts_ok ? 12u : 0u), req->rcv_wnd, req->rcv_wscale,
+  tcp_select_initial_window(l.rcvbuf(), advmss - (req->ts_ok ? 12u : 0u), req->rcv_wnd, req->rcv_wscale,
                             req->wscale_ok);
   req->snt_synack = net().now();
   req->rsk_timer.setup<reqsk_timer_fn>(*req);
@@ -75,7 +75,7 @@ void Tcp::tcp_conn_request(TcpSock& l, SkbPtr skb, const TcpHdr& th, const TcpOp
 }
 
 void Tcp::reqsk_drop(RequestSock& req) {
-  if (req.listener) req.listener->listen_state->accept_queue.reqsk_queue_removed();
+  if (req.listener) req.listener->listen_state()->accept_queue.reqsk_queue_removed();
   reqhash_.erase(req);
   req_cache_.destroy(&req);  // the timer disarms itself in its destructor
 }
@@ -133,7 +133,7 @@ void Tcp::tcp_check_req(RequestSock& req, SkbPtr skb, const TcpHdr& th, const Tc
     return;
   }
   TcpSock& l = *req.listener;
-  TcpListenState& ls = *l.listen_state;
+  TcpListenState& ls = *l.listen_state();
   if (ls.accept_queue.size() > size_t(ls.max_ack_backlog)) {
     // Accept queue full: forget this ACK; the SYN-ACK timer makes the peer send it again later.
     ++stats_.listen_overflows;
@@ -148,7 +148,7 @@ void Tcp::tcp_check_req(RequestSock& req, SkbPtr skb, const TcpHdr& th, const Tc
   c.inet_num = req.loc_port;
   c.inet_dport = req.rmt_port;
   c.snd_una = c.snd_nxt = c.write_seq = req.snt_isn + 1;
-  c.rcv_nxt = c.rcv_wup = c.copied_seq = req.rcv_isn + 1;
+  c.rcv_nxt = c.rcv_wup = req.rcv_isn + 1;
   c.ts_ok = req.ts_ok;
   c.sack_ok = req.sack_ok;
   c.wscale_ok = req.wscale_ok;
@@ -164,14 +164,18 @@ void Tcp::tcp_check_req(RequestSock& req, SkbPtr skb, const TcpHdr& th, const Tc
   c.advmss = req.mss;
   c.user_mss = l.user_mss;
   c.mss_clamp = req.peer_mss;
-  c.sk_rcvbuf = l.sk_rcvbuf;
-  c.sk_sndbuf = l.sk_sndbuf;
   c.nodelay = l.nodelay;
   c.sk_keepopen = l.sk_keepopen;
   c.keepalive_probes = l.keepalive_probes;
   c.linger_on = l.linger_on;
-  // The listener's timeouts, not its callback: the child's waiter is whoever accepts it.
-  if (l.sk_extra && l.sk_extra->timeo != SockTimeo{}) c.timeo() = l.sk_extra->timeo;
+  // The listener's timeouts and buffer sizes, not its callback: the child's waiter is whoever accepts
+  // it. A child of a listener that set none gets no block.
+  if (const SockExtra* e = l.sk_extra.get(); e && (e->timeo != SockTimeo{} || e->sk_rcvbuf || e->sk_sndbuf)) {
+    SockExtra& ce = c.extra();
+    ce.timeo = e->timeo;
+    ce.sk_rcvbuf = e->sk_rcvbuf;
+    ce.sk_sndbuf = e->sk_sndbuf;
+  }
   auto rt = ip_.ip_route_output(c.inet_daddr, c.inet_saddr);
   if (rt) c.sk_dst_cache = *rt;
   tcp_sync_mss(c, c.sk_dst_cache ? c.sk_dst_cache->mtu() : 576);

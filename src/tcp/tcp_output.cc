@@ -65,7 +65,7 @@ constexpr size_t kMaxTcpHeader = kTcpHeaderLen + kTcpMaxOptionLen;
 }  // namespace
 
 uint32_t Tcp::tcp_space(const TcpSock& tp) const {
-  return tp.sk_rcvbuf > tp.rmem_alloc() ? static_cast<uint32_t>(tp.sk_rcvbuf - tp.rmem_alloc()) : 0;
+  return tp.rcvbuf() > tp.rmem_alloc() ? static_cast<uint32_t>(tp.rcvbuf() - tp.rmem_alloc()) : 0;
 }
 
 // tcp_select_initial_window: the window scale that lets the largest buffer be advertised (RFC 7323
@@ -92,7 +92,7 @@ void Tcp::tcp_select_initial_window(size_t space, uint32_t mss, uint32_t& rcv_wn
 uint32_t Tcp::tcp_compute_window(TcpSock& tp) {
   uint32_t unit = 1u << tp.rcv_wscale;
   uint32_t free_space = tcp_space(tp);
-  uint32_t allowed_space = static_cast<uint32_t>(std::min<size_t>(tp.sk_rcvbuf, 0xffffffffu));
+  uint32_t allowed_space = static_cast<uint32_t>(std::min<size_t>(tp.rcvbuf(), 0xffffffffu));
   uint32_t full_space = std::min(allowed_space, 65535u << tp.rcv_wscale);
   uint32_t mss = tp.rcv_mss;
   if (mss > full_space) {
@@ -412,10 +412,10 @@ void Tcp::tcp_connect(TcpSock& tp) {
   if (tp.user_mss) tp.advmss = std::min(tp.advmss, tp.user_mss);
   tcp_sync_mss(tp, dst.mtu());
   tp.rcv_mss = std::min<uint32_t>(tp.advmss, 536);
-  tcp_select_initial_window(tp.sk_rcvbuf, tp.advmss, tp.rcv_wnd, tp.rcv_wscale, sysctl_.tcp_window_scaling);
+  tcp_select_initial_window(tp.rcvbuf(), tp.advmss, tp.rcv_wnd, tp.rcv_wscale, sysctl_.tcp_window_scaling);
   const uint32_t iss = tp.write_seq;  // chosen by connect() (secure_tcp_seq)
   tp.snd_una = tp.snd_nxt = iss;
-  tp.rcv_nxt = tp.rcv_wup = tp.copied_seq = 0;
+  tp.rcv_nxt = tp.rcv_wup = 0;
   tp.snd_wnd = 0;
   tp.retransmits = 0;
   tp.backoff = 0;

@@ -2,6 +2,7 @@
 // §3.8.6.1), delayed ACKs and keepalive (RFC 1122 §4.2.3.6).
 #include <algorithm>
 #include <optional>
+#include <utility>
 
 #include "tcp/tcp.h"
 
@@ -24,27 +25,24 @@ void Tcp::tcp_clear_xmit_timers(TcpSock& tp) {
   tcp_timer_entry_clear(tp);
 }
 
-void Tcp::tcp_timer_entry_clear(TcpSock& tp) {
-  timer_heap_.erase(tp);
-  if (timer_heap_.empty()) net().timers.del_timer(timer_heap_timer_);
-}
+void Tcp::tcp_timer_entry_clear(TcpSock& tp) { timer_heap_.erase(tp); }
 
+// The stack's timer is moved only when an entry comes due before it. When entries leave or move on, it
+// is left as it is: it then fires early, finds nothing due, and goes to the new earliest. A request and
+// its answer, which arm the RTO and clear it every round, thus touch the stack's timer queue once per
+// RTO, not twice per round.
 void Tcp::tcp_timer_entry_set(TcpSock& tp, uint32_t ms) {
   tp.timer_entry_ms = ms;
   timer_heap_.update(tp);
-  tcp_timer_heap_rearm();
+  if (!timer_heap_timer_.pending() || ms_before(ms, timer_heap_timer_ms_)) tcp_timer_heap_arm(ms);
 }
 
-// The stack's timer goes to the heap's earliest entry when that comes before it. It is not moved later
-// when an entry leaves or moves on: it then fires early, finds nothing due, and goes to the new earliest.
-void Tcp::tcp_timer_heap_rearm() {
-  const TcpSock* first = timer_heap_.top();
-  if (!first) return;
+void Tcp::tcp_timer_heap_arm(uint32_t ms) {
   TimePoint now = net().now();
-  int32_t ahead = static_cast<int32_t>(first->timer_entry_ms - clock_ms(now));
-  TimePoint at = std::chrono::floor<std::chrono::milliseconds>(now) + std::chrono::milliseconds(ahead);
-  if (!timer_heap_timer_.pending() || timer_heap_timer_.expires() > at)
-    net().timers.mod_timer(timer_heap_timer_, at);
+  int32_t ahead = static_cast<int32_t>(ms - clock_ms(now));
+  timer_heap_timer_ms_ = ms;
+  net().timers.mod_timer(timer_heap_timer_, std::chrono::floor<std::chrono::milliseconds>(now) +
+                                                std::chrono::milliseconds(ahead));
 }
 
 // Every connection whose entry is due, earliest first. An entry that a handler puts at this millisecond
@@ -56,7 +54,8 @@ void Tcp::tcp_timer_heap_run() {
     timer_heap_.erase(*tp);
     tcp_timer_handler(*tp);
   }
-  tcp_timer_heap_rearm();
+  if (const TcpSock* first = timer_heap_.top(); first && !timer_heap_timer_.pending())
+    tcp_timer_heap_arm(first->timer_entry_ms);
 }
 
 // The deadline is rounded up to a whole millisecond so that, when the entry comes due for it, the
@@ -68,7 +67,7 @@ void Tcp::inet_csk_reset_xmit_timer(TcpSock& tp, TcpTimeout what, Duration when)
   // Rounded up to the millisecond with one division: this runs on most segments sent and ACKs taken.
   const int64_t ms64 = ((net().now() + when).time_since_epoch().count() + 999'999) / 1'000'000;
   const auto ms = static_cast<uint32_t>(ms64);
-  tp.timeout_ms[size_t(what)] = ms;
+  tp.timeout_ms(what) = ms;
   tp.timeouts_armed |= static_cast<uint8_t>(1u << unsigned(what));
   if (!timer_heap_.contains(tp) || ms_before(ms, tp.timer_entry_ms)) tcp_timer_entry_set(tp, ms);
 }
@@ -81,7 +80,7 @@ void Tcp::inet_csk_clear_xmit_timer(TcpSock& tp, TcpTimeout what) {
 
 TimePoint Tcp::inet_csk_timeout(const TcpSock& tp, TcpTimeout what) const {
   TimePoint now = net().now();
-  int32_t ahead = static_cast<int32_t>(tp.timeout_ms[size_t(what)] - clock_ms(now));
+  int32_t ahead = static_cast<int32_t>(tp.timeout_ms(what) - clock_ms(now));
   return std::chrono::floor<std::chrono::milliseconds>(now) + std::chrono::milliseconds(ahead);
 }
 
@@ -94,12 +93,13 @@ void Tcp::tcp_timer_handler(TcpSock& tp) {
   std::optional<uint32_t> next;
   for (size_t i = 0; i < kTcpTimeouts; ++i) {
     if (!(tp.timeouts_armed & (1u << i))) continue;
-    if (!due && !ms_before(now, tp.timeout_ms[i])) {
+    const uint32_t at = std::as_const(tp).timeout_ms(TcpTimeout(i));
+    if (!due && !ms_before(now, at)) {
       due = TcpTimeout(i);
       tp.timeouts_armed &= static_cast<uint8_t>(~(1u << i));
       continue;
     }
-    if (!next || ms_before(tp.timeout_ms[i], *next)) next = tp.timeout_ms[i];
+    if (!next || ms_before(at, *next)) next = at;
   }
   if (next) tcp_timer_entry_set(tp, *next);
   if (!due) return;
@@ -124,6 +124,7 @@ void Tcp::tcp_timer_handler(TcpSock& tp) {
       tcp_keepalive_timer(tp);
       break;
   }
+  tp.deactivate_if_idle();  // a delayed ACK went out, say, and nothing else holds the block
 }
 
 // tcp_write_err: give up on the connection (too many retransmissions).

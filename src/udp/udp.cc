@@ -22,10 +22,7 @@ Udp::Udp(Ipv4& ip) : Proto(ip.net()), ip_(ip) {
                                                  [this](const IcmpErrInfo& e) { udp_err(e); }});
 }
 
-UdpSock::UdpSock(Udp& udp) : Sock(udp), udp_(udp) {
-  sk_rcvbuf = 212992;  // net.core.rmem_default
-  sk_sndbuf = 212992;
-}
+UdpSock::UdpSock(Udp& udp) : Sock(udp), udp_(udp) {}
 
 UdpSock::~UdpSock() {
   if (bound_) udp_.unhash(*this);
@@ -262,7 +259,7 @@ void Udp::udp_rcv(SkbPtr skb) {
     kfree_skb(net, std::move(skb), DropReason::NO_SOCKET);
     return;
   }
-  if (s->rx_.bytes() + skb->len() > s->sk_rcvbuf) {
+  if (s->rx_.bytes() + skb->len() > s->rcvbuf()) {
     net.mib.inc(Mib::UdpRcvbufErrors);
     net.mib.inc(Mib::UdpInErrors);
     kfree_skb(net, std::move(skb), DropReason::SOCKET_RCVBUFF);

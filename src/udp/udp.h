@@ -39,7 +39,7 @@ class UdpSock : public Sock {
   size_t queued_datagrams() const { return rx_.size(); }
   SockAddrIn local() const { return local_; }
   std::optional<SockAddrIn> peer() const { return connected_ ? std::optional(peer_) : std::nullopt; }
-  void set_rcvbuf(size_t bytes) { sk_rcvbuf = static_cast<uint32_t>(bytes); }
+  void set_rcvbuf(size_t bytes) { extra().sk_rcvbuf = static_cast<uint32_t>(bytes); }
   void set_broadcast(bool on) { sk_broadcast = on; }
   void set_pmtudisc(PmtuDisc m) { pmtudisc_ = m; }
   void set_ttl(uint8_t ttl) { uc_ttl = ttl; }
@@ -89,6 +89,8 @@ class Udp final : public Proto {
     return make_error(Errc::kNoProtoOpt);
   }
   uint16_t poll(const Sock& sk) const override;
+  uint32_t default_rcvbuf() const final { return 212992; }  // net.core.rmem_default
+  uint32_t default_sndbuf() const final { return 212992; }  // net.core.wmem_default
   Ipv4& ip() { return ip_; }
   // net.ipv4.ip_local_port_range.
   void set_local_port_range(uint16_t lo, uint16_t hi) {

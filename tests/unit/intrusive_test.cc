@@ -124,9 +124,9 @@ struct GoodTraits {
   size_t hash(Key k) const { return size_t{k} * 0x9e3779b97f4a7c15ull >> 17; }
 };
 
-template <class Traits>
+template <class Traits, size_t MaxLoad = 1>
 void insert_find_erase_many(int n) {
-  IntrusiveHashTable<Item, Traits> t;
+  IntrusiveHashTable<Item, Traits, MaxLoad> t;
   EXPECT_EQ(t.find(7), nullptr);  // empty: no chains yet
   std::vector<std::unique_ptr<Item>> items;
   for (int i = 0; i < n; ++i) {
@@ -135,11 +135,11 @@ void insert_find_erase_many(int n) {
     items.back()->id = i;
     t.insert(*items.back());
     ASSERT_EQ(t.size(), size_t(i) + 1);
-    // Grown by doubling: never more elements than chains, never more than twice as many chains.
-    ASSERT_LE(t.size(), t.bucket_count());
+    // Grown by doubling: never more than MaxLoad elements per chain, never fewer than half that.
+    ASSERT_LE(t.size(), t.bucket_count() * MaxLoad);
     ASSERT_EQ(t.bucket_count() & (t.bucket_count() - 1), 0u);
   }
-  EXPECT_LE(t.bucket_count(), std::max<size_t>(16, 2 * size_t(n)));
+  EXPECT_LE(t.bucket_count(), std::max<size_t>(16, 2 * size_t(n) / MaxLoad));
   for (auto& it : items) ASSERT_EQ(t.find(it->key), it.get());
   EXPECT_EQ(t.find(2), nullptr);
   size_t seen = 0;
@@ -160,6 +160,7 @@ void insert_find_erase_many(int n) {
 
 TEST(IntrusiveHashTable, InsertFindEraseGrow) { insert_find_erase_many<GoodTraits>(10000); }
 TEST(IntrusiveHashTable, CollisionsStillFindEverything) { insert_find_erase_many<CollidingTraits>(500); }
+TEST(IntrusiveHashTable, LongerChainsWhenAsked) { insert_find_erase_many<GoodTraits, 4>(10000); }
 
 TEST(IntrusiveHashTable, EqualKeysAreKeptApart) {
   IntrusiveHashTable<Item, GoodTraits> t;
@@ -260,36 +261,34 @@ TEST(Slab, WalksTheLiveObjectsAndGivesEmptyPagesBack) {
     char pad[240];
   };
   int live = 0;
-  Slab<Obj, 4096> slab;  // 15 per page
+  Slab<Obj> slab;  // 64 per page
   std::vector<Obj*> objs;
-  for (int i = 0; i < 100; ++i) objs.push_back(slab.create(i, &live));
-  EXPECT_EQ(live, 100);
-  EXPECT_EQ(slab.size(), 100u);
-  EXPECT_EQ(std::set<Obj*>(objs.begin(), objs.end()).size(), 100u);
-  size_t pages = slab.page_count();
-  EXPECT_GE(pages, 100u / 15);
+  for (int i = 0; i < 200; ++i) objs.push_back(slab.create(i, &live));
+  EXPECT_EQ(live, 200);
+  EXPECT_EQ(slab.size(), 200u);
+  EXPECT_EQ(std::set<Obj*>(objs.begin(), objs.end()).size(), 200u);
+  EXPECT_EQ(slab.page_count(), 4u);
   for (Obj* o : objs) EXPECT_EQ(reinterpret_cast<uintptr_t>(o) % alignof(Obj), 0u);
-  // Free every other one, then all of the first 50.
-  for (int i = 1; i < 100; i += 2) slab.destroy(objs[size_t(i)]);
-  std::set<int> seen;
+  // Free the odd ones: every page keeps some, and the walk finds exactly the even ones.
+  for (int i = 1; i < 200; i += 2) slab.destroy(objs[size_t(i)]);
+  EXPECT_EQ(slab.page_count(), 4u);
+  std::set<int> seen, evens;
   slab.for_each([&](Obj& o) { seen.insert(o.id); });
-  std::set<int> evens;
-  for (int i = 0; i < 100; i += 2) evens.insert(i);
+  for (int i = 0; i < 200; i += 2) evens.insert(i);
   EXPECT_EQ(seen, evens);
-  for (int i = 0; i < 50; i += 2) slab.destroy(objs[size_t(i)]);
-  EXPECT_EQ(slab.size(), 25u);
-  EXPECT_LT(slab.page_count(), pages);
   // A freed slot is taken again before a new page is made.
-  size_t before = slab.page_count();
   Obj* again = slab.create(1000, &live);
-  EXPECT_EQ(slab.page_count(), before);
+  EXPECT_EQ(slab.page_count(), 4u);
   slab.destroy(again);
-  for (int i = 50; i < 100; i += 2) slab.destroy(objs[size_t(i)]);
+  // Emptying the first two pages gives them back.
+  for (int i = 0; i < 128; i += 2) slab.destroy(objs[size_t(i)]);
+  EXPECT_EQ(slab.size(), 36u);
+  EXPECT_EQ(slab.page_count(), 2u);
+  for (int i = 128; i < 200; i += 2) slab.destroy(objs[size_t(i)]);
   EXPECT_EQ(slab.size(), 0u);
   EXPECT_EQ(slab.page_count(), 1u);  // the one kept for the next
   EXPECT_EQ(live, 0);
-  Obj* left = slab.create(7, &live);
-  (void)left;  // still live when the slab goes: destroyed with it
+  (void)slab.create(7, &live);  // still live when the slab goes: destroyed with it
 }
 
 // Freed objects are handed out again (no malloc), up to the cap; each is constructed and destroyed.

@@ -114,5 +114,33 @@ TEST(TcpActive, ARetransmissionTimeoutRecoversWithTheStateKeptThroughout) {
   EXPECT_EQ(tp.active().lost_out, 0u);
 }
 
+TEST(TcpActive, ADelayedAckKeepsTheStateUntilItGoesOut) {
+  // The retransmit and delayed-ACK deadlines live in the active state: a connection whose ACK is
+  // delayed stays active, even with everything read, until the ACK has gone out.
+  TcpHarness h;
+  int fd = h.connect_established(5000, false, 65535, true);
+  const TcpSock& tp = conn(h);
+  for (uint32_t i = 0; i < 16; ++i) {  // out of quick-ack mode
+    h.inject(Out{kTcpAck | kTcpPsh, kP + i, h.iss + 1}.with_payload("q"));
+    h.expect_tx(kTcpAck);
+    EXPECT_EQ(recv_all(h, fd), 1u);
+  }
+  EXPECT_FALSE(tp.is_active());
+  h.inject(Out{kTcpAck | kTcpPsh, kP + 16, h.iss + 1}.with_payload("x"));
+  h.expect_no_tx();
+  EXPECT_TRUE(tp.timer_pending(TcpTimeout::kDelack));
+  EXPECT_EQ(recv_all(h, fd), 1u);
+  EXPECT_TRUE(tp.is_active());  // nothing queued, but an ACK waits
+  h.advance(200ms);
+  EXPECT_EQ(h.expect_tx(kTcpAck).ack, kP + 17);
+  EXPECT_FALSE(tp.timer_pending(TcpTimeout::kDelack));
+  EXPECT_FALSE(tp.is_active());
+  // The keepalive deadline is the sock's own: arming it makes nothing.
+  ASSERT_TRUE(h.api().setsockopt_int(fd, kSolSocket, kSoKeepAlive, 1));
+  EXPECT_TRUE(tp.timer_pending(TcpTimeout::kKeepalive));
+  EXPECT_FALSE(tp.is_active());
+  EXPECT_EQ(h.tcp().timer_entry_count(), 1u);
+}
+
 }  // namespace
 }  // namespace ustack::tcptest

@@ -148,13 +148,13 @@ TEST(TcpConnect, AddressAndRouteErrors) {
   EXPECT_EQ(a.close(99).error(), Errc::kBadFd);
 }
 
-TEST(TcpConnect, DescriptorsAreTheLowestFreeAndSocksFollowTheirSockets) {
+TEST(TcpConnect, DescriptorsAreTheLowestFreeAndKeepTheirSocketsState) {
   // The descriptor table holds the sockets themselves: each new one takes the lowest free slot
-  // (POSIX), and its sock points at the slot, not at where the socket was made.
+  // (POSIX), and the socket's state, type and O_NONBLOCK, which its sock holds, follow it.
   TcpHarness h;
   SocketApi& a = h.api();
   std::vector<int> fds;
-  for (int i = 0; i < 40; ++i) fds.push_back(*a.socket(kAfInet, kSockStream | kSockNonblock));
+  for (int i = 0; i < 40; ++i) fds.push_back(*a.socket(kAfInet, kSockStream | (i % 2 ? kSockNonblock : 0)));
   for (int i = 0; i < 40; ++i) EXPECT_EQ(fds[size_t(i)], 3 + i);
   ASSERT_TRUE(a.close(fds[30]));
   ASSERT_TRUE(a.close(fds[7]));
@@ -169,14 +169,18 @@ TEST(TcpConnect, DescriptorsAreTheLowestFreeAndSocksFollowTheirSockets) {
   for (int fd = 3; fd <= 43; ++fd) {
     Socket* s = a.lookup(fd);
     ASSERT_NE(s, nullptr);
-    EXPECT_EQ(s->sk->sk_socket, s) << "fd " << fd;
+    EXPECT_EQ(s->state(), SocketState::kUnconnected) << "fd " << fd;
+    EXPECT_EQ(s->type(), fd == fds[19] ? kSockDgram : kSockStream) << "fd " << fd;
+    bool reopened = fd == fds[7] || fd == fds[19] || fd == fds[30] || fd == 43;
+    EXPECT_EQ(s->nonblock(), !reopened && (fd - 3) % 2 == 1) << "fd " << fd;
   }
   // A connection made on a reused descriptor works, and the accepted one lands in the lowest slot.
   ASSERT_TRUE(a.close(5));
   int c = h.connect_established();
   EXPECT_EQ(c, 5);
   EXPECT_EQ(a.sock_of(c)->sk_state, TcpState::kEstablished);
-  EXPECT_EQ(a.sock_of(c)->sk_socket, a.lookup(c));
+  EXPECT_EQ(a.lookup(c)->sk, a.sock_of(c));
+  EXPECT_NE(a.lookup(c)->state(), SocketState::kFree);
 }
 
 // The sock keeps its route (sk_dst_cache) and checks it before every segment: a route added or removed
