@@ -12,9 +12,9 @@
 
 #include <algorithm>
 #include <bit>
-#include <functional>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <new>
 #include <utility>
 #include <vector>
@@ -23,7 +23,6 @@ namespace ustack {
 
 template <class T>
 class Slab {
-
  public:
   Slab() = default;
   Slab(const Slab&) = delete;
@@ -126,7 +125,7 @@ class Slab {
   }
 
   Page* new_page() {
-    Page* p = ::new (::operator new(kPageBytes, std::align_val_t{kAlign})) Page();
+    Page* p = ::new (::operator new (kPageBytes, std::align_val_t{kAlign})) Page();
     pages_.insert(std::upper_bound(pages_.begin(), pages_.end(), p, std::less<>()), p);
     link_partial(p);
     return p;
@@ -152,7 +151,7 @@ class Slab {
   }
 
   std::vector<Page*> pages_;  // in address order
-  Page* partial_ = nullptr;  // pages with a free slot, most recently given one first
+  Page* partial_ = nullptr;   // pages with a free slot, most recently given one first
   size_t size_ = 0;
 };
 

@@ -155,8 +155,8 @@ struct SockTimeo {
 };
 
 // What few socks use, out of line and made when the first of it is set: whoever waits on the sock
-// (Linux's sk_wq, which points into struct socket; an event loop's callback) and the timeouts. One
-// pointer for both: every connection carries it.
+// (Linux's sk_wq, which points into struct socket; an event loop's callback), the timeouts and the
+// buffer sizes. One pointer for all of it: every connection carries it.
 struct SockExtra {
   SocketWq wq;
   SockTimeo timeo;
@@ -178,7 +178,7 @@ class Sock {
   // sock_error: the pending error, cleared once read.
   Errc sock_error() { return std::exchange(sk_err, Errc::kOk); }
 
-  // The sock_def_* callbacks: every event wakes whoever waits on or polls the sock (sk_wq).
+  // The sock_def_* callbacks: every event wakes whoever waits on or polls the sock (sk_extra->wq).
   void state_change() { wake(); }
   void data_ready() { wake(); }
   void write_space() { wake(); }
