@@ -171,11 +171,17 @@ class IntrusiveHeap {
   size_t size() const { return heap_.size(); }
   T* top() const { return heap_.empty() ? nullptr : heap_.front(); }
   static bool contains(T& e) { return Traits::slot(e) != kNone; }
+  // f(T&) for every element, in heap order; f must not insert, move or erase any.
+  template <class F>
+  void for_each(F&& f) const {
+    for (T* e : heap_) f(*e);
+  }
 
   // Insert e, or put it back in order after its key changed.
   void update(T& e) {
     uint32_t i = Traits::slot(e);
     if (i == kNone) {
+      NET_ASSERT(heap_.size() < kNone);
       heap_.push_back(&e);
       i = static_cast<uint32_t>(heap_.size() - 1);
       Traits::slot(e) = i;

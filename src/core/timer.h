@@ -1,7 +1,8 @@
 // Timers, after Linux's timer_list: a Timer is embedded in its owner (a neighbour, a fragment queue, a
 // socket) and armed on the owning stack's TimerQueue with mod_timer(). The queue is a binary heap of
-// pointers with each timer knowing its slot, so arm, re-arm and cancel are O(log n) and allocate nothing
-// once the heap has grown. Expiry runs in deadline order; equal deadlines run in arming order.
+// pointers with each timer knowing its slot (an IntrusiveHeap), so arm, re-arm and cancel are O(log n) and
+// allocate nothing once the heap has grown. Expiry runs in deadline order; equal deadlines run in arming
+// order.
 //
 // A timer is small because every TCP connection carries one: its callback is a plain function and
 // the owner it acts on (timer_list's function and, before from_timer, its data), not a std::function.
@@ -9,13 +10,20 @@
 
 #include <cstdint>
 #include <optional>
-#include <vector>
 
 #include "core/clock.h"
+#include "core/intrusive.h"
 
 namespace ustack {
 
+class Timer;
 class TimerQueue;
+
+// The queue's order: deadline, then arming order.
+struct TimerHeapTraits {
+  static inline uint32_t& slot(Timer& t);
+  static inline bool before(const Timer& a, const Timer& b);
+};
 
 class Timer {
  public:
@@ -42,7 +50,8 @@ class Timer {
 
  private:
   friend class TimerQueue;
-  static constexpr uint32_t kIdle = ~uint32_t{0};
+  friend struct TimerHeapTraits;
+  static constexpr uint32_t kIdle = IntrusiveHeap<Timer, TimerHeapTraits>::kNone;
   Fn fn_ = nullptr;
   void* ctx_ = nullptr;
   TimePoint expires_{};
@@ -68,23 +77,19 @@ class TimerQueue {
   // a timer re-armed for a time <= now runs again in this call.
   size_t run_expired(TimePoint now);
   std::optional<TimePoint> next_deadline() const {
-    return heap_.empty() ? std::nullopt : std::optional(heap_.front()->expires_);
+    return heap_.empty() ? std::nullopt : std::optional(heap_.top()->expires_);
   }
   size_t size() const { return heap_.size(); }
 
  private:
-  static bool before(const Timer* a, const Timer* b) {
-    if (a->expires_ != b->expires_) return a->expires_ < b->expires_;
-    return static_cast<int32_t>(a->seq_ - b->seq_) < 0;
-  }
-  void sift_up(uint32_t i);
-  void sift_down(uint32_t i);
-  void place(uint32_t i, Timer* t) {
-    heap_[i] = t;
-    t->slot_ = i;
-  }
-  std::vector<Timer*> heap_;
+  IntrusiveHeap<Timer, TimerHeapTraits> heap_;
   uint32_t next_seq_ = 0;
 };
+
+uint32_t& TimerHeapTraits::slot(Timer& t) { return t.slot_; }
+bool TimerHeapTraits::before(const Timer& a, const Timer& b) {
+  if (a.expires_ != b.expires_) return a.expires_ < b.expires_;
+  return static_cast<int32_t>(a.seq_ - b.seq_) < 0;
+}
 
 }  // namespace ustack

@@ -17,6 +17,12 @@ uint32_t clock_ms(TimePoint t) {
 
 bool ms_before(uint32_t a, uint32_t b) { return static_cast<int32_t>(a - b) < 0; }
 
+// The time of a deadline kept in wrapping milliseconds, within 2^31 ms of now.
+TimePoint ms_time(TimePoint now, uint32_t ms) {
+  int32_t ahead = static_cast<int32_t>(ms - clock_ms(now));
+  return std::chrono::floor<std::chrono::milliseconds>(now) + std::chrono::milliseconds(ahead);
+}
+
 }  // namespace
 
 void Tcp::tcp_clear_xmit_timers(TcpSock& tp) {
@@ -38,11 +44,8 @@ void Tcp::tcp_timer_entry_set(TcpSock& tp, uint32_t ms) {
 }
 
 void Tcp::tcp_timer_heap_arm(uint32_t ms) {
-  TimePoint now = net().now();
-  int32_t ahead = static_cast<int32_t>(ms - clock_ms(now));
   timer_heap_timer_ms_ = ms;
-  net().timers.mod_timer(timer_heap_timer_, std::chrono::floor<std::chrono::milliseconds>(now) +
-                                                std::chrono::milliseconds(ahead));
+  net().timers.mod_timer(timer_heap_timer_, ms_time(net().now(), ms));
 }
 
 // Every connection whose entry is due, earliest first. An entry that a handler puts at this millisecond
@@ -79,9 +82,7 @@ void Tcp::inet_csk_clear_xmit_timer(TcpSock& tp, TcpTimeout what) {
 }
 
 TimePoint Tcp::inet_csk_timeout(const TcpSock& tp, TcpTimeout what) const {
-  TimePoint now = net().now();
-  int32_t ahead = static_cast<int32_t>(tp.timeout_ms(what) - clock_ms(now));
-  return std::chrono::floor<std::chrono::milliseconds>(now) + std::chrono::milliseconds(ahead);
+  return ms_time(net().now(), tp.timeout_ms(what));
 }
 
 // The connection's entry came due: run the first timeout that is due. The entry is put back for the
